@@ -6,7 +6,7 @@ Docs: https://dl-course.github.io/course/intro.html.md"""
 
 # %% ../nbs/01_intro.ipynb #09944f1a
 from __future__ import annotations
-import hashlib, io, os, socket, time
+import hashlib, io, os, socket, threading, time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,8 @@ def describe_device() -> str:
 class SearchError(RuntimeError):
     "Image search failed; the message says what to do about it."
 
+_unreachable = ("dnserror", "connecterror", "connection refused", "network is unreachable", "proxy")
+
 def search_images(term:str,  # what to search for, e.g. "bird photo"
                   max_images:int=30,  # how many image URLs to return at most
                   retries:int=3,  # extra attempts when rate-limited or timed out
@@ -44,18 +46,20 @@ def search_images(term:str,  # what to search for, e.g. "bird photo"
     for attempt in range(retries + 1):
         try:
             return [r["image"] for r in DDGS().images(term, max_results=max_images) if r.get("image")]
-        except (RatelimitException, TimeoutException) as e:
-            if attempt == retries:
-                why = "rate-limited" if isinstance(e, RatelimitException) else "timing out"
-                raise SearchError(f"Image search for {term!r} is still {why} after {retries+1} tries: wait a few "
-                                  "minutes, then re-run this cell (photos already downloaded are kept).") from None
-            time.sleep(wait * 2**attempt)
         except DDGSException as e:
-            if "no results" in str(e).lower():
-                raise SearchError(f"No images found for {term!r}: try other search words.") from None
-            raise SearchError(f"Cannot reach the image search ({str(e)[:80]}…): check your internet connection "
-                              "(Kaggle: Settings ▸ Internet ▸ on), or set COURSE_OFFLINE=1 to use the offline "
-                              "stand-in photos.") from None
+            msg = " ".join(str(e).split())
+            if any(w in msg.lower() for w in _unreachable):  # retrying won't help
+                raise SearchError(f"Cannot reach the image search ({msg[:70]}…): check your internet connection "
+                                  "(Kaggle: Settings ▸ Internet ▸ on), or set COURSE_OFFLINE=1 to use the offline "
+                                  "stand-in images.") from None
+            if attempt == retries:
+                # ddgs reports most refusals, rate limits included, as a generic error or as "No results found"
+                why = ("still rate-limited" if isinstance(e, RatelimitException) else "still timing out"
+                       if isinstance(e, TimeoutException) else f"still failing ({msg[:60]})")
+                raise SearchError(f"Image search for {term!r} is {why} after {retries+1} tries: the search engine "
+                                  "may be limiting how often you ask — wait a few minutes and re-run this cell (photos "
+                                  "already downloaded are kept), or try other search words.") from None
+            time.sleep(wait * 2**attempt)
 
 # %% ../nbs/01_intro.ipynb #62013a0e
 def is_offline(host:str="duckduckgo.com", port:int=443, timeout:float=3.) -> bool:
@@ -70,7 +74,8 @@ def is_offline(host:str="duckduckgo.com", port:int=443, timeout:float=3.) -> boo
 # %% ../nbs/01_intro.ipynb #8041bc4d
 class BadImage(Exception): "A download that is not a usable image."
 
-_formats = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
+_formats = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}  # MPO: phone JPEGs
+_decoding = threading.BoundedSemaphore(4)  # decoding needs ~4 bytes a pixel: cap how many big images are in memory
 
 def _sniff(data:bytes, max_pixels:int) -> str:
     "File extension for `data` if it decodes fully as an image of at most `max_pixels` pixels, else `BadImage`."
@@ -80,7 +85,7 @@ def _sniff(data:bytes, max_pixels:int) -> str:
             w, h = im.size  # read from the header, before decoding: a decompression bomb stops here
             if w * h > max_pixels: raise BadImage(f"{w}x{h} pixels is over the {max_pixels:,}-pixel limit")
             if im.format not in _formats: raise BadImage(f"unsupported image format {im.format}")
-            im.load()  # decode every pixel: truncated files fail here
+            with _decoding: im.load()  # decode every pixel: truncated files fail here
             return _formats[im.format]
     except UnidentifiedImageError:
         head = data[:200].lstrip().lower()
@@ -98,10 +103,12 @@ def _fetch(url:str, dest:Path, session, timeout:float, max_bytes:int, max_pixels
     deadline = time.monotonic() + timeout
     with session.get(url, stream=True, timeout=timeout, headers={"User-Agent": "Mozilla/5.0 (course_lib)"}) as r:
         if r.status_code >= 400: raise BadImage(f"HTTP {r.status_code} {r.reason}")
-        if int(r.headers.get("Content-Length") or 0) > max_bytes:
-            raise BadImage(f"{int(r.headers['Content-Length']):,} bytes is over the {max_bytes:,}-byte limit")
+        size = r.headers.get("Content-Length", "").strip()
+        if size.isdigit() and int(size) > max_bytes: raise BadImage(f"{int(size):,} bytes is over the {max_bytes:,}-byte limit")
         buf = bytearray()
-        for chunk in r.iter_content(64 * 1024):
+        # read1 returns whatever has arrived, so a server dribbling bytes can't outlast the deadline (urllib3 < 2: read)
+        read = getattr(r.raw, "read1", None) or r.raw.read
+        for chunk in iter(lambda: read(64 * 1024, decode_content=True), b""):
             buf += chunk
             if len(buf) > max_bytes: raise BadImage(f"over the {max_bytes:,}-byte limit")
             if time.monotonic() > deadline: raise BadImage(f"took longer than {timeout:g}s")
@@ -142,7 +149,7 @@ def download_images(dest:str|Path,  # folder to save the images in (created if n
                     progress:bool=True,  # show a progress bar
                    ) -> DownloadSummary:
     "Download `urls` into `dest` in parallel, keeping only files that decode as images."
-    import requests
+    import requests, urllib3
     from fastprogress.fastprogress import progress_bar
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -153,14 +160,17 @@ def download_images(dest:str|Path,  # folder to save the images in (created if n
         s.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=n_workers))
         s.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=n_workers))
         futs = {ex.submit(_fetch, u, dest, s, timeout, max_bytes, max_pixels): u for u in unique}
-        for f in progress_bar(as_completed(futs), total=len(futs), display=progress and len(futs) > 0):
+        done = as_completed(futs)
+        for f in progress_bar(done, total=len(futs)) if progress and futs else done:
             url = futs[f]
             try:
                 kind, path = f.result()
                 (res.saved if kind == "saved" else res.existing).append(path)
             except BadImage as e: res.failed[url] = str(e)
-            except requests.Timeout: res.failed[url] = f"no answer within {timeout:g}s"
-            except requests.RequestException as e: res.failed[url] = f"network error: {type(e).__name__}"
+            except (requests.Timeout, urllib3.exceptions.TimeoutError): res.failed[url] = f"no answer within {timeout:g}s"
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
+                res.failed[url] = f"network error: {type(e).__name__}"
+            except Exception as e: res.failed[url] = f"unexpected error: {e!r}"  # one odd server must not sink the rest
     return res
 
 # %% ../nbs/01_intro.ipynb #f4070dee
@@ -169,15 +179,17 @@ def gather_images(dest:str|Path,  # folder for this category, e.g. bird_or_not/b
                   max_images:int=30,  # per search term
                   **kwargs,  # passed to `download_images`
                  ) -> DownloadSummary:
-    "Search for each of `terms` (once: results are kept in `dest/urls.txt`) and download the images into `dest`."
+    "Search for each of `terms` (once: results are kept in `dest/searches.json`) and download the images into `dest`."
+    import json
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    cache = dest / "urls.txt"
-    if cache.exists(): urls = cache.read_text().split()
-    else:
-        urls = [u for t in terms for u in search_images(t, max_images)]
-        cache.write_text("\n".join(urls))
-    return download_images(dest, urls, **kwargs)
+    cache = dest / "searches.json"
+    found = json.loads(cache.read_text()) if cache.exists() else {}
+    for t in terms:
+        if found.get(t): continue
+        found[t] = search_images(t, max_images)
+        cache.write_text(json.dumps(found, indent=1))  # after each search: a later failure keeps this one
+    return download_images(dest, [u for t in terms for u in found[t]], **kwargs)
 
 # %% ../nbs/01_intro.ipynb #58cae2df
 def _sky(rng, size):
@@ -232,8 +244,8 @@ def make_standins(path:str|Path,  # folder to create `bird/` and `forest/` in
         (Path(path) / label).mkdir(parents=True, exist_ok=True)
         for i in range(n):
             im, p = draw(rng, size), Path(path) / label / f"standin_{i:03d}.jpg"
+            noise = rng.normal(0, 8, (size, size, 3))  # sensor-like noise; drawn even when kept, so the rest don't change
             if not p.exists():
-                noise = rng.normal(0, 8, (size, size, 3))  # sensor-like noise, so no two pixels are exactly flat
                 from PIL import Image
                 Image.fromarray((np.asarray(im, dtype=float) + noise).clip(0, 255).astype("uint8")).save(p, quality=90)
             out.append(p)
@@ -274,7 +286,7 @@ def is_it_a(learn, img) -> tuple[str, float]:
     label, idx, probs = learn.predict(PILImage.create(img))
     return str(label), float(probs[idx])
 
-# %% ../nbs/01_intro.ipynb #576ae592
+# %% ../nbs/01_intro.ipynb #9f6f1da7
 def classify_widget(learn):
     "An upload button that shows each uploaded photo with the label `learn` predicts for it."
     import ipywidgets as W
