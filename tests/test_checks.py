@@ -1,0 +1,231 @@
+"Tests of `course_lib.checks`, and of every chapter's clean twin: (a) negative tests, (b) as shipped, (c) filled in, (d) in sync."
+import json, os, shutil, subprocess, sys
+from pathlib import Path
+
+import pytest
+from fastcore.nbio import read_nb, write_nb
+
+import course_lib.checks as C
+from course_lib.checks import (BlankError, NotYet, ____, answer_digest, blank_line, blank_source, check, exercise,
+                               exercises, is_blank, make_clean, normalize, solutions, strip_markers, write_clean)
+
+root = Path(__file__).parent.parent
+chapters = C.chapters(root / "nbs")
+
+# ---- the blank
+
+@pytest.mark.parametrize("use", [lambda b: b + 1, lambda b: 1 + b, lambda b: b(), lambda b: b.attr, lambda b: b[0],
+                                 lambda b: str(b), lambda b: f"{b:>4}", lambda b: len(b), lambda b: list(b),
+                                 lambda b: bool(b), lambda b: float(b), lambda b: b == 1, lambda b: b < 1, lambda b: -b])
+def test_any_use_of_the_blank_says_fill_it_in(use):
+    with pytest.raises(BlankError) as e: use(____)
+    assert "fill in the blank" in str(e.value) and "\n" not in str(e.value)
+
+def test_blank_can_be_shown_and_spotted():
+    def f(x): return x * ____
+    def g(x):
+        def inner(): return ____
+        return inner
+    class K:
+        def m(self): return ____
+    assert repr(____) == "____" and is_blank(____) and is_blank(f) and is_blank(g) and is_blank(K) and is_blank({"a": [1, ____]})
+    assert not any(is_blank(x) for x in (None, 0, "____", [1, 2], lambda x: x * 2))
+
+def test_blank_error_is_one_line_in_ipython():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    sh = InteractiveShell.instance()
+    C.quiet_blanks(sh)
+    sh.user_ns["____"] = ____
+    with capture_output() as out: sh.run_cell("x = ____ + 1")
+    assert out.stderr.strip().count("\n") == 0 and "Fill in the blank" in out.stderr and "Traceback" not in out.stdout + out.stderr
+
+# ---- check: every outcome is one short message, and nothing raises
+
+def _double_test(f):
+    if f(3) != 6: raise NotYet(f"double(3) returned {f(3)!r}")
+
+@pytest.fixture
+def ex():
+    def ref(x): return 2 * x
+    e = exercise("99.double", test=_double_test, name="double", reference=ref, hint="times two", wrong=[lambda x: x + 2])
+    yield e
+    del exercises["99.double"]
+
+def _check_in(ns, *args):
+    "Run `check` as a notebook cell would: from code whose globals are `ns`."
+    ns.update(check=check, _args=args)
+    exec("result = check(*_args)", ns)
+    return ns["result"]
+
+@pytest.mark.parametrize("answer,status,words", [
+    (lambda x: x * 2, "correct", ""), (lambda x: x + 2, "wrong", "returned 5"),
+    (lambda x: x.upper(), "error", "AttributeError"), (lambda x: x * ____, "blank", "fill in"),
+    (lambda x: ____ + x, "blank", "fill in"), (____, "blank", "fill in")],
+    ids=["right", "wrong", "raises", "blank-in-body", "blank-in-expression", "the-blank"])
+def test_check_outcomes(ex, answer, status, words):
+    r = _check_in({"check": check}, "99.double", answer)
+    assert r.status == status and words in r.message and "\n" not in repr(r)
+    assert C.history[-1] is r
+
+def test_check_reads_the_named_variable_and_fills_a_blank_with_the_reference(ex):
+    ns = {"check": check, "double": lambda x: x * 2}
+    assert _check_in(ns, "99.double").status == "correct"
+    ns = {"check": check}  # never defined: not attempted, and later cells get the course's version
+    r = _check_in(ns, "99.double")
+    assert r.status == "blank" and ns["double"] is ex.reference and "course's `double`" in r.message
+
+def test_check_survives_anything(ex):
+    def explode(x): raise SystemError("kaboom " * 100)
+    r = _check_in({"check": check}, "99.double", explode)
+    assert r.status == "error" and len(r.message) < 200
+    assert _check_in({"check": check}, "99.nope", 1).status == "error"
+
+def test_results_render_coloured_and_plain(ex):
+    ok, no = _check_in({"check": check}, "99.double", lambda x: 2 * x), _check_in({"check": check}, "99.double", lambda x: x)
+    assert "color:#2e7d32" in ok._repr_markdown_() and "Correct" in ok._repr_markdown_() and repr(ok) == "99.double: ✓ Correct"
+    assert "color:#c62828" in no._repr_markdown_() and repr(no).startswith("99.double: ✗ Not yet — ")
+    assert "times two" in C.hint("99.double").data
+
+def test_short_answers_compare_normalised():
+    d = answer_digest("99.q", "Over fitting")
+    assert answer_digest("99.q", "  over   FITTING. ") == d and answer_digest("99.r", "over fitting") != d
+    assert normalize((16, 3, 64, 64)) == normalize([16, 3, 64, 64]) and normalize(0.2) == normalize(0.1 + 0.1)
+    exercise("99.q", digest=d)
+    try:
+        assert check("99.q", "overfitting").status == "wrong" and check("99.q", "over fitting").ok
+        assert "over fitting" not in json.dumps(exercises["99.q"].__dict__, default=str)
+    finally: del exercises["99.q"]
+
+# ---- blanking solutions
+
+@pytest.mark.parametrize("line,want", [
+    ('    splitter=RandomSplitter(valid_pct=0.2, seed=42),  # SOLUTION', '    splitter=____,'),
+    ('    item_tfms=[Resize(size, method="squish")])  # SOLUTION', '    item_tfms=____)'),
+    ('x = f(a)[0]  # SOLUTION', 'x = ____'),
+    ('  return -p[range(len(t)), t].log().mean()  # SOLUTION', '  return ____'),
+    ('answer = (16, 3, 64, 64)  # SOLUTION', 'answer = ____'),
+    ('d = {"a": 1})  # SOLUTION', 'd = ____)'),
+    ('s = ")(" # SOLUTION', 's = ____'),
+    ('do_something()  # SOLUTION', '____'),
+    ('if a == b: pass', 'if a == b: pass')])
+def test_blank_line(line, want): assert blank_line(line) == want
+
+def test_blank_blocks_and_markers():
+    src = "def f(x):\n    # BEGIN SOLUTION\n    y = x * 2\n    return y\n    # END SOLUTION\nz = 3  # SOLUTION"
+    assert blank_source(src) == "def f(x):\n    ____\nz = ____"
+    assert strip_markers(src) == "def f(x):\n    y = x * 2\n    return y\nz = 3"
+    assert solutions(src) == ["y = x * 2", "return y", "z = 3"]
+    ns = {"____": ____}
+    exec(blank_source(src).replace("z = ____", ""), ns)
+    assert is_blank(ns["f"])
+
+def _nb(cells):
+    return {"cells": [dict(cell_type=t, id=f"c{i}", metadata={}, source=s, **({"outputs": [{"output_type": "stream", "name": "stdout", "text": "hi"}], "execution_count": 1} if t == "code" else {}))
+                      for i, (t, s) in enumerate(cells)], "metadata": {"kernelspec": {"name": "python3", "display_name": "python3"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+FULL = _nb([("markdown", "# Title\n\n> summary\n\nSome prose."), ("code", "#| default_exp thing"),
+            ("markdown", "Just prose, dropped."), ("markdown", "## Section\nprose under it"),
+            ("code", "#| export\ndef f(x):\n    return x * 2  # SOLUTION"), ("code", "#| export\n#| hide\nexercise('99.f')"),
+            ("markdown", "**Exercise** (`99.f`): write f, all of this stays."), ("code", "check('99.f')")])
+
+def test_make_clean_keeps_headings_code_and_exercises_in_order():
+    nb = make_clean(FULL)
+    src = {c["id"]: c["source"] for c in nb["cells"]}
+    assert list(src) == ["c0", "c3", "c4", "c6", "c7"]  # the full notebook's ids, in its order
+    assert src["c0"].startswith("# Title\n\n> **Clean version") and src["c3"] == "## Section"
+    assert src["c4"] == "def f(x):\n    return ____" and src["c6"] == FULL["cells"][6]["source"]
+    assert all(c.get("outputs", []) == [] for c in nb["cells"])
+    assert make_clean(FULL, blank=False)["cells"][2]["source"] == "def f(x):\n    return x * 2"
+
+def test_regenerating_never_overwrites_a_learners_edits(tmp_path, capsys):
+    full, clean = tmp_path / "01_x.ipynb", tmp_path / "clean" / "01_x.ipynb"
+    write_nb(FULL, full)
+    assert write_clean(full, clean) == "written" and write_clean(full, clean) == "unchanged"
+    nb = read_nb(clean)
+    nb.cells[2].outputs = [{"output_type": "stream", "name": "stdout", "text": "ran it"}]  # running cells is no edit
+    write_nb(nb, clean)
+    assert write_clean(full, clean) == "written"
+    nb = read_nb(clean)
+    nb.cells[2]["source"] = "def f(x):\n    return x + x"  # the learner's answer
+    write_nb(nb, clean)
+    mine = clean.read_text()
+    assert write_clean(full, clean) == "skipped" and clean.read_text() == mine
+    assert C.main(["clean", "--nbs", str(tmp_path)]) == 0 and "kept; --force" in capsys.readouterr().out and clean.read_text() == mine
+    assert write_clean(full, clean, force=True) == "written" and "return ____" in clean.read_text()
+
+# ---- every chapter: its exercises, and its clean twin
+
+def test_every_chapter_has_exercises_and_a_clean_twin():
+    assert chapters, "no chapters in nbs/"
+    for f in chapters:
+        assert (root / "nbs" / "clean" / f.name).exists(), f"{f.name} has no clean twin: run course-lib clean"
+        assert f.name[:2] in C._chapters, f"course_lib.checks._chapters doesn't say which module holds {f.name}'s exercises"
+
+def _ids(nb): return {m for c in nb.cells if c.cell_type == "code" for m in C._check_call.findall(c.source)}
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_exercises_are_registered_checked_and_reject_wrong_answers(full):
+    "(a) every check of the chapter exists, and each known-wrong answer fails it with a reason."
+    import importlib
+    importlib.import_module(C._chapters[full.name[:2]])
+    mine = {k: e for k, e in exercises.items() if k.startswith(full.name[:2] + ".")}
+    used = _ids(read_nb(full))
+    assert used and used == set(mine), f"checked but not registered: {used - set(mine)}; registered, never checked: {set(mine) - used}"
+    for id, e in mine.items():
+        assert e.wrong, f"{id} has no known-wrong answers to test it with"
+        for w in e.wrong:
+            r = check(id, w)
+            assert r.status == "wrong" and r.message, f"{id}: the wrong answer {w!r} got {r!r}"
+        if e.reference is not None: assert check(id, e.reference).ok, f"{id}: the course's own answer fails its check"
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_clean_twin_is_in_sync(full, tmp_path):
+    "(d) regenerating the clean notebook from the full one changes nothing committed."
+    fresh = tmp_path / full.name
+    write_clean(full, fresh)
+    assert fresh.read_text() == (root / "nbs" / "clean" / full.name).read_text(), f"run `course-lib clean` and commit nbs/clean/{full.name}"
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_clean_twin_leaks_no_solution(full):
+    text = "\n".join(c.source for c in read_nb(root / "nbs" / "clean" / full.name).cells)
+    sols = [s for c in read_nb(full).cells if c.cell_type == "code" for s in solutions(c.source)]
+    assert sols, f"{full.name} marks no solutions"
+    leaked = [s for s in sols if s in text]
+    assert not leaked, f"the clean notebook shows solution text: {leaked}"
+
+def _filled(full, dest):
+    "The clean notebook with the solutions put back: what a learner who got everything right has."
+    nb = make_clean(read_nb(full), blank=False)
+    write_nb(nb, dest)
+    return dest
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_clean_as_shipped_and_filled_in(full, tmp_path, monkeypatch):
+    "(b) as shipped: every check 'Not attempted', nothing else fails; (c) filled in: every check correct."
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    shipped = C.grade(root / "nbs" / "clean" / full.name)
+    assert shipped.results and {r.status for r in shipped.results.values()} == {"blank"}, shipped
+    assert not shipped.errors, shipped
+    filled = C.grade(_filled(full, tmp_path / full.name))
+    assert filled.ok and set(filled.results) == set(shipped.results), filled
+
+def test_grade_command_outside_the_repo(tmp_path):
+    "(b) and (c) again as Colab runs them: course_lib installed, no repository on disk, no network."
+    site, work = tmp_path / "site", tmp_path / "work"
+    shutil.copytree(root / "course_lib", site / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    work.mkdir()
+    full = chapters[0]
+    shutil.copy(root / "nbs" / "clean" / full.name, work / "shipped.ipynb")
+    _filled(full, work / "filled.ipynb")
+    env = {**os.environ, "PYTHONPATH": str(site), "COURSE_OFFLINE": "1"}
+    prog = ("import sys, course_lib; assert course_lib.__file__.startswith(sys.argv[1]), course_lib.__file__; "
+            "from course_lib.checks import main; sys.exit(main(sys.argv[2:]))")
+    def run(*args): return subprocess.run([sys.executable, "-c", prog, str(site), "grade", *args], cwd=work, env=env,
+                                          capture_output=True, text=True, timeout=600)
+    shipped, filled = run("shipped.ipynb"), run("filled.ipynb")
+    assert shipped.returncode == 1 and "0/" in shipped.stdout and "Not attempted" in shipped.stdout, shipped.stdout + shipped.stderr
+    assert "Correct" not in shipped.stdout and "cell " not in shipped.stdout
+    n = len(_ids(read_nb(full)))
+    assert filled.returncode == 0 and f"{n}/{n} exercises correct" in filled.stdout, filled.stdout + filled.stderr
