@@ -120,12 +120,13 @@ class Result:
 
 history = []  # every `Result` in this process, oldest first: `grade` and the tests read it
 
-_chapters = {"01": "course_lib.bird"}  # chapter number -> module that registers its exercises
+_chapters = {"01": "course_lib.bird", "02": "course_lib.sgd", "03": "course_lib.lr_find"}  # chapter -> module registering its exercises
 
 def _exercise(id):
     if id not in exercises and id.split(".")[0] in _chapters:
         import importlib
-        importlib.import_module(_chapters[id.split(".")[0]])
+        try: importlib.import_module(_chapters[id.split(".")[0]])
+        except ImportError: pass  # a chapter not written yet: the check reports an unknown exercise
     return exercises.get(id)
 
 _missing = object()
