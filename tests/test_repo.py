@@ -31,8 +31,10 @@ def test_nbdev_clean_and_export_change_nothing(tmp_path):
 def _name(req): return re.split(r"[<>=!~ \[;]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 def test_environment_yml_lists_the_pyproject_packages():
+    "Everything pyproject.toml installs (dependencies, dev and docs extras), and nothing else."
     proj = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    want = {_name(r) for r in proj["dependencies"] + proj["optional-dependencies"]["dev"]}
+    extras = proj["optional-dependencies"]
+    want = {_name(r) for r in proj["dependencies"] + extras["dev"] + extras["docs"]}
     env = yaml.safe_load((root / "environment.yml").read_text())["dependencies"]
     pip = next(d["pip"] for d in env if isinstance(d, dict))
     have = {_name(d) for d in env if isinstance(d, str)} | {_name(d) for d in pip}
@@ -40,17 +42,37 @@ def test_environment_yml_lists_the_pyproject_packages():
     assert want - have == set(), f"environment.yml lacks {want - have}"
     assert have - want - extra_ok == set(), f"environment.yml has packages pyproject.toml lacks: {have - want - extra_ok}"
 
-def _readme_test_command():
-    m = re.search(r"run the tests.*?```(?:bash|sh)?\n(.+?)\n```", (root / "README.md").read_text(), re.S | re.I)
-    assert m, "README.md must show the test command in a code block under a heading that says 'run the tests'"
+def _readme_command(heading:str) -> str:
+    "The last line of the first code block after the README's words `heading`."
+    m = re.search(rf"{heading}.*?```(?:bash|sh)?\n(.+?)\n```", (root / "README.md").read_text(), re.S | re.I)
+    assert m, f"README.md must show a command in a code block under words that say {heading!r}"
     return m.group(1).strip().splitlines()[-1].strip()
 
-def test_ci_runs_the_readme_test_command():
-    cmd = _readme_test_command()
-    ci = [l.strip() for l in (root / ".ci/run").read_text().splitlines() if l.strip() and not l.startswith("#")]
-    assert ci[-1] == cmd, f".ci/run must end by running the README's test command {cmd!r}, not {ci[-1]!r}"
+def _readme_test_command(): return _readme_command("run the tests")
+def _readme_docs_test_command(): return _readme_command("test the website")
+
+def test_ci_runs_the_readme_test_commands():
+    "CI runs the README's test command, then its website test command; a failure of either fails CI."
+    cmd, docs_cmd = _readme_test_command(), _readme_docs_test_command()
+    lines = [l.strip() for l in (root / ".ci/run").read_text().splitlines() if l.strip() and not l.startswith("#")]
+    assert "set -euo pipefail" in lines, ".ci/run must stop at the first command that fails (set -euo pipefail)"
+    errexit = lines.index("set -euo pipefail")
+    # each command is a line of its own (nothing like `|| true` after it), run after errexit is on, test suite first
+    assert cmd in lines and docs_cmd in lines, f".ci/run must run {cmd!r} and {docs_cmd!r}, each on a line: {lines}"
+    assert errexit < lines.index(cmd) < lines.index(docs_cmd) and lines[-1] == docs_cmd, lines
+    assert not any(re.search(r"set \+e|trap|\|\||exit 0", l) for l in lines), f".ci/run must not hide a failure: {lines}"
     wf = (root / ".github/workflows/test.yml").read_text()
     assert re.search(rf"run:\s*{re.escape(cmd)}\s*$", wf, re.M), f"the GitHub workflow must run {cmd!r}"
+
+def test_pages_workflow_publishes_what_the_readme_command_builds():
+    "GitHub Pages gets the site the README's docs command builds, from the folder that command writes."
+    cmd = _readme_command("build the website")
+    wf = (root / ".github/workflows/pages.yml").read_text()
+    assert re.search(rf"run:\s*{re.escape(cmd)}\s*$", wf, re.M), f"pages.yml must build with {cmd!r}"
+    assert re.search(r"^\s*path:\s*docs/_build/html\s*$", wf, re.M) and "actions/upload-pages-artifact" in wf
+    assert "actions/deploy-pages" in wf
+    course = (root / "tools/course").read_text()
+    assert "${1:-docs/_build/html}" in course, "tools/course docs must build into docs/_build/html by default"
 
 def test_notebook_install_cells_point_at_the_repository():
     "Colab installs course_lib from the URL in each chapter's first cells; it must be this project's repository."

@@ -1,0 +1,93 @@
+"""The course's main job, checked in the same browser: JupyterLab (as `tools/course lab` starts it) opens a chapter
+notebook, and a cell that displays an ipywidgets widget shows the widget, drawn by the widget manager."""
+import os, secrets, shutil, socket, subprocess, sys, time, urllib.error, urllib.request
+from pathlib import Path
+import pytest
+from conftest import Tab, artifacts, chapters
+
+jupyter = Path(sys.executable).parent / "jupyter"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    "JupyterLab on 127.0.0.1 with a token of ours, serving a copy of chapter 1 (JupyterLab saves what it opens)."
+    work = tmp_path_factory.mktemp("lab")
+    served = work / "course"  # what JupyterLab shows; its log and settings live beside it
+    served.mkdir()
+    shutil.copy2(chapters[0], served / chapters[0].name)
+    port, token = _free_port(), secrets.token_hex(16)
+    home = work / ".jupyter-home"  # settings, workspaces, runtime files: nothing of the user's is read or written
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
+           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"), "COURSE_OFFLINE": "1"}
+    cmd = [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}"]
+    if os.geteuid() == 0: cmd.append("--allow-root")
+    log = open(work / "jupyter.log", "w")
+    proc = subprocess.Popen(cmd, cwd=served, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited ({proc.returncode}):\n{(work / 'jupyter.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200: break
+            except OSError: pass
+            if time.monotonic() > deadline: pytest.fail("jupyter lab did not answer within 90 s")
+            time.sleep(0.5)
+        # the token is really required: without it the API refuses
+        try: urllib.request.urlopen(f"{base}/api/contents", timeout=5); refused = False
+        except urllib.error.HTTPError as e: refused = e.code == 403
+        assert refused, "jupyter lab answered without the token"
+        yield base, token, work
+    finally:
+        proc.terminate()
+        try: proc.wait(20)
+        except subprocess.TimeoutExpired: proc.kill(); proc.wait()
+        log.close()
+
+
+def test_jupyterlab_shows_a_widget_in_a_chapter(browser, lab):
+    base, token, work = lab
+    name = chapters[0].name
+    tab = Tab(browser, base, viewport=(1280, 900))
+    page = tab.page
+    try:
+        tab.goto(f"{base}/lab/tree/{name}?token={token}")
+        # the chapter is open: its title is rendered, and its kernel has started
+        page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownOutput h1", timeout=90_000)
+        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
+                               timeout=90_000)
+        n_cells = page.locator(".jp-NotebookPanel .jp-Cell").count()
+        # as a learner would: select the title cell, add a code cell under it (B), type, run it (Shift+Enter)
+        page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")
+        page.wait_for_function(f"() => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length > {n_cells}")
+        page.keyboard.press("Enter")
+        page.keyboard.type('import ipywidgets as W\nW.IntSlider(value=7, description="seven")')
+        page.keyboard.press("Shift+Enter")
+        cell = page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text="IntSlider").first
+        slider = cell.locator(".jp-OutputArea-output .widget-slider")
+        slider.wait_for(timeout=60_000)
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "jupyterlab-widget.png"))
+        assert cell.locator(".widget-readout").inner_text().strip() == "7"
+        assert "seven" in cell.locator(".widget-label").first.inner_text()
+        assert slider.bounding_box()["width"] > 50
+        # drawn by the widget manager, not left as the text fallback
+        assert "IntSlider(value=7" not in cell.locator(".jp-OutputArea").inner_text()
+    except Exception:
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "jupyterlab-failure.png"))
+        print("browser errors:", tab.errors, "\njupyter log:", (work / "jupyter.log").read_text()[-3000:])
+        raise
+    finally:
+        tab.close()
