@@ -213,7 +213,7 @@ def process_docstring(app, what, name, obj, options, lines):
         if params or ret: lines.append("")
         lines += [f":param {p}: {_rst(d)}" for p, d in params]
         if ret: lines.append(f":returns: {_rst(ret)}")
-    if what in ("function", "class") and hasattr(app, "course_site"):
+    if what in ("function", "class", "exception") and hasattr(app, "course_site"):
         state = app.course_site
         label = state["labels"].get(name)
         page = state.get("label_page", {}).get(name)

@@ -113,6 +113,69 @@ def test_chapter_links_to_colab_kaggle_and_its_clean_version(tab, server, chapte
     assert body == (root / clean).read_bytes(), f"{chapter.stem}: the download is not {clean}"
 
 
+def _code(text:str) -> str: return "\n".join(l.rstrip() for l in text.strip().splitlines())
+
+def _strip_directives(code:str) -> str:
+    lines = code.splitlines()
+    while lines and (not lines[0].strip() or re.match(r"\s*#\s*\|", lines[0])): lines.pop(0)
+    return _code("\n".join(lines))
+
+@pytest.mark.parametrize("nb", chapters + others, ids=ids)
+def test_nbdev_directives_are_honoured(tab, server, nb):
+    "`#| hide` cells are not shown; `#|` lines are not shown; library code (`#| export`) is shown without them."
+    tab.goto(server + f"{nb.stem}.html")
+    shown = [_code(t) for t in tab.page.locator(".cell_input pre").evaluate_all("els => els.map(e => e.textContent)")]
+    assert shown, f"{nb.stem}.html shows no code"
+    directive_lines = [l for t in shown for l in t.splitlines() if re.match(r"\s*#\s*\|", l)]
+    assert not directive_lines, f"{nb.stem}.html shows nbdev directives: {directive_lines}"
+    code = [c for c in notebook(nb)["cells"] if c["cell_type"] == "code"]
+    for c in [c for c in code if hidden(c) and _strip_directives(src(c))]:
+        body = _strip_directives(src(c))
+        assert not any(body in t for t in shown), f"{nb.stem}.html shows a #| hide cell:\n{body[:300]}"
+    exported = [_strip_directives(src(c)) for c in code
+                if not hidden(c) and re.search(r"^\s*#\s*\|\s*export", src(c), re.M)]
+    missing = [e[:200] for e in exported if e and e not in shown]
+    assert not missing, f"{nb.stem}.html lacks exported code: {missing}"
+
+
+def _public_api():
+    "(module, name, notebook) for every function and class each course_lib module exports, from its source."
+    import ast
+    for py in sorted((root / pyproject["tool"]["nbdev"]["lib_path"]).glob("[!_]*.py")):
+        text = py.read_text()
+        m = re.search(r"File to edit: \S*?([^/\s]+)\.ipynb", text)
+        if not m: continue
+        tree = ast.parse(text)
+        names = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                      and any(getattr(t, "id", "") == "__all__" for t in n.targets)), [])
+        defs = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        for name in names:
+            if name in defs: yield f"{py.parent.name}.{py.stem}", name, m[1]
+
+def test_api_reference_links_every_entry_to_where_its_chapter_defines_it(tab, server):
+    api = list(_public_api())
+    assert len(api) > 10
+    tab.goto(server + "api.html")
+    links = tab.page.evaluate("""() => Object.fromEntries(
+        Array.from(document.querySelectorAll('dl.py > dt[id]')).map(dt => {
+            const a = Array.from(dt.parentElement.querySelector(':scope > dd').querySelectorAll(':scope > p'))
+                .filter(p => p.textContent.startsWith('Defined in')).map(p => p.querySelector('a'))[0];
+            return [dt.id, a ? a.href : null]; }))""")
+    wrong = []
+    for mod, name, nb in api:
+        href = links.get(f"{mod}.{name}")
+        if not href or not href.startswith(server + f"{nb}.html#"):
+            wrong.append(f"{mod}.{name}: {href}")
+            continue
+        tab.page.goto(href)
+        cell = tab.page.evaluate("frag => { const e = document.getElementById(frag);"
+                                 " const c = e && e.closest('.cell'); return c ? c.textContent : null; }",
+                                 urllib.parse.unquote(href.split("#", 1)[1]))
+        if not cell or not re.search(rf"(def|class)\s+{re.escape(name)}\b", cell):
+            wrong.append(f"{mod}.{name}: {href} is not the cell that defines it")
+    assert not wrong, f"API entries without a right link to their chapter: {wrong}"
+
+
 class _Links(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
