@@ -71,18 +71,27 @@ def test_offline_data_is_kept_and_resplit(folder, tmp_path):
     assert [len(list((other / s / d).glob("*.png"))) for s in ("train", "valid") for d in "37"] == [450, 450, 50, 50]
     assert not list(other.rglob(".*"))  # no half-written temporary files
 
-def test_online_path_downloads_mnist_sample(folder, monkeypatch, capsys):
-    "Online, `mnist_sample` is fastai's `untar_data(URLs.MNIST_SAMPLE)` (faked here: no network in tests)."
+def test_online_path_downloads_mnist_sample(folder, tmp_path, monkeypatch, capsys):
+    "Online, `mnist_sample` is fastai's real `untar_data(URLs.MNIST_SAMPLE)`: here it downloads from a server on 127.0.0.1."
+    import http.server, tarfile, threading
     import fastai.data.external as ext
-    asked = []
-    monkeypatch.setattr(ext, "untar_data", lambda url: asked.append(url) or folder)
-    assert mnist_sample(offline=False) == folder and asked == [ext.URLs.MNIST_SAMPLE]
-    assert capsys.readouterr().out.startswith("Online: fastai's MNIST_SAMPLE (600 training, 400 validation images)")
-    monkeypatch.setenv("COURSE_OFFLINE", "0")  # offline=None asks is_offline, which obeys COURSE_OFFLINE
-    assert mnist_sample() == folder and len(asked) == 2
-    monkeypatch.setenv("COURSE_OFFLINE", "1")
-    mnist_sample(dest=folder)
-    assert len(asked) == 2 and capsys.readouterr().out.count("OFFLINE") == 1
+    site = tmp_path / "site"
+    site.mkdir()
+    with tarfile.open(site / "mnist_sample.tgz", "w:gz") as tf: tf.add(folder, arcname="mnist_sample")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(site), **k)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(ext.URLs, "MNIST_SAMPLE", f"http://127.0.0.1:{srv.server_port}/mnist_sample.tgz")
+        monkeypatch.setenv("FASTAI_HOME", str(tmp_path / "fastai_home"))  # fastai's download and data folders
+        path = mnist_sample(offline=False)
+        assert path.is_relative_to(tmp_path / "fastai_home")
+        assert "Online: fastai's MNIST_SAMPLE (600 training, 400 validation images)" in capsys.readouterr().out
+        assert sorted(p.relative_to(path) for p in path.rglob("*.png")) == sorted(p.relative_to(folder) for p in folder.rglob("*.png"))
+        monkeypatch.setenv("COURSE_OFFLINE", "1")  # offline=None asks is_offline, which obeys COURSE_OFFLINE
+        mnist_sample(dest=tmp_path / "offline")
+        assert capsys.readouterr().out.startswith("OFFLINE")
+    finally: srv.shutdown(); srv.server_close()
 
 def test_tensors_shapes_and_targets(data):
     train_x, train_y, valid_x, valid_y = data
