@@ -84,6 +84,7 @@ def test_online_path_downloads_mnist_sample(folder, tmp_path, monkeypatch, capsy
     try:
         monkeypatch.setattr(ext.URLs, "MNIST_SAMPLE", f"http://127.0.0.1:{srv.server_port}/mnist_sample.tgz")
         monkeypatch.setenv("FASTAI_HOME", str(tmp_path / "fastai_home"))  # fastai's download and data folders
+        ext.fastai_cfg.cache_clear()  # fastai reads FASTAI_HOME once per process: an earlier test may have read it already
         path = mnist_sample(offline=False)
         assert path.is_relative_to(tmp_path / "fastai_home")
         assert "Online: fastai's MNIST_SAMPLE (600 training, 400 validation images)" in capsys.readouterr().out
@@ -91,7 +92,10 @@ def test_online_path_downloads_mnist_sample(folder, tmp_path, monkeypatch, capsy
         monkeypatch.setenv("COURSE_OFFLINE", "1")  # offline=None asks is_offline, which obeys COURSE_OFFLINE
         mnist_sample(dest=tmp_path / "offline")
         assert capsys.readouterr().out.startswith("OFFLINE")
-    finally: srv.shutdown(); srv.server_close()
+    finally:
+        srv.shutdown(); srv.server_close()
+        monkeypatch.delenv("FASTAI_HOME")
+        ext.fastai_cfg.cache_clear()  # later tests get fastai's usual folders back
 
 def test_tensors_shapes_and_targets(data):
     train_x, train_y, valid_x, valid_y = data
