@@ -6,7 +6,7 @@ Docs: https://dl-course.github.io/course/intro.html.md"""
 
 # %% ../nbs/01_intro.ipynb #09944f1a
 from __future__ import annotations
-import hashlib, io, os, socket, threading, time
+import functools, hashlib, io, os, socket, threading, time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,14 +294,13 @@ def bird_block(size:int=192) -> "DataBlock":
         item_tfms=[Resize(size, method="squish")])  # SOLUTION
 
 # %% ../nbs/01_intro.ipynb #c264e412
-_tiny = []
-def _tiny_set():
+@functools.cache
+def _tiny_set() -> Path:
     "20 stand-in images in a temporary folder, made once: the DataBlock check's fixed input."
-    if not _tiny:
-        import tempfile
-        _tiny.append(Path(tempfile.mkdtemp(prefix="course_check_")))
-        make_standins(_tiny[0], n=10, size=32, broken=False)
-    return _tiny[0]
+    import tempfile
+    path = Path(tempfile.mkdtemp(prefix="course_check_"))
+    make_standins(path, n=10, size=32, broken=False)
+    return path
 
 def _test_block(f):
     from fastai.vision.all import Resize, TensorCategory, PILImage
