@@ -11,22 +11,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from .checks import NotYet, exercise
+from .toolbox import is_offline, uploaded_files
 
 # %% auto #0
-__all__ = ['describe_device', 'SearchError', 'search_images', 'is_offline', 'BadImage', 'DownloadSummary', 'download_images',
-           'gather_images', 'make_standins', 'remove_broken', 'best_weight', 'bird_block', 'bird_learner', 'is_it_a',
-           'loss_by_hand', 'error_by_hand', 'n_trainable', 'classify_widget']
-
-# %% ../nbs/01_intro.ipynb #998e0eaf
-def describe_device() -> str:
-    "One line saying where PyTorch will train: which GPU, or CPU with how to get a GPU."
-    import torch
-    if torch.cuda.is_available():
-        return f"GPU: {torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda}) — training will be fast."
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available(): return "GPU: Apple silicon (MPS) — training will be fast."
-    return ("CPU only — training works but is slow. Colab: Runtime ▸ Change runtime type ▸ GPU; "
-            "Kaggle: Settings ▸ Accelerator ▸ GPU.")
+__all__ = ['SearchError', 'search_images', 'BadImage', 'DownloadSummary', 'download_images', 'gather_images', 'make_standins',
+           'remove_broken', 'best_weight', 'bird_block', 'bird_learner', 'is_it_a', 'loss_by_hand', 'error_by_hand',
+           'n_trainable', 'classify_widget']
 
 # %% ../nbs/01_intro.ipynb #20cf4f58
 class SearchError(RuntimeError):
@@ -61,16 +51,6 @@ def search_images(term:str,  # what to search for, e.g. "bird photo"
                                   "may be limiting how often you ask — wait a few minutes and re-run this cell (photos "
                                   "already downloaded are kept), or try other search words.") from None
             time.sleep(wait * 2**attempt)
-
-# %% ../nbs/01_intro.ipynb #62013a0e
-def is_offline(host:str="duckduckgo.com", port:int=443, timeout:float=3.) -> bool:
-    "True when `COURSE_OFFLINE` says so, or when `host` can't be reached."
-    flag = os.environ.get("COURSE_OFFLINE", "").strip().lower()
-    if flag in ("1", "true", "yes"): return True
-    if flag in ("0", "false", "no"): return False
-    try:
-        with socket.create_connection((host, port), timeout=timeout): return False
-    except OSError: return True
 
 # %% ../nbs/01_intro.ipynb #8041bc4d
 class BadImage(Exception): "A download that is not a usable image."
@@ -404,20 +384,21 @@ exercise("01.n_trainable", name="n_trainable", test=_test_n_trainable, reference
 
 # %% ../nbs/01_intro.ipynb #9220b206
 def classify_widget(learn):
-    "An upload button that shows each uploaded photo with the label `learn` predicts for it."
+    "An upload button that shows each uploaded photo with the label `learn` predicts for it (ipywidgets 7 or 8)."
     import ipywidgets as W
+    from IPython.display import display
     from fastai.vision.all import PILImage
     upload, out = W.FileUpload(accept="image/*", multiple=False, description="Upload photo"), W.Output()
 
     def _on_upload(change):
         out.clear_output()
         with out:
-            for f in change["new"]:
-                try: img = PILImage.create(bytes(f["content"]))
-                except Exception: print(f"{f['name']}: not an image this can open — try a JPEG or PNG."); continue
+            for name, content in uploaded_files(change["new"]):  # Colab's ipywidgets 7 and Kaggle's 8 differ here
+                try: img = PILImage.create(content)
+                except Exception: print(f"{name}: not an image this can open — try a JPEG or PNG."); continue
                 label, prob = is_it_a(learn, img)
                 display(img.to_thumb(192))
-                print(f"{f['name']}: {label} (probability {prob:.2f})")
+                print(f"{name}: {label} (probability {prob:.2f})")
 
     upload.observe(_on_upload, names="value")
     return W.VBox([upload, out])

@@ -231,6 +231,7 @@ def strip_markers(src:str) -> str:
 
 # %% ../nbs/checks.ipynb #27d59238
 _dir = re.compile(r"^\s*#\|\s*(\S+)")
+_platform_keys = ("accelerator", "colab")  # notebook metadata Colab reads: open a GPU runtime
 _keep_md = re.compile(r"^\s*(#+\s*)?(\*\*)?(Exercise|Questionnaire)", re.I)
 _intro = ("\n\n> **Clean version — a self-test.** Fill in each `____` from memory, run the cell, then run the "
           "`check(...)` below it: it says *Correct*, *Not yet* (and why), or *Not attempted*. Stuck? "
@@ -259,7 +260,9 @@ def make_clean(full:dict,  # a full chapter notebook, as read by `read_nb`
         src = "\n".join(l for l in src.splitlines() if not (_dir.match(l) and _dir.match(l)[1].rstrip(":") in ("export", "exports", "default_exp")))
         src = blank_source(src) if blank else strip_markers(src)
         cells.append(dict(cell_type="code", id=c["id"], metadata={}, source=src, outputs=[], execution_count=None))
-    return dict(cells=cells, metadata={"kernelspec": full["metadata"].get("kernelspec", {})}, nbformat=4, nbformat_minor=5)
+    # the twin asks Colab for a GPU as its chapter does
+    meta = {k: full["metadata"][k] for k in ("kernelspec", *_platform_keys) if k in full["metadata"]}
+    return dict(cells=cells, metadata=meta, nbformat=4, nbformat_minor=5)
 
 # %% ../nbs/checks.ipynb #ae3ec4f9
 def _cells_digest(nb:dict) -> str:
@@ -272,11 +275,13 @@ def write_clean(full_path:str|Path,  # the full notebook
                ) -> str:
     "Write the clean twin of `full_path` to `dest`; return what happened: written, unchanged or skipped."
     from fastcore.nbio import read_nb, write_nb, nb2str
-    from nbdev.clean import clean_nb
+    try: from nbdev.clean import clean_nb
+    except ImportError: raise ImportError("course-lib clean is a maintainer's command and needs nbdev: "
+                                          "pip install 'course-lib[dev]'") from None
     full_path, dest = Path(full_path), Path(dest)
     nb = make_clean(read_nb(full_path))
     nb["metadata"]["course_lib"] = {"clean_of": full_path.name, "cells": _cells_digest(nb)}
-    clean_nb(nb, allowed_metadata_keys=["course_lib"])  # exactly what nbdev-clean would leave
+    clean_nb(nb, allowed_metadata_keys=["course_lib", *_platform_keys])  # exactly what nbdev-clean would leave
     if dest.exists():
         old = read_nb(dest)
         if _cells_digest(old) != old["metadata"].get("course_lib", {}).get("cells") and not force: return "skipped"
@@ -313,7 +318,9 @@ def grade(path:str|Path, cell_timeout:int=600) -> Report:
     "Run the notebook at `path` and report on each of its exercises."
     import os, contextlib
     from fastcore.nbio import read_nb
-    from execnb.shell import CaptureShell
+    try: from execnb.shell import CaptureShell
+    except ImportError: raise ImportError("grading runs notebooks with execnb, which is not installed: "
+                                          "pip install 'course-lib[grade]'") from None
     path = Path(path).resolve()
     nb = read_nb(path)
     expected = list(dict.fromkeys(m for c in nb.cells if c.cell_type == "code" for m in _check_call.findall(c.source)))
@@ -343,6 +350,12 @@ def main(argv:list=None) -> int:
     g = sub.add_parser("grade", help="run a notebook and report on each exercise")
     g.add_argument("notebooks", nargs="+", help="notebooks to grade, e.g. nbs/clean/01_intro.ipynb")
     a = p.parse_args(argv)
+    try: return _run(p, a)
+    except ImportError as e:
+        print(f"course-lib {a.cmd}: {e}", file=sys.stderr)
+        return 2
+
+def _run(p, a) -> int:
     if a.cmd == "clean":
         full = chapters(a.nbs)
         if not full: p.error(f"no chapter notebooks (NN_name.ipynb) in {a.nbs}/")

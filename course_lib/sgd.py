@@ -10,7 +10,7 @@ import math, time
 from pathlib import Path
 import torch
 from torch import nn
-from .bird import is_offline
+from .toolbox import is_offline
 from .checks import NotYet, exercise
 
 # %% auto #0

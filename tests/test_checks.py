@@ -222,10 +222,31 @@ def test_grade_command_outside_the_repo(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(site), "COURSE_OFFLINE": "1"}
     prog = ("import sys, course_lib; assert course_lib.__file__.startswith(sys.argv[1]), course_lib.__file__; "
             "from course_lib.checks import main; sys.exit(main(sys.argv[2:]))")
-    def run(*args): return subprocess.run([sys.executable, "-c", prog, str(site), "grade", *args], cwd=work, env=env,
-                                          capture_output=True, text=True, timeout=600)
-    shipped, filled = run("shipped.ipynb"), run("filled.ipynb")
+    def start(nb): return subprocess.Popen([sys.executable, "-c", prog, str(site), "grade", nb], cwd=work, env=env,
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def result(p):
+        out, err = p.communicate(timeout=600)
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    shipped, filled = map(result, [start("shipped.ipynb"), start("filled.ipynb")])  # side by side: half the wait
     assert shipped.returncode == 1 and "0/" in shipped.stdout and "Not attempted" in shipped.stdout, shipped.stdout + shipped.stderr
     assert "Correct" not in shipped.stdout and "cell " not in shipped.stdout
     n = len(_ids(read_nb(full)))
     assert filled.returncode == 0 and f"{n}/{n} exercises correct" in filled.stdout, filled.stdout + filled.stderr
+
+# ---- `course-lib grade` after a plain `pip install` (no dev tools): its one need is an extra, named when missing
+
+def test_grade_needs_only_the_grade_extra():
+    "The notebook runner is no dependency (the newest execnb would upgrade Colab's fastcore): the `grade` extra has it."
+    import importlib.metadata as md
+    reqs = md.requires("course-lib") or []
+    assert not [r for r in reqs if r.startswith("execnb") and "extra" not in r], reqs
+    assert any(r.startswith("execnb") and 'extra == "grade"' in r for r in reqs), reqs
+
+def test_grade_without_execnb_names_the_extra():
+    "Where execnb is missing, `course-lib grade` fails in one line that says what to install, and exits 2."
+    code = "import sys; sys.modules['execnb'] = None; from course_lib.checks import main; sys.exit(main(sys.argv[1:]))"
+    p = subprocess.run([sys.executable, "-c", code, "grade", str(chapters[0].parent / "clean" / chapters[0].name)],
+                       capture_output=True, text=True)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert p.stderr.strip() == ("course-lib grade: grading runs notebooks with execnb, which is not installed: "
+                                "pip install 'course-lib[grade]'"), p.stderr

@@ -1,7 +1,9 @@
-"Execute every notebook under nbs/ top to bottom, offline, with nbdev's own runner: one test per notebook."
+"""Execute every notebook under nbs/ top to bottom, offline, with nbdev's own runner: one test per notebook.
+Then move every slider the notebook made, under the installed ipywidgets (8 here, Colab's 7 in the Colab-version run)."""
 import os
 from pathlib import Path
 import pytest
+import ipywidgets
 from nbdev.config import get_config
 from course_lib.checks import history
 from nbdev.test import test_nb as run_nb  # aliased: pytest would collect a name starting with test_
@@ -17,8 +19,34 @@ def test_there_are_notebooks(): assert len(notebooks) >= 2, f"expected the cours
 def test_notebook_runs(nb, monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")  # never touch the web, even where it is reachable
     skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else cfg.tst_flags
-    start = len(history)
+    start, before = len(history), set(_widgets())
     ok, secs = run_nb(nb, skip_flags=skip, basepath=root, cell_timeout=300)
     assert ok, f"{nb.name} failed: the failing cell and its traceback are in 'Captured stderr' above"
     wrong = [r for r in history[start:] if not r.ok and not r.id.startswith("99.")]  # 99: the checks notebook's demos
     assert not wrong, f"{nb.name}: the full notebook must pass every check: {wrong}"
+    sliders = [w for k, w in _widgets().items() if k not in before and isinstance(w, ipywidgets.interactive)]
+    assert len(sliders) >= nb.read_text().count("interact("), f"{nb.name}: an `interact(` made no widget"
+    for w in sliders: _move_every_control(w, nb.name)
+
+def _widgets() -> dict:
+    "Every live widget by id: ipywidgets 8 keeps them in `widget._instances`, 7 in `Widget.widgets`."
+    from ipywidgets.widgets import widget
+    return dict(getattr(widget, "_instances", None) or widget.Widget.widgets)
+
+def _move_every_control(w, name):
+    "Set each control of an `interact` to another value, as a learner dragging it would, and check the function reran."
+    calls = []
+    def f(**kw):
+        calls.append(kw)
+        try: return orig(**kw)
+        except Exception as e: calls.append(e); raise  # ipywidgets shows the traceback in the notebook, not to us
+    orig, w.f = w.f, f
+    import matplotlib.pyplot as plt
+    try:
+        for c in w.kwargs_widgets:
+            options = [v for _, v in c._options_full] if hasattr(c, "_options_full") else [c.min, (c.min + c.max) / 2, c.max]
+            new = next(v for v in options if v != c.value)
+            c.value = new
+            assert not any(isinstance(x, Exception) for x in calls), f"{name}: slider {c.description!r} at {new} raised {calls[-1]!r}"
+            assert calls and calls[-1].get(c._kwarg) == new, f"{name}: moving slider {c.description!r} to {new} didn't rerun its function"
+    finally: w.f = orig; plt.close("all")

@@ -1,5 +1,5 @@
 "The repository keeps its promises: notebooks committed clean, course_lib in sync, one test command everywhere."
-import re, shutil, subprocess, sys
+import json, re, shutil, subprocess, sys
 from pathlib import Path
 import yaml
 try: import tomllib
@@ -49,17 +49,18 @@ def _readme_command(heading:str) -> str:
     return m.group(1).strip().splitlines()[-1].strip()
 
 def _readme_test_command(): return _readme_command("run the tests")
+def _readme_platform_test_command(): return _readme_command("check the course against Colab")
 def _readme_docs_test_command(): return _readme_command("test the website")
 
 def test_ci_runs_the_readme_test_commands():
-    "CI runs the README's test command, then its website test command; a failure of either fails CI."
-    cmd, docs_cmd = _readme_test_command(), _readme_docs_test_command()
+    "CI runs the README's test command, its Colab/Kaggle command, then its website test command; any failure fails CI."
+    cmd, platform_cmd, docs_cmd = _readme_test_command(), _readme_platform_test_command(), _readme_docs_test_command()
     lines = [l.strip() for l in (root / ".ci/run").read_text().splitlines() if l.strip() and not l.startswith("#")]
     assert "set -euo pipefail" in lines, ".ci/run must stop at the first command that fails (set -euo pipefail)"
     errexit = lines.index("set -euo pipefail")
     # each command is a line of its own (nothing like `|| true` after it), run after errexit is on, test suite first
-    assert cmd in lines and docs_cmd in lines, f".ci/run must run {cmd!r} and {docs_cmd!r}, each on a line: {lines}"
-    assert errexit < lines.index(cmd) < lines.index(docs_cmd) and lines[-1] == docs_cmd, lines
+    assert all(c in lines for c in (cmd, platform_cmd, docs_cmd)), f".ci/run must run {cmd!r}, {platform_cmd!r} and {docs_cmd!r}, each on a line: {lines}"
+    assert errexit < lines.index(cmd) < lines.index(platform_cmd) < lines.index(docs_cmd) and lines[-1] == docs_cmd, lines
     assert not any(re.search(r"set \+e|trap|\|\||exit 0", l) for l in lines), f".ci/run must not hide a failure: {lines}"
     wf = (root / ".github/workflows/test.yml").read_text()
     assert re.search(rf"run:\s*{re.escape(cmd)}\s*$", wf, re.M), f"the GitHub workflow must run {cmd!r}"
@@ -74,9 +75,27 @@ def test_pages_workflow_publishes_what_the_readme_command_builds():
     course = (root / "tools/course").read_text()
     assert "${1:-docs/_build/html}" in course, "tools/course docs must build into docs/_build/html by default"
 
-def test_notebook_install_cells_point_at_the_repository():
-    "Colab installs course_lib from the URL in each chapter's first cells; it must be this project's repository."
+def test_one_address():
+    """The repository URL is written once, in pyproject.toml: the install cells, Colab/Kaggle links and Documentation URL
+    all follow from it (`tools/links.py --check`), and no other GitHub address of ours is left anywhere."""
+    p = subprocess.run([sys.executable, root / "tools/links.py", "--check"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
     url = tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    ours = url.removeprefix("https://github.com/")
+    launch = re.compile(r"(?:colab\.research\.google\.com/github/|kaggle\.com/kernels/welcome\?src=https://github\.com/|git\+https://github\.com/)([\w.-]+/[\w.-]+)")
+    for f in _files():
+        if not f.endswith((".ipynb", ".md", ".py", ".toml", ".yml", ".rst")): continue
+        other = {m for m in launch.findall((root / f).read_text(errors="replace")) if m != ours and "{" not in m}
+        assert not other, f"{f} points at {other}, not at {ours} (the Repository in pyproject.toml)"
+
+def test_install_cells_install_this_release():
+    "Each chapter's first cell installs the release tag of this version (not a branch), and says so in one line."
+    sys.path.insert(0, str(root / "tools"))
+    import links
+    s = links.settings()
     for nb in sorted((root / "nbs").glob("[0-9][0-9]_*.ipynb")):
-        text = nb.read_text()
-        assert f"git+{url}" in text, f"{nb.name}: its install cell must install from git+{url}"
+        code = ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+        first = next(c for c in code if not c.startswith("#| default_exp"))
+        assert first == links.install_cell(s), f"{nb.name}: its first code cell must be the install cell"
+        assert f"git+{s['url']}@v{s['version']}" in first and s["tag"] == f"v{s['version']}"
+        assert json.loads(nb.read_text())["metadata"].get("accelerator") == "GPU", f"{nb.name}: Colab must open it on a GPU"

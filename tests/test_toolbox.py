@@ -1,0 +1,125 @@
+"Tests of `course_lib.toolbox` and the upload widget: platforms, internet, a GPU that fails, ipywidgets 7 and 8."
+import re
+from pathlib import Path
+import pytest
+import ipywidgets
+import matplotlib
+from course_lib.toolbox import which_platform, environment, check_gpu, uploaded_files
+
+IPYW = int(ipywidgets.__version__.split(".")[0])  # 7 in the Colab-version environment, 8 in .venv
+PHOTO = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"  # a real photo that ships with matplotlib
+
+_platform_vars = ("KAGGLE_KERNEL_RUN_TYPE", "KAGGLE_URL_BASE", "COLAB_RELEASE_TAG", "COLAB_GPU")
+
+@pytest.fixture
+def local(monkeypatch):
+    for v in _platform_vars: monkeypatch.delenv(v, raising=False)
+    return monkeypatch
+
+@pytest.mark.parametrize("env, want", [({}, "local"), ({"COLAB_RELEASE_TAG": "release-colab_20260819-060000"}, "Colab"),
+                                        ({"KAGGLE_KERNEL_RUN_TYPE": "Interactive"}, "Kaggle")])
+def test_which_platform(local, env, want):
+    for k, v in env.items(): local.setenv(k, v)
+    assert which_platform() == want
+
+def test_environment_reports_all_three(local):
+    local.setenv("COURSE_OFFLINE", "1")
+    lines = environment().splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0] == "Running on: your own machine (not Colab or Kaggle)"
+    assert lines[1].startswith("Internet: off (COURSE_OFFLINE=1")
+    assert lines[2] == check_gpu()[1]
+
+def test_environment_online(local):
+    "With something answering at `host:port` (a listening socket on 127.0.0.1) the internet is on."
+    import socket
+    local.setenv("COURSE_OFFLINE", "")
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        assert environment(host="127.0.0.1", port=srv.getsockname()[1]).splitlines()[1] == "Internet: on"
+
+def test_environment_kaggle_offline_says_how_to_turn_it_on(local):
+    "Kaggle notebooks start with the internet off: the line says where the switch is, and about phone verification."
+    local.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    local.setenv("COURSE_OFFLINE", "")
+    text = environment(host="127.0.0.1")  # nothing listens on its port 443
+    assert "Internet: off — Settings ▸ Internet ▸ on" in text and "phone" in text
+
+def _cuda_works():
+    import torch
+    if not torch.cuda.is_available(): return False
+    try: torch.ones(1).cuda(); return True
+    except Exception: return False
+
+def test_check_gpu_reports_what_is_there(local):
+    ok, msg = check_gpu()
+    assert "\n" not in msg
+    if _cuda_works(): assert ok and msg.startswith("GPU: ") and "checked with a real CUDA operation" in msg
+    else: assert not ok and msg.startswith("No GPU") and "Colab and Kaggle lend GPUs" in msg
+
+@pytest.mark.parametrize("var, fix", [("COLAB_RELEASE_TAG", "Runtime ▸ Change runtime type ▸ T4 GPU"),
+                                      ("KAGGLE_KERNEL_RUN_TYPE", "Settings ▸ Accelerator ▸ GPU T4 x2")])
+def test_no_gpu_says_how_to_get_one(local, var, fix):
+    if _cuda_works(): pytest.skip("this machine has a working GPU")
+    local.setenv(var, "x")
+    ok, msg = check_gpu()
+    assert not ok and fix in msg, msg
+
+def test_gpu_that_claims_cuda_and_fails(local):
+    """Kaggle's P100 with current PyTorch: `is_available()` says True, the first real operation fails. Here PyTorch is
+    told a P100 is there; the CUDA operation `check_gpu` then runs is real, and really fails on this GPU-less machine."""
+    import torch
+    if _cuda_works(): pytest.skip("on a machine with a working GPU the operation would succeed")
+    local.setattr(torch.cuda, "is_available", lambda: True)
+    local.setattr(torch.cuda, "get_device_name", lambda i=0: "Tesla P100-PCIE-16GB")
+    local.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    ok, msg = check_gpu()
+    assert not ok and msg.startswith("GPU Tesla P100-PCIE-16GB was found but fails a real CUDA operation"), msg
+    assert "GPU T4 x2" in msg and "\n" not in msg
+
+# ---- uploads: ipywidgets 7 (Colab) and 8 (Kaggle, JupyterLab) hand over files in different shapes
+
+def _v7_value(name, data): return {name: {"metadata": {"name": name, "type": "image/jpeg", "size": len(data),
+                                                          "lastModified": 0}, "content": data}}
+def _v8_value(name, data): return ({"name": name, "type": "image/jpeg", "size": len(data), "content": memoryview(data),
+                                    "last_modified": 0},)
+
+@pytest.mark.parametrize("shape", [_v7_value, _v8_value], ids=["ipywidgets7", "ipywidgets8"])
+def test_uploaded_files_both_shapes(shape):
+    data = PHOTO.read_bytes()
+    got = uploaded_files(shape("grace_hopper.jpg", data))
+    assert got == [("grace_hopper.jpg", data)] and type(got[0][1]) is bytes
+
+def test_uploaded_files_empty():
+    assert uploaded_files({}) == uploaded_files(()) == uploaded_files(None) == []
+
+def _upload(widget, name, data):
+    "What the browser does when a file is chosen, through the installed ipywidgets' own deserialisers (`set_state`)."
+    if IPYW >= 8:
+        widget.set_state({"value": [{"name": name, "type": "image/jpeg", "size": len(data), "content": memoryview(data),
+                                     "last_modified": 0}]})
+    else:  # ipywidgets 7: file metadata and contents arrive separately; the counter tells the kernel they are complete
+        widget.set_state({"metadata": [{"name": name, "type": "image/jpeg", "size": len(data), "lastModified": 0}],
+                          "data": [memoryview(data)], "_counter": widget._counter + 1})
+
+@pytest.fixture(scope="module")
+def learn(tmp_path_factory):
+    from course_lib.bird import bird_block, bird_learner, make_standins
+    path = tmp_path_factory.mktemp("birds")
+    make_standins(path, n=8, size=32, broken=False)
+    return bird_learner(bird_block(32).dataloaders(path, bs=4), pretrained=False)
+
+def test_classify_widget_labels_a_real_photo(learn, capsys):
+    "The upload handler, under the installed ipywidgets (7 in the Colab-version environment, 8 here), labels a real photo."
+    from course_lib.bird import classify_widget
+    box = classify_widget(learn)
+    upload = box.children[0]
+    assert isinstance(upload, ipywidgets.FileUpload)
+    _upload(upload, "grace_hopper.jpg", PHOTO.read_bytes())
+    out = capsys.readouterr().out  # outside a kernel the Output widget lets printing through
+    assert re.search(r"grace_hopper\.jpg: (bird|forest) \(probability [01]\.\d\d\)", out), out
+
+def test_classify_widget_refuses_a_non_image_in_one_line(learn, capsys):
+    from course_lib.bird import classify_widget
+    _upload(classify_widget(learn).children[0], "notes.txt", b"not a photo at all")
+    out = re.sub(r"\x1b\[\d*K|\r", "", capsys.readouterr().out).strip()  # clear_output's terminal codes
+    assert out == "notes.txt: not an image this can open — try a JPEG or PNG.", out
