@@ -47,7 +47,7 @@ def check_gpu() -> tuple[bool, str]:
     if mps is not None and mps.is_available(): return True, "GPU: Apple silicon (MPS) — training will be fast."
     fix = {"Colab": "Runtime ▸ Change runtime type ▸ T4 GPU, then run the notebook again from the top",
            "Kaggle": "Settings ▸ Accelerator ▸ GPU T4 x2, then run the notebook again from the top"}.get(
-           which_platform(), "on your own machine that is fine, just slower; Colab and Kaggle lend GPUs for free")
+           which_platform(), "fine for these chapters on your own machine; Colab and Kaggle lend GPUs for free")
     return False, f"No GPU: training runs on the CPU, several times slower — {fix}."
 
 # %% ../nbs/toolbox.ipynb #e7e77a29

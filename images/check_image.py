@@ -13,8 +13,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 # Colab runs 3.13; Kaggle still builds on a Colab image from before that move (see README.md).
-PYTHONS = {"colab": ("COURSE_PY313", "/root/.pyenv/versions/3.13.0/bin/python"),
-           "kaggle": ("COURSE_PY312", "/root/.pyenv/versions/3.12.1/bin/python")}
+PYTHONS = {"colab": ("COURSE_PY313", "3.13", "/root/.pyenv/versions/3.13.0/bin/python"),
+           "kaggle": ("COURSE_PY312", "3.12", "/root/.pyenv/versions/3.12.1/bin/python")}
 OFFLINE = re.compile(r"NewConnectionError|ConnectTimeout|ReadTimeout|Max retries exceeded|Could not fetch URL"
                      r"|from versions: none|Temporary failure in name resolution")
 
@@ -133,9 +133,9 @@ def main(argv=None) -> int:
     ap.add_argument("--python", help="interpreter for the venv (default: $COURSE_PY313 for colab, $COURSE_PY312 "
                     "for kaggle, else pyenv's 3.13.0 / 3.12.1)")
     a = ap.parse_args(argv)
-    env_var, default_py = PYTHONS[a.image]
-    py = a.python or os.environ.get(env_var, default_py)
-    if not shutil.which(py): die(f"no Python at {py}: pass --python or set ${env_var}")
+    env_var, version, pyenv = PYTHONS[a.image]
+    py = a.python or os.environ.get(env_var) or (pyenv if shutil.which(pyenv) else shutil.which(f"python{version}"))
+    if not py or not shutil.which(py): die(f"no Python {version} found: pass --python or set ${env_var}")
     folder = HERE / a.image
     prefix = "colab-base-" if a.image == "kaggle" else ""
     image, skipped = read_freeze(folder / f"{prefix}pip-freeze.gpu.txt")

@@ -216,18 +216,15 @@ def test_grade_command_outside_the_repo(tmp_path):
     site, work = tmp_path / "site", tmp_path / "work"
     shutil.copytree(root / "course_lib", site / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
     work.mkdir()
-    full = chapters[0]
+    full = chapters[-1]  # the quickest chapter to run (every twin runs in the repository, above)
     shutil.copy(root / "nbs" / "clean" / full.name, work / "shipped.ipynb")
     _filled(full, work / "filled.ipynb")
     env = {**os.environ, "PYTHONPATH": str(site), "COURSE_OFFLINE": "1"}
     prog = ("import sys, course_lib; assert course_lib.__file__.startswith(sys.argv[1]), course_lib.__file__; "
             "from course_lib.checks import main; sys.exit(main(sys.argv[2:]))")
-    def start(nb): return subprocess.Popen([sys.executable, "-c", prog, str(site), "grade", nb], cwd=work, env=env,
-                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    def result(p):
-        out, err = p.communicate(timeout=600)
-        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
-    shipped, filled = map(result, [start("shipped.ipynb"), start("filled.ipynb")])  # side by side: half the wait
+    def run(*args): return subprocess.run([sys.executable, "-c", prog, str(site), "grade", *args], cwd=work, env=env,
+                                          capture_output=True, text=True, timeout=600)
+    shipped, filled = run("shipped.ipynb"), run("filled.ipynb")
     assert shipped.returncode == 1 and "0/" in shipped.stdout and "Not attempted" in shipped.stdout, shipped.stdout + shipped.stderr
     assert "Correct" not in shipped.stdout and "cell " not in shipped.stdout
     n = len(_ids(read_nb(full)))
