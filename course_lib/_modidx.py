@@ -154,4 +154,5 @@ d = { 'settings': { 'branch': 'main',
                                     'course_lib.toolbox.environment': ('toolbox.html#environment', 'course_lib/toolbox.py'),
                                     'course_lib.toolbox.is_offline': ('toolbox.html#is_offline', 'course_lib/toolbox.py'),
                                     'course_lib.toolbox.uploaded_files': ('toolbox.html#uploaded_files', 'course_lib/toolbox.py'),
-                                    'course_lib.toolbox.which_platform': ('toolbox.html#which_platform', 'course_lib/toolbox.py')}}}
+                                    'course_lib.toolbox.which_platform': ('toolbox.html#which_platform', 'course_lib/toolbox.py'),
+                                    'course_lib.toolbox.write_atomic': ('toolbox.html#write_atomic', 'course_lib/toolbox.py')}}}

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from .checks import NotYet, exercise
-from .toolbox import is_offline, uploaded_files
+from .toolbox import is_offline, uploaded_files, write_atomic
 
 # %% auto #0
 __all__ = ['SearchError', 'search_images', 'BadImage', 'DownloadSummary', 'download_images', 'gather_images', 'make_standins',
@@ -164,12 +164,16 @@ def gather_images(dest:str|Path,  # folder for this category, e.g. bird_or_not/b
     import json
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    cache = dest / "searches.json"
-    found = json.loads(cache.read_text()) if cache.exists() else {}
+    cache, found = dest / "searches.json", {}
+    if cache.exists():
+        try: found = json.loads(cache.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError): found = None
+        if not isinstance(found, dict) or not all(isinstance(v, list) for v in found.values()):
+            print(f"{cache} is not a readable search cache (cut short, or edited by hand): searching again."); found = {}
     for t in terms:
         if found.get(t): continue
         found[t] = search_images(t, max_images)
-        cache.write_text(json.dumps(found, indent=1))  # after each search: a later failure keeps this one
+        write_atomic(cache, json.dumps(found, indent=1))  # after each search: a later failure keeps this one
     return download_images(dest, [u for t in terms for u in found[t]], **kwargs)
 
 # %% ../nbs/01_intro.ipynb #58cae2df

@@ -273,8 +273,10 @@ def write_clean(full_path:str|Path,  # the full notebook
                 dest:str|Path,  # where its clean twin goes
                 force:bool=False,  # overwrite even a clean notebook a learner has edited
                ) -> str:
-    "Write the clean twin of `full_path` to `dest`; return what happened: written, unchanged or skipped."
-    from fastcore.nbio import read_nb, write_nb, nb2str
+    "Write the clean twin of `full_path` to `dest`; return what happened: written, unchanged, skipped or regenerated."
+    from fastcore.nbio import read_nb, nb2str
+    import os
+    from course_lib.toolbox import write_atomic
     try: from nbdev.clean import clean_nb
     except ImportError: raise ImportError("course-lib clean is a maintainer's command and needs nbdev: "
                                           "pip install 'course-lib[dev]'") from None
@@ -282,13 +284,18 @@ def write_clean(full_path:str|Path,  # the full notebook
     nb = make_clean(read_nb(full_path))
     nb["metadata"]["course_lib"] = {"clean_of": full_path.name, "cells": _cells_digest(nb)}
     clean_nb(nb, allowed_metadata_keys=["course_lib", *_platform_keys])  # exactly what nbdev-clean would leave
+    what = "written"
     if dest.exists():
-        old = read_nb(dest)
-        if _cells_digest(old) != old["metadata"].get("course_lib", {}).get("cells") and not force: return "skipped"
-        if Path(dest).read_text(encoding="utf-8") == nb2str(nb): return "unchanged"
+        try: old = read_nb(dest)
+        except Exception:  # not a notebook any more (an interrupted write, a bad copy): keep it aside, write a good one
+            os.replace(dest, dest.with_name(dest.name + ".corrupt"))
+            old, what = None, "regenerated"
+        if old is not None:
+            if _cells_digest(old) != old["metadata"].get("course_lib", {}).get("cells") and not force: return "skipped"
+            if Path(dest).read_text(encoding="utf-8") == nb2str(nb): return "unchanged"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    write_nb(nb, dest)
-    return "written"
+    write_atomic(dest, nb2str(nb))  # an interrupted write leaves the old twin, never half a new one
+    return what
 
 def chapters(nbs:str|Path) -> list[Path]:
     "The full chapter notebooks in folder `nbs`: `NN_name.ipynb`."
@@ -361,7 +368,8 @@ def _run(p, a) -> int:
         if not full: p.error(f"no chapter notebooks (NN_name.ipynb) in {a.nbs}/")
         for f in full:
             what = write_clean(f, Path(a.nbs) / "clean" / f.name, force=a.force)
-            print(f"{what:9} {Path(a.nbs) / 'clean' / f.name}" + ("  (edited by hand: kept; --force overwrites it)" if what == "skipped" else ""))
+            print(f"{what:11} {Path(a.nbs) / 'clean' / f.name}" + {"skipped": "  (edited by hand: kept; --force overwrites it)",
+                  "regenerated": f"  (it was not a readable notebook: kept as {f.name}.corrupt)"}.get(what, ""))
         return 0
     ok = True
     for nb in a.notebooks:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os, socket
 
 # %% auto #0
-__all__ = ['which_platform', 'is_offline', 'check_gpu', 'environment', 'uploaded_files']
+__all__ = ['which_platform', 'is_offline', 'check_gpu', 'environment', 'uploaded_files', 'write_atomic']
 
 # %% ../nbs/toolbox.ipynb #33a1b8ce
 def which_platform() -> str:
@@ -66,3 +66,16 @@ def uploaded_files(value) -> list[tuple[str, bytes]]:
     if isinstance(value, dict):  # ipywidgets 7: {name: {"metadata": {...}, "content": bytes}}
         return [(str(f.get("metadata", {}).get("name", name)), bytes(f["content"])) for name, f in value.items()]
     return [(str(f["name"]), bytes(f["content"])) for f in value or ()]  # ipywidgets 8
+
+# %% ../nbs/toolbox.ipynb #633010f7
+def write_atomic(path, text:str) -> None:
+    "Write `text` to `path` (UTF-8) so that it appears complete or not at all."
+    import tempfile
+    from pathlib import Path
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f: f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp): os.unlink(tmp)

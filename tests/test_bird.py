@@ -251,6 +251,19 @@ def test_gather_reuses_search_cache(server, tmp_path, monkeypatch):
     assert len(first.saved) == 2 and not first.failed
     assert not again.saved and sorted(again.existing) == sorted(first.saved)
 
+@pytest.mark.parametrize("text", ['{"bird photo": ["http://a/1.jpg"', "\x00\xff", '["not", "a", "cache"]'], ids=["cut-short", "binary", "wrong-shape"])
+def test_gather_unreadable_cache_is_named_and_searched_again(server, tmp_path, monkeypatch, capsys, text):
+    calls = _counting_search(monkeypatch, server)
+    dest = tmp_path / "bird"
+    dest.mkdir()
+    (dest / "searches.json").write_bytes(text.encode("latin-1"))
+    res = gather_images(dest, ["bird photo"], progress=False)
+    out = capsys.readouterr().out
+    assert f"{dest / 'searches.json'} is not a readable search cache" in out and len(out.strip().splitlines()) == 1, out
+    assert calls == [("bird photo", 30)] and len(res.saved) == 2
+    assert list(json.loads((dest / "searches.json").read_text())) == ["bird photo"]
+    assert not [p for p in dest.iterdir() if p.name.endswith(".part")]  # written through a temporary file, renamed
+
 def test_gather_searches_each_term_once(server, tmp_path, monkeypatch):
     calls = _counting_search(monkeypatch, server)
     dest = tmp_path / "bird"

@@ -155,6 +155,33 @@ def test_regenerating_never_overwrites_a_learners_edits(tmp_path, capsys):
     assert C.main(["clean", "--nbs", str(tmp_path)]) == 0 and "kept; --force" in capsys.readouterr().out and clean.read_text() == mine
     assert write_clean(full, clean, force=True) == "written" and "return ____" in clean.read_text()
 
+def test_a_corrupt_twin_is_named_kept_aside_and_regenerated(tmp_path, capsys):
+    "A clean twin cut short (an interrupted write) is not a notebook: it is kept as .corrupt, and a good one written."
+    full, clean = tmp_path / "01_x.ipynb", tmp_path / "clean" / "01_x.ipynb"
+    write_nb(FULL, full)
+    write_clean(full, clean)
+    broken = clean.read_text()[:200]
+    clean.write_text(broken)
+    assert C.main(["clean", "--nbs", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "regenerated" in out and "kept as 01_x.ipynb.corrupt" in out and len(out.strip().splitlines()) == 1, out
+    assert (tmp_path / "clean" / "01_x.ipynb.corrupt").read_text() == broken  # nothing the learner had is lost
+    assert "return ____" in clean.read_text() and write_clean(full, clean) == "unchanged"
+
+def test_writing_a_twin_is_all_or_nothing(tmp_path, monkeypatch):
+    "If the write is interrupted before the rename, the old twin is still there, whole, and no temporary file is left."
+    full, clean = tmp_path / "01_x.ipynb", tmp_path / "clean" / "01_x.ipynb"
+    write_nb(FULL, full)
+    write_clean(full, clean)
+    before = clean.read_text()
+    write_nb({**FULL, "cells": FULL["cells"] + [{"cell_type": "code", "id": "new1", "metadata": {}, "source": "print(1)",
+                                                  "outputs": [], "execution_count": None}]}, full)  # the chapter changed
+    def interrupted(*a): raise KeyboardInterrupt
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt): write_clean(full, clean)
+    monkeypatch.undo()
+    assert clean.read_text() == before and sorted(p.name for p in clean.parent.iterdir()) == ["01_x.ipynb"]
+
 # ---- every chapter: its exercises, and its clean twin
 
 def test_every_chapter_has_exercises_and_a_clean_twin():
