@@ -13,7 +13,8 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['exercises', 'history', 'BlankError', 'Blank', 'quiet_blanks', 'is_blank', 'NotYet', 'Exercise', 'exercise',
            'normalize', 'answer_digest', 'Result', 'check', 'hint', 'blank_line', 'blank_source', 'solutions',
-           'strip_markers', 'make_clean', 'write_clean', 'chapters', 'Report', 'grade', 'main', '____']
+           'strip_markers', 'make_clean', 'write_clean', 'chapters', 'Report', 'expected_exercises', 'grade',
+           'notebooks', 'write_class_reports', 'main', '____']
 
 # %% ../nbs/checks.ipynb #259f3745
 class BlankError(Exception):
@@ -310,10 +311,13 @@ class Report:
     path: Path
     results: dict  # exercise id -> `Result` (status "not run" when its check never ran)
     errors: list  # (cell number, one-line error) for cells that raised something other than a blank
+    problem: str = ""  # why the notebook could not be graded to the end, in one line (not a notebook, timed out…)
     @property
-    def ok(self): return bool(self.results) and all(r.ok for r in self.results.values()) and not self.errors
+    def ok(self): return bool(self.results) and all(r.ok for r in self.results.values()) and not self.errors and not self.problem
+    @property
+    def score(self) -> float: return sum(r.ok for r in self.results.values()) / len(self.results) if self.results else 0.
     def __repr__(self):
-        lines = [f"{self.path}:"]
+        lines = [f"{self.path}:"] + ([f"  ✗ {self.problem}"] if self.problem else [])
         lines += [f"  {id:24} {_look[r.status][0] if r.status in _look else '– Not run'}"
                   + (f" — {r.message}" if r.message else "") for id, r in self.results.items()]
         lines += [f"  cell {n}: {e}" for n, e in self.errors]
@@ -321,8 +325,19 @@ class Report:
         lines.append(f"{n_ok}/{len(self.results)} exercises correct" + (f", {len(self.errors)} cells failed" if self.errors else ""))
         return "\n".join(lines)
 
-def grade(path:str|Path, cell_timeout:int=600) -> Report:
-    "Run the notebook at `path` and report on each of its exercises."
+def expected_exercises(nb, path) -> list[str]:
+    "The exercises of the chapter `nb` is a twin of (its metadata, else its file name `NN_…`); else the ones it checks."
+    chapter = (nb.get("metadata", {}).get("course_lib", {}).get("clean_of") or Path(path).name)[:2]
+    if chapter in _chapters:
+        _exercise(f"{chapter}.")  # imports the chapter's module, which registers its exercises
+        if ids := [i for i in exercises if i.startswith(chapter + ".")]: return ids
+    return list(dict.fromkeys(m for c in nb["cells"] if c["cell_type"] == "code"
+                              for m in _check_call.findall("".join(c["source"]) if isinstance(c["source"], list) else c["source"])))
+
+def _not_run(ids, why): return {id: Result(id, "not run", why) for id in ids}
+
+def _grade_here(path:str|Path, cell_timeout:int) -> Report:
+    "Run the notebook at `path` in this process and report on each exercise of its chapter."
     import os, contextlib
     from fastcore.nbio import read_nb
     try: from execnb.shell import CaptureShell
@@ -330,20 +345,95 @@ def grade(path:str|Path, cell_timeout:int=600) -> Report:
                                           "pip install 'course-lib[grade]'") from None
     path = Path(path).resolve()
     nb = read_nb(path)
-    expected = list(dict.fromkeys(m for c in nb.cells if c.cell_type == "code" for m in _check_call.findall(c.source)))
+    expected = expected_exercises(nb, path)
     start, old = len(history), Path.cwd()
     os.chdir(path.parent)
+    stopped = []  # after a cell that ran out of time the notebook is in no state to go on: skip the rest
+    def _after(cell): stopped.extend(o for o in cell.get("outputs", []) if o.get("ename") == "TimeoutError")
     try:
         shell = CaptureShell(path)
         quiet_blanks(shell)
         with contextlib.redirect_stdout(sys.stderr):  # the notebook's own printing is not the report
-            shell.run_all(nb, exc_stop=False, cell_timeout=cell_timeout)
+            shell.run_all(nb, exc_stop=False, cell_timeout=cell_timeout, preproc=lambda c: bool(stopped), postproc=_after)
     finally: os.chdir(old)
     got = {r.id: r for r in history[start:]}
-    results = {id: got.get(id, Result(id, "not run", "its check didn't run: a cell above it failed")) for id in expected}
+    results = {id: got.get(id, Result(id, "not run", "its check didn't run: a cell above it failed, or it was removed")) for id in expected}
     errors = [(i, f"{o.get('ename')}: {' '.join(str(o.get('evalue', '')).split())[:150]}") for i, c in enumerate(nb.cells)
               for o in c.get("outputs", []) if o.get("output_type") == "error" and o.get("ename") != "BlankError"]
     return Report(path, results, errors)
+
+_mark = "course-lib-report:"  # the line of the child's stdout that carries its report
+
+def _child(path, cell_timeout):
+    "In the grading process of one notebook: grade it, then print the report as one JSON line."
+    import os
+    r = _grade_here(path, cell_timeout)
+    print(_mark + json.dumps({"results": [[r.id, r.status, r.message] for r in r.results.values()], "errors": r.errors}), flush=True)
+    os._exit(0)  # now, even if the notebook left a thread running
+
+def grade(path:str|Path,  # the notebook
+          cell_timeout:int=120,  # seconds one cell may run
+          timeout:int=900,  # seconds the whole notebook may run
+         ) -> Report:
+    "Grade the notebook at `path` in a process of its own, within the time limits; never raises for a bad notebook."
+    import os, signal, subprocess
+    try: import execnb.shell  # noqa: F401 -- the grading process needs it: say so here, once, not in every report
+    except ImportError: raise ImportError("grading runs notebooks with execnb, which is not installed: "
+                                          "pip install 'course-lib[grade]'") from None
+    path = Path(path).resolve()
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list): raise ValueError("no cells")
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        return Report(path, {}, [], f"not a readable notebook ({type(e).__name__}: {' '.join(str(e).split())[:80]})")
+    expected = expected_exercises(nb, path)
+    p = subprocess.Popen([sys.executable, "-c", f"from course_lib.checks import _child; _child({str(path)!r}, {int(cell_timeout)})"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try: out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)  # the notebook and anything it started
+        p.communicate()
+        return Report(path, _not_run(expected, "the notebook was stopped before this check"), [],
+                      f"stopped after {timeout} s, the limit for a whole notebook (--timeout)")
+    line = next((l for l in out.splitlines() if l.startswith(_mark)), None)
+    if line is None:
+        return Report(path, _not_run(expected, "the notebook ended before this check"), [],
+                      f"the notebook ended its own process (exit status {p.returncode}) before grading finished")
+    data = json.loads(line[len(_mark):])
+    got = {id: Result(id, status, message) for id, status, message in data["results"]}
+    errors = [tuple(e) for e in data["errors"]]
+    timed_out = [n for n, e in errors if e.startswith("TimeoutError")]
+    return Report(path, {id: got.get(id, _not_run([id], "")[id]) for id in expected}, errors,
+                  f"cell {timed_out[0]} ran past {cell_timeout} s, the limit for one cell (--cell-timeout)" if timed_out else "")
+
+def notebooks(args:list) -> list[Path]:
+    "The notebooks that files, folders (searched recursively) and glob patterns name, each once, in order."
+    import glob
+    out = []
+    for a in args:
+        p = Path(a)
+        if p.is_dir(): out += sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
+        elif p.exists(): out.append(p)
+        else: out += [Path(q) for q in sorted(glob.glob(a, recursive=True))] or [p]  # a name that matches nothing stays, to be reported
+    return list(dict.fromkeys(out))
+
+def write_class_reports(reports:list, csv_path=None, json_path=None):
+    "One row per notebook (score, then each exercise's status) as CSV; everything, messages too, as JSON."
+    import csv, io
+    from course_lib.toolbox import write_atomic
+    ids = list(dict.fromkeys(id for r in reports for id in r.results))
+    if csv_path:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["notebook", "correct", "of", "score", "problem", *ids])
+        for r in reports:
+            w.writerow([str(r.path), sum(x.ok for x in r.results.values()), len(r.results), f"{r.score:.3f}", r.problem,
+                        *[r.results[id].status if id in r.results else "" for id in ids]])
+        write_atomic(csv_path, buf.getvalue())
+    if json_path:
+        write_atomic(json_path, json.dumps([{"notebook": str(r.path), "score": r.score, "problem": r.problem,
+            "exercises": {id: {"status": x.status, "message": x.message} for id, x in r.results.items()},
+            "errors": [{"cell": n, "error": e} for n, e in r.errors]} for r in reports], indent=1, ensure_ascii=False))
 
 # %% ../nbs/checks.ipynb #efe43ec7
 def main(argv:list=None) -> int:
@@ -354,8 +444,12 @@ def main(argv:list=None) -> int:
     c = sub.add_parser("clean", help="write nbs/clean/NN_name.ipynb for every chapter nbs/NN_name.ipynb")
     c.add_argument("--nbs", default="nbs", help="the folder of full chapter notebooks (default: nbs)")
     c.add_argument("--force", action="store_true", help="overwrite clean notebooks even where a learner edited them")
-    g = sub.add_parser("grade", help="run a notebook and report on each exercise")
-    g.add_argument("notebooks", nargs="+", help="notebooks to grade, e.g. nbs/clean/01_intro.ipynb")
+    g = sub.add_parser("grade", help="run notebooks, each in its own process, and report on each exercise of their chapter")
+    g.add_argument("notebooks", nargs="+", help="notebooks, folders of notebooks or glob patterns, e.g. nbs/clean/01_intro.ipynb class/")
+    g.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run (default 120)")
+    g.add_argument("--timeout", type=int, default=900, help="seconds a whole notebook may run (default 900)")
+    g.add_argument("--csv", help="write one row per notebook here: score, then each exercise's status")
+    g.add_argument("--json", help="write every result, with its message, here")
     a = p.parse_args(argv)
     try: return _run(p, a)
     except ImportError as e:
@@ -371,10 +465,10 @@ def _run(p, a) -> int:
             print(f"{what:11} {Path(a.nbs) / 'clean' / f.name}" + {"skipped": "  (edited by hand: kept; --force overwrites it)",
                   "regenerated": f"  (it was not a readable notebook: kept as {f.name}.corrupt)"}.get(what, ""))
         return 0
-    ok = True
-    for nb in a.notebooks:
-        if not Path(nb).is_file(): p.error(f"no notebook {nb}")
-        r = grade(nb)
-        print(r)
-        ok = ok and r.ok
-    return 0 if ok else 1
+    if not (paths := notebooks(a.notebooks)): p.error(f"no notebooks in {' '.join(a.notebooks)}")
+    reports = []
+    for nb in paths:
+        reports.append(grade(nb, a.cell_timeout, a.timeout))
+        print(reports[-1], flush=True)
+    write_class_reports(reports, a.csv, a.json)
+    return 0 if all(r.ok for r in reports) else 1

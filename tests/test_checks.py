@@ -230,30 +230,28 @@ def _filled(full, dest):
 
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
 def test_clean_as_shipped_and_filled_in(full, tmp_path, monkeypatch):
-    "(b) as shipped: every check 'Not attempted', nothing else fails; (c) filled in: every check correct."
+    """(b) as shipped: every check 'Not attempted', nothing else fails; (c) filled in: every check correct.
+    Graded in this process (`_grade_here`): the twins are under test here; the grading process of its own is tested below."""
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    shipped = C.grade(root / "nbs" / "clean" / full.name)
+    shipped = C._grade_here(root / "nbs" / "clean" / full.name, cell_timeout=300)
     assert shipped.results and {r.status for r in shipped.results.values()} == {"blank"}, shipped
     assert not shipped.errors, shipped
-    filled = C.grade(_filled(full, tmp_path / full.name))
+    filled = C._grade_here(_filled(full, tmp_path / full.name), cell_timeout=300)
     assert filled.ok and set(filled.results) == set(shipped.results), filled
 
 def test_grade_command_outside_the_repo(tmp_path):
-    "(b) and (c) again as Colab runs them: course_lib installed, no repository on disk, no network."
+    "(c) again as a learner's or teacher's machine runs it: course_lib installed, no repository on disk, no network."
     site, work = tmp_path / "site", tmp_path / "work"
     shutil.copytree(root / "course_lib", site / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
     work.mkdir()
     full = chapters[-1]  # the quickest chapter to run (every twin runs in the repository, above)
-    shutil.copy(root / "nbs" / "clean" / full.name, work / "shipped.ipynb")
     _filled(full, work / "filled.ipynb")
     env = {**os.environ, "PYTHONPATH": str(site), "COURSE_OFFLINE": "1"}
     prog = ("import sys, course_lib; assert course_lib.__file__.startswith(sys.argv[1]), course_lib.__file__; "
             "from course_lib.checks import main; sys.exit(main(sys.argv[2:]))")
     def run(*args): return subprocess.run([sys.executable, "-c", prog, str(site), "grade", *args], cwd=work, env=env,
                                           capture_output=True, text=True, timeout=600)
-    shipped, filled = run("shipped.ipynb"), run("filled.ipynb")
-    assert shipped.returncode == 1 and "0/" in shipped.stdout and "Not attempted" in shipped.stdout, shipped.stdout + shipped.stderr
-    assert "Correct" not in shipped.stdout and "cell " not in shipped.stdout
+    filled = run("filled.ipynb")
     n = len(_ids(read_nb(full)))
     assert filled.returncode == 0 and f"{n}/{n} exercises correct" in filled.stdout, filled.stdout + filled.stderr
 
@@ -274,3 +272,66 @@ def test_grade_without_execnb_names_the_extra():
     assert p.returncode == 2, p.stdout + p.stderr
     assert p.stderr.strip() == ("course-lib grade: grading runs notebooks with execnb, which is not installed: "
                                 "pip install 'course-lib[grade]'"), p.stderr
+
+# ---- grading a class: each notebook in its own process, within time limits, whatever the notebooks do
+
+def _nb(*cells, chapter="01_intro.ipynb"):
+    return {"cells": [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "outputs": [], "execution_count": None, "source": s}
+                      for i, s in enumerate(("from course_lib.checks import *",) + cells)],
+            "metadata": {"course_lib": {"clean_of": chapter}}, "nbformat": 4, "nbformat_minor": 5}
+
+RIGHT, WRONG, CHECK = "def best_weight(c, perf): return max(c, key=perf)", "def best_weight(c, perf): return min(c, key=perf)", 'check("01.best_weight")'
+
+def test_grading_a_class_cannot_be_fooled_or_stalled(tmp_path):
+    """A folder of good, wrong, tampering, check-deleting, exiting, looping and broken notebooks: every one gets its row,
+    none changes another's result, the batch ends in bounded time, and the CSV and JSON say the same as the report."""
+    import csv, time
+    cls = tmp_path / "class"
+    cls.mkdir()
+    notebooks = {"a_tamper": _nb("import course_lib.checks as C\nfor e in C.exercises.values(): e.test = lambda a: None", RIGHT, CHECK),
+                 "b_wrong": _nb(WRONG, CHECK),  # graded right after the tampering one: must still be wrong
+                 "c_deleted": _nb(WRONG),  # its check cell deleted: the exercise is still expected
+                 "d_exit": _nb("import os; os._exit(0)", RIGHT, CHECK),
+                 "e_loop": _nb("while True: pass", RIGHT, CHECK),
+                 "f_good": _nb(RIGHT, CHECK)}
+    for name, nb in notebooks.items(): (cls / f"{name}.ipynb").write_text(json.dumps(nb))
+    (cls / "g_cut.ipynb").write_text(json.dumps(notebooks["f_good"])[:60])
+    (cls / "h_text.ipynb").write_text("my answers are in the email")
+    t = time.monotonic()
+    main = "import sys; from course_lib.checks import main; sys.exit(main(sys.argv[1:]))"
+    p = subprocess.run([sys.executable, "-c", main, "grade", str(cls), "--cell-timeout", "2", "--timeout", "60",
+                        "--csv", str(tmp_path / "class.csv"), "--json", str(tmp_path / "class.json")],
+                       capture_output=True, text=True, timeout=300)
+    assert time.monotonic() - t < 120 and p.returncode == 1, p.stdout + p.stderr
+    assert "Traceback" not in p.stdout + p.stderr
+    rows = {Path(r["notebook"]).stem: r for r in csv.DictReader((tmp_path / "class.csv").open())}
+    assert list(rows) == [*notebooks, "g_cut", "h_text"]
+    n = len(C.expected_exercises(notebooks["f_good"], cls / "f_good.ipynb"))
+    assert n >= 10, "chapter 1 has more exercises than this notebook checks"
+    assert rows["b_wrong"]["01.best_weight"] == "wrong" and rows["f_good"]["01.best_weight"] == "correct"
+    assert {k: rows[k]["of"] for k in notebooks} == {k: str(n) for k in notebooks}, "every twin of chapter 1 is graded on all its exercises"
+    assert rows["c_deleted"]["01.best_weight"] == "not run" and rows["c_deleted"]["correct"] == "0"
+    assert rows["f_good"]["correct"] == "1" and float(rows["f_good"]["score"]) == pytest.approx(1 / n, abs=1e-3)
+    assert "ended its own process" in rows["d_exit"]["problem"] and rows["d_exit"]["01.best_weight"] == "not run"
+    assert "the limit for one cell" in rows["e_loop"]["problem"] or "the limit for a whole notebook" in rows["e_loop"]["problem"]
+    assert all("not a readable notebook" in rows[k]["problem"] for k in ("g_cut", "h_text"))
+    data = {Path(d["notebook"]).stem: d for d in json.loads((tmp_path / "class.json").read_text())}
+    assert data["b_wrong"]["exercises"]["01.best_weight"]["message"].startswith("for candidates")
+
+def test_whole_notebook_time_limit(tmp_path):
+    "Cells each within their limit, the notebook over its own: stopped at --timeout, its process group killed."
+    import time
+    nb = tmp_path / "01_slow.ipynb"
+    nb.write_text(json.dumps(_nb(*["import time; time.sleep(2)"] * 10, RIGHT, CHECK)))
+    t = time.monotonic()
+    r = C.grade(nb, cell_timeout=30, timeout=4)
+    assert time.monotonic() - t < 15 and not r.ok
+    assert r.problem == "stopped after 4 s, the limit for a whole notebook (--timeout)"
+    assert r.results["01.best_weight"].status == "not run"
+
+def test_notebooks_from_files_folders_and_globs(tmp_path):
+    for p in ("a/1.ipynb", "a/b/2.ipynb", "a/.ipynb_checkpoints/1-checkpoint.ipynb", "c/3.ipynb", "c/x.txt"):
+        (tmp_path / p).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / p).write_text("{}")
+    got = C.notebooks([str(tmp_path / "a"), str(tmp_path / "c" / "*.ipynb"), str(tmp_path / "a" / "1.ipynb"), str(tmp_path / "none.ipynb")])
+    assert [str(p.relative_to(tmp_path)) for p in got] == ["a/1.ipynb", "a/b/2.ipynb", "c/3.ipynb", "none.ipynb"]
