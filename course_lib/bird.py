@@ -354,11 +354,12 @@ def _test_error(f):
     import torch
     from fastai.metrics import error_rate
     p, t = _preds()
-    got, want = f(p, t), error_rate(p, t)
+    got, want = f(p, t), float(error_rate(p, t))  # floats: fastai's TensorBase can't be formatted with :.3f
     if not torch.is_tensor(got) or got.ndim != 0: raise NotYet("it should return one number: the fraction of wrong predictions")
-    if torch.allclose(got, 1 - want): raise NotYet(f"it returned {got:.3f}: that's the accuracy, the fraction *right*")
-    if torch.allclose(got, want * len(t)): raise NotYet(f"it returned {got:.0f}, the number of mistakes: the rate is a fraction of all images")
-    if not torch.allclose(got, want): raise NotYet(f"on 8 fixed predictions it returned {got:.3f}; the error rate is {want:.3f}")
+    g = float(got)
+    if abs(g - (1 - want)) < 1e-6: raise NotYet(f"it returned {g:.3f}: that's the accuracy, the fraction *right*")
+    if abs(g - want * len(t)) < 1e-6: raise NotYet(f"it returned {g:.0f}, the number of mistakes: the rate is a fraction of all images")
+    if abs(g - want) > 1e-6: raise NotYet(f"on 8 fixed predictions it returned {g:.3f}; the error rate is {want:.3f}")
 
 exercise("01.loss_by_hand", name="loss_by_hand", test=_test_loss, reference=loss_by_hand,
          hint="pick each row's probability of the right label with probs[range(n), targs], then -log, then the mean",

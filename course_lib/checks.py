@@ -104,11 +104,12 @@ def answer_digest(id:str, answer) -> str:
 
 # %% ../nbs/checks.ipynb #6fc0b02e
 _look = {"correct": ("✓ Correct", "#2e7d32"), "wrong": ("✗ Not yet", "#c62828"),
-         "blank": ("○ Not attempted", "#757575"), "error": ("⚠ Your code raised an error", "#e65100")}
+         "blank": ("○ Not attempted", "#757575"), "error": ("⚠ Your code raised an error", "#e65100"),
+         "bug": ("⚠ The check itself failed", "#6a1b9a")}
 
 @dataclass
 class Result:
-    "What `check` found: `status` is one of correct, wrong, blank, error."
+    "What `check` found: `status` is one of correct, wrong, blank, error (the learner's code raised), bug (the check's did)."
     id: str
     status: str
     message: str = ""
@@ -156,9 +157,17 @@ def check(id:str, answer=_missing) -> Result:
                 res = Result(id, "correct")
             except NotYet as e: res = Result(id, "wrong", str(e))
             except BlankError: res = Result(id, "blank", "your answer still uses a blank (____): fill it in")
-            except Exception as e: res = Result(id, "error", _short(e))
+            except Exception as e:
+                res = (Result(id, "error", _short(e)) if _through_learners_code(e.__traceback__) else
+                       Result(id, "bug", f"{_short(e)} — a bug in the course's check, not in your answer: please report it"))
     history.append(res)
     return res
+
+def _through_learners_code(tb) -> bool:
+    "Whether a traceback passes through code outside the course and the installed libraries: the learner's."
+    import sysconfig, traceback, course_lib
+    ours = [str(Path(course_lib.__file__).parent), *{sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")}]
+    return any(not f.filename.startswith(tuple(ours)) for f in traceback.extract_tb(tb))
 
 def hint(id:str):
     "A nudge towards the answer to exercise `id`."

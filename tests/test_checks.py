@@ -335,3 +335,22 @@ def test_notebooks_from_files_folders_and_globs(tmp_path):
         (tmp_path / p).write_text("{}")
     got = C.notebooks([str(tmp_path / "a"), str(tmp_path / "c" / "*.ipynb"), str(tmp_path / "a" / "1.ipynb"), str(tmp_path / "none.ipynb")])
     assert [str(p.relative_to(tmp_path)) for p in got] == ["a/1.ipynb", "a/b/2.ipynb", "c/3.ipynb", "none.ipynb"]
+
+# ---- whose fault: an error in the learner's code is theirs; one raised only inside the course's check is the course's
+
+def test_an_error_in_the_check_is_the_courses_not_the_learners():
+    import operator
+    exercise("99.calls_it", test=operator.call)  # a check that calls the learner's answer
+    exercise("99.broken_check", test=json.loads)  # only the course's and the libraries' code can raise here
+    mine = check("99.calls_it", lambda: 1 / 0)
+    assert mine.status == "error" and mine.message.startswith("ZeroDivisionError"), mine
+    theirs = check("99.broken_check", 5)
+    assert theirs.status == "bug" and "a bug in the course's check, not in your answer" in theirs.message, theirs
+    assert "Your code" not in repr(theirs) and not theirs.ok
+
+def test_error_by_hand_check_says_not_yet_to_a_wrong_answer():
+    "It used to fail formatting fastai's TensorBase, and blamed the learner's code."
+    import course_lib.bird  # noqa: F401 -- registers chapter 1's exercises
+    from fastai.torch_core import TensorBase
+    r = check("01.error_by_hand", lambda p, t: TensorBase((p.argmax(dim=1) == t).float().mean()))
+    assert r.status == "wrong" and "accuracy" in r.message, r
