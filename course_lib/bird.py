@@ -6,7 +6,7 @@ Docs: https://dl-course.github.io/course/intro.html.md"""
 
 # %% ../nbs/01_intro.ipynb #09944f1a
 from __future__ import annotations
-import functools, hashlib, io, os, socket, threading, time
+import functools, hashlib, io, os, threading, time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path

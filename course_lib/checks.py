@@ -345,13 +345,18 @@ def expected_exercises(nb, path) -> list[str]:
 
 def _not_run(ids, why): return {id: Result(id, "not run", why) for id in ids}
 
+def _capture_shell():
+    "execnb's notebook runner, or one line saying how to install it."
+    try: from execnb.shell import CaptureShell
+    except ImportError: raise ImportError("grading runs notebooks with execnb, which is not installed: "
+                                          "pip install 'course-lib[grade]'") from None
+    return CaptureShell
+
 def _grade_here(path:str|Path, cell_timeout:int) -> Report:
     "Run the notebook at `path` in this process and report on each exercise of its chapter."
     import os, contextlib
     from fastcore.nbio import read_nb
-    try: from execnb.shell import CaptureShell
-    except ImportError: raise ImportError("grading runs notebooks with execnb, which is not installed: "
-                                          "pip install 'course-lib[grade]'") from None
+    CaptureShell = _capture_shell()
     path = Path(path).resolve()
     nb = read_nb(path)
     expected = expected_exercises(nb, path)
@@ -386,9 +391,7 @@ def grade(path:str|Path,  # the notebook
          ) -> Report:
     "Grade the notebook at `path` in a process of its own, within the time limits; never raises for a bad notebook."
     import os, signal, subprocess
-    try: import execnb.shell  # noqa: F401 -- the grading process needs it: say so here, once, not in every report
-    except ImportError: raise ImportError("grading runs notebooks with execnb, which is not installed: "
-                                          "pip install 'course-lib[grade]'") from None
+    _capture_shell()  # the grading process needs it: say so here, once, not in every notebook's report
     path = Path(path).resolve()
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
@@ -409,10 +412,10 @@ def grade(path:str|Path,  # the notebook
         return Report(path, _not_run(expected, "the notebook ended before this check"), [],
                       f"the notebook ended its own process (exit status {p.returncode}) before grading finished")
     data = json.loads(line[len(_mark):])
-    got = {id: Result(id, status, message) for id, status, message in data["results"]}
+    results = {id: Result(id, status, message) for id, status, message in data["results"]}  # the child expects the same
     errors = [tuple(e) for e in data["errors"]]
     timed_out = [n for n, e in errors if e.startswith("TimeoutError")]
-    return Report(path, {id: got.get(id, _not_run([id], "")[id]) for id in expected}, errors,
+    return Report(path, results, errors,
                   f"cell {timed_out[0]} ran past {cell_timeout} s, the limit for one cell (--cell-timeout)" if timed_out else "")
 
 def notebooks(args:list) -> list[Path]:
