@@ -10,7 +10,6 @@ import functools, hashlib, io, os, threading, time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from .checks import NotYet, exercise
 from .toolbox import is_offline, uploaded_files, write_atomic
 
 # %% auto #0
@@ -254,17 +253,6 @@ def best_weight(candidates, performance):
     scores = [performance(w) for w in candidates]
     return candidates[max(range(len(scores)), key=scores.__getitem__)]  # SOLUTION
 
-# %% ../nbs/01_intro.ipynb #573f6cad
-def _test_best_weight(f):
-    for ws, perf, want in [([0.1, 0.5, 0.9], lambda w: -(w - 0.5)**2, 0.5), ([1, 2, 3], lambda w: w, 3), ([1, 2, 3], lambda w: -w, 1)]:
-        got = f(ws, perf)
-        if got == perf(want) and got != want: raise NotYet(f"it returned the best *score*, {got!r}; return the weight that scored it")
-        if got != want: raise NotYet(f"for candidates {ws} it returned {got!r}; the best-performing one is {want!r}")
-
-exercise("01.best_weight", name="best_weight", test=_test_best_weight, reference=best_weight,
-         hint="score every candidate, then pick the candidate (not the score) where the score is largest",
-         wrong=[lambda ws, perf: max(perf(w) for w in ws), lambda ws, perf: min(ws, key=perf)])
-
 # %% ../nbs/01_intro.ipynb #90f64c23
 def bird_block(size:int=192) -> "DataBlock":
     "The chapter's `DataBlock`: images labelled by folder name, random 20% validation split (seed 42), squished to `size`."
@@ -276,42 +264,6 @@ def bird_block(size:int=192) -> "DataBlock":
         splitter=RandomSplitter(valid_pct=0.2, seed=42),  # SOLUTION
         get_y=parent_label,  # SOLUTION
         item_tfms=[Resize(size, method="squish")])  # SOLUTION
-
-# %% ../nbs/01_intro.ipynb #c264e412
-@functools.cache
-def _tiny_set() -> Path:
-    "20 stand-in images in a temporary folder, made once: the DataBlock check's fixed input."
-    import tempfile
-    path = Path(tempfile.mkdtemp(prefix="course_check_"))
-    make_standins(path, n=10, size=32, broken=False)
-    return path
-
-def _test_block(f):
-    from fastai.vision.all import Resize, TensorCategory, PILImage
-    b = f(32)
-    if not hasattr(b, "datasets"): raise NotYet(f"bird_block(32) returned {type(b).__name__}, not a DataBlock")
-    ds, ref = b.datasets(_tiny_set()), bird_block(32).datasets(_tiny_set())
-    x, y = ds.train[0]
-    if not isinstance(x, PILImage) or not isinstance(y, TensorCategory):
-        raise NotYet(f"items come out as ({type(x).__name__}, {type(y).__name__}); blocks should make (image, category)")
-    if list(ds.vocab) != ["bird", "forest"]:
-        raise NotYet(f"the labels are {list(ds.vocab)[:4]}…; each image should be labelled with its folder's name")
-    n = len(ds.train) + len(ds.valid)
-    if len(ds.valid) != len(ref.valid): raise NotYet(f"the validation set has {len(ds.valid)} of {n} images; it should be a random 20%")
-    if list(ds.valid.items) != list(ref.valid.items): raise NotYet("the validation set isn't the same every run: fix the random seed (42)")
-    rs = [t for t in b.item_tfms if isinstance(t, Resize)]
-    if not rs or tuple(rs[0].size) != (32, 32): raise NotYet("bird_block(32) should resize every image to 32×32 pixels")
-    if rs[0].method != "squish": raise NotYet(f"it resizes with method {rs[0].method!r}; squish keeps the whole picture")
-
-def _block(size=192, pct=0.2, seed=42, method="squish", label="parent"):
-    from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, RandomSplitter, Resize, get_image_files, parent_label)
-    return DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files, splitter=RandomSplitter(pct, seed=seed),
-                     get_y=parent_label if label == "parent" else (lambda p: p.name), item_tfms=[Resize(size, method=method)])
-
-exercise("01.datablock", name="bird_block", test=_test_block, reference=bird_block,
-         hint="blocks=(input block, output block); RandomSplitter(valid_pct=…, seed=…); the label is the parent folder's name; Resize(size, method=…)",
-         wrong=[lambda size=192: _block(size, pct=0.5), lambda size=192: _block(size, seed=None),
-                lambda size=192: _block(size, method="crop"), lambda size=192: _block(size, label="file name")])
 
 # %% ../nbs/01_intro.ipynb #5e8229ac
 def bird_learner(dls, pretrained:bool=True):
@@ -336,56 +288,10 @@ def error_by_hand(probs, targs):
     "Error rate: the fraction of images whose most probable label is wrong."
     return (probs.argmax(dim=1) != targs).float().mean()  # SOLUTION
 
-# %% ../nbs/01_intro.ipynb #eca902c8
-def _preds():
-    import torch
-    g = torch.Generator().manual_seed(0)
-    return torch.randn(8, 3, generator=g).softmax(dim=1), torch.tensor([2, 1, 2, 1, 0, 2, 2, 1])  # 3 of 8 predictions wrong
-
-def _test_loss(f):
-    import torch
-    p, t = _preds()
-    got, want = f(p, t), torch.nn.functional.nll_loss(p.log(), t)
-    if not torch.is_tensor(got) or got.ndim != 0: raise NotYet(f"it returned {tuple(getattr(got, 'shape', ()))} values; a loss is one number (take the mean)")
-    if got < 0: raise NotYet(f"it returned {got:.3f}, a negative loss: log of a probability is ≤ 0, so…")
-    if not torch.allclose(got, want, atol=1e-5): raise NotYet(f"on 8 fixed predictions it returned {got:.4f}; cross-entropy is {want:.4f}")
-
-def _test_error(f):
-    import torch
-    from fastai.metrics import error_rate
-    p, t = _preds()
-    got, want = f(p, t), float(error_rate(p, t))  # floats: fastai's TensorBase can't be formatted with :.3f
-    if not torch.is_tensor(got) or got.ndim != 0: raise NotYet("it should return one number: the fraction of wrong predictions")
-    g = float(got)
-    if abs(g - (1 - want)) < 1e-6: raise NotYet(f"it returned {g:.3f}: that's the accuracy, the fraction *right*")
-    if abs(g - want * len(t)) < 1e-6: raise NotYet(f"it returned {g:.0f}, the number of mistakes: the rate is a fraction of all images")
-    if abs(g - want) > 1e-6: raise NotYet(f"on 8 fixed predictions it returned {g:.3f}; the error rate is {want:.3f}")
-
-exercise("01.loss_by_hand", name="loss_by_hand", test=_test_loss, reference=loss_by_hand,
-         hint="pick each row's probability of the right label with probs[range(n), targs], then -log, then the mean",
-         wrong=[lambda p, t: p[range(len(t)), t].log().mean(), lambda p, t: -p.log().mean(), lambda p, t: -p[range(len(t)), t].log()])
-exercise("01.error_by_hand", name="error_by_hand", test=_test_error, reference=error_by_hand,
-         hint="the predicted label is the column with the highest probability (argmax); compare it with targs",
-         wrong=[lambda p, t: (p.argmax(dim=1) == t).float().mean(), lambda p, t: (p.argmax(dim=1) != t).float().sum()])
-
 # %% ../nbs/01_intro.ipynb #36e4e592
 def n_trainable(model) -> int:
     "How many weights of `model` training updates: the elements of its parameters that require gradients."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)  # SOLUTION
-
-# %% ../nbs/01_intro.ipynb #ef747b74
-def _test_n_trainable(f):
-    import torch.nn as nn
-    m = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))  # 15 + 8 weights
-    for p in m[0].parameters(): p.requires_grad_(False)
-    got = f(m)
-    if got == 23: raise NotYet("it counted the frozen weights too: count only parameters with requires_grad")
-    if got == 2: raise NotYet("it counted parameter tensors (2); count the numbers in them (numel)")
-    if got != 8: raise NotYet(f"for a model with 8 trainable and 15 frozen weights it returned {got!r}")
-
-exercise("01.n_trainable", name="n_trainable", test=_test_n_trainable, reference=n_trainable,
-         hint="model.parameters() gives tensors; p.requires_grad says if training updates p; p.numel() counts its numbers",
-         wrong=[lambda m: sum(p.numel() for p in m.parameters()), lambda m: len([p for p in m.parameters() if p.requires_grad])])
 
 # %% ../nbs/01_intro.ipynb #9220b206
 def classify_widget(learn):
@@ -407,12 +313,3 @@ def classify_widget(learn):
 
     upload.observe(_on_upload, names="value")
     return W.VBox([upload, out])
-
-# %% ../nbs/01_intro.ipynb #2a8efb4c
-_answers = {"01.q_weights": "5af1b3b6c1b070f79d38", "01.q_loss": "a0825e8bb580a4d8fe20",
-            "01.q_train_size": "d4ff2a3a3ec123b1bf0b", "01.q_imagenet_outputs": "34f54487a832254dab3e",
-            "01.q_epochs": "e16e4ff5a3d9a3ecd0ce", "01.q_overfit": "f928488a5e47703b6fdb",
-            "01.q_batch_shape": "c95848ee07e235516c2c", "01.q_updates": "263714d30cfdc994a92f"}  # salted digests, not answers
-_wrong = {"01.q_weights": ["biases"], "01.q_loss": ["metric"], "01.q_train_size": [60], "01.q_imagenet_outputs": [2],
-          "01.q_epochs": [3], "01.q_overfit": ["underfitting"], "01.q_batch_shape": [(16, 64, 64, 3)], "01.q_updates": [15]}
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")

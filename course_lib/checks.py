@@ -1,4 +1,4 @@
-"""The machinery behind the clean notebooks: blanks, exercises and `check`, the clean-notebook generator, and the `course-lib grade` command.
+"""What a learner's notebook uses: the blank `____`, the exercises of each chapter, `check`, `hint` and `progress`.
 
 Docs: https://dl-course.github.io/course/checks.html.md"""
 
@@ -12,9 +12,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['exercises', 'history', 'BlankError', 'Blank', 'quiet_blanks', 'is_blank', 'NotYet', 'Exercise', 'exercise',
-           'normalize', 'answer_digest', 'Result', 'check', 'hint', 'blank_line', 'blank_source', 'solutions',
-           'strip_markers', 'make_clean', 'write_clean', 'chapters', 'Report', 'expected_exercises', 'grade',
-           'notebooks', 'write_class_reports', 'main', '____']
+           'normalize', 'answer_digest', 'Result', 'chapter_exercises', 'check', 'hint', '____']
 
 # %% ../nbs/checks.ipynb #259f3745
 class BlankError(Exception):
@@ -122,13 +120,16 @@ class Result:
 
 history = []  # every `Result` in this process, oldest first: `grade` and the tests read it
 
-_chapters = {"01": "course_lib.bird", "02": "course_lib.sgd", "03": "course_lib.lr_find"}  # chapter -> module registering its exercises
+def chapter_exercises(chapter:str) -> list[str]:
+    "The ids of chapter `chapter`'s exercises (\"02\"), imported from `course_lib/exercises/chNN_*.py`: found by name, not listed anywhere."
+    import importlib, pkgutil
+    from course_lib import exercises as pkg
+    for m in pkgutil.iter_modules(pkg.__path__):
+        if m.name.startswith(f"ch{chapter}_"): importlib.import_module(f"{pkg.__name__}.{m.name}")
+    return [i for i in exercises if i.split(".")[0] == chapter]
 
 def _exercise(id):
-    if id not in exercises and id.split(".")[0] in _chapters:
-        import importlib
-        try: importlib.import_module(_chapters[id.split(".")[0]])
-        except ImportError: pass  # a chapter not written yet: the check reports an unknown exercise
+    if id not in exercises: chapter_exercises(id.split(".")[0])
     return exercises.get(id)
 
 _missing = object()
@@ -158,10 +159,16 @@ def check(id:str, answer=_missing) -> Result:
             except NotYet as e: res = Result(id, "wrong", str(e))
             except BlankError: res = Result(id, "blank", "your answer still uses a blank (____): fill it in")
             except Exception as e:
-                res = (Result(id, "error", _short(e)) if _through_learners_code(e.__traceback__) else
+                res = (Result(id, "error", _short(e)) if _learners_fault(e, answer) else
                        Result(id, "bug", f"{_short(e)} — a bug in the course's check, not in your answer: please report it"))
     history.append(res)
     return res
+
+def _learners_fault(e:Exception, answer) -> bool:
+    "Whether `e`, raised while checking `answer`, is the learner's: raised in their code, or a call their function can't take."
+    if _through_learners_code(e.__traceback__): return True
+    name = getattr(answer, "__qualname__", None)  # a wrong signature fails at the call, before any of their code runs
+    return isinstance(e, TypeError) and bool(name) and str(e).startswith((f"{name}()", f"{name}.__init__()"))
 
 def _through_learners_code(tb) -> bool:
     "Whether a traceback passes through code outside the course and the installed libraries: the learner's."
@@ -175,312 +182,3 @@ def hint(id:str):
     ex = _exercise(id)
     return Markdown(f"**Hint** `{id}`: {ex.hint or 'no hint for this one: re-read the section above.'}" if ex
                     else f"There is no exercise {id!r}.")
-
-# %% ../nbs/checks.ipynb #03669808
-_sol = re.compile(r"^(?P<indent>\s*)(?P<code>.*?)\s*#\s*SOLUTION\s*$")
-
-def _closing_tail(s:str) -> str:
-    "The end of `s` from the first bracket it closes but didn't open (plus a trailing comma)."
-    depth, quote = 0, None
-    for i, ch in enumerate(s):
-        if quote:
-            if ch == quote: quote = None
-        elif ch in "\"'": quote = ch
-        elif ch in "([{": depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth < 0: return s[i:].strip()
-    return "," if s.rstrip().endswith(",") else ""
-
-def _assignment(code:str):
-    "Index of the `=` of an assignment or keyword argument in `code`, or None."
-    depth = 0
-    for i, ch in enumerate(code):
-        if ch in "([{": depth += 1
-        elif ch in ")]}": depth -= 1
-        elif ch == "=" and depth <= 0 and code[i+1:i+2] != "=" and code[i-1:i] not in ("=", "!", "<", ">"): return i
-    return None
-
-def blank_line(line:str) -> str:
-    "`line` without its solution: the answer after `=` or `return` becomes `____`."
-    m = _sol.match(line)
-    if not m: return line
-    indent, code = m["indent"], m["code"]
-    if code.startswith("return "): return f"{indent}return ____{_closing_tail(code[7:])}"
-    eq = _assignment(code)
-    if eq is None: return f"{indent}____"
-    lhs, rhs = code[:eq + 1], code[eq + 1:]
-    return f"{indent}{lhs}{' ' if rhs.startswith(' ') else ''}____{_closing_tail(rhs)}"
-
-# %% ../nbs/checks.ipynb #fced4e68
-def blank_source(src:str) -> str:
-    "Cell source `src` with every solution blanked."
-    out, inside = [], False
-    for line in src.splitlines():
-        if re.match(r"\s*#\s*BEGIN SOLUTION", line):
-            inside = True
-            out.append(line[:len(line) - len(line.lstrip())] + "____")
-        elif re.match(r"\s*#\s*END SOLUTION", line): inside = False
-        elif not inside: out.append(blank_line(line))
-    return "\n".join(out)
-
-def solutions(src:str) -> list[str]:
-    "The solution text `blank_source` removes from `src`: what must never appear in a clean notebook."
-    res, inside = [], False
-    for line in src.splitlines():
-        if re.match(r"\s*#\s*BEGIN SOLUTION", line): inside = True
-        elif re.match(r"\s*#\s*END SOLUTION", line): inside = False
-        elif inside and line.strip(): res.append(line.strip())
-        elif _sol.match(line): res.append(_sol.match(line)["code"].strip().rstrip(","))
-    return res
-
-def strip_markers(src:str) -> str:
-    "Cell source `src` with the solutions kept and the markers removed."
-    lines = [l for l in src.splitlines() if not re.match(r"\s*#\s*(BEGIN|END) SOLUTION", l)]
-    return "\n".join(re.sub(r"\s*#\s*SOLUTION\s*$", "", l) for l in lines)
-
-# %% ../nbs/checks.ipynb #27d59238
-_dir = re.compile(r"^\s*#\|\s*(\S+)")
-_platform_keys = ("accelerator", "colab")  # notebook metadata Colab reads: open a GPU runtime
-_keep_md = re.compile(r"^\s*(#+\s*)?(\*\*)?(Exercise|Questionnaire)", re.I)
-_intro = ("\n\n> **Clean version — a self-test.** Fill in each `____` from memory, run the cell, then run the "
-          "`check(...)` below it: it says *Correct*, *Not yet* (and why), or *Not attempted*. Stuck? "
-          "`hint(\"id\")` gives a nudge; the full notebook has the answers.")
-
-def _directives(src:str) -> list[str]:
-    return [m[1].rstrip(":") for l in src.splitlines() if (m := _dir.match(l))]
-
-def make_clean(full:dict,  # a full chapter notebook, as read by `read_nb`
-               blank:bool=True,  # blank the solutions (False: keep them, as a learner who got everything right)
-              ) -> dict:
-    "The clean twin of notebook `full`."
-    cells, intro_done = [], False
-    for c in full["cells"]:
-        src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-        if c["cell_type"] == "markdown":
-            if not _keep_md.match(src):
-                heads = [l for l in src.splitlines() if l.startswith("#")]
-                if not heads: continue
-                src = "\n".join(heads)
-                if not intro_done: src, intro_done = src + _intro, True
-            cells.append(dict(cell_type="markdown", id=c["id"], metadata={}, source=src))
-            continue
-        dirs = _directives(src)
-        if "hide" in dirs or dirs == ["default_exp"]: continue
-        src = "\n".join(l for l in src.splitlines() if not (_dir.match(l) and _dir.match(l)[1].rstrip(":") in ("export", "exports", "default_exp")))
-        src = blank_source(src) if blank else strip_markers(src)
-        cells.append(dict(cell_type="code", id=c["id"], metadata={}, source=src, outputs=[], execution_count=None))
-    # the twin asks Colab for a GPU as its chapter does
-    meta = {k: full["metadata"][k] for k in ("kernelspec", *_platform_keys) if k in full["metadata"]}
-    return dict(cells=cells, metadata=meta, nbformat=4, nbformat_minor=5)
-
-# %% ../nbs/checks.ipynb #ae3ec4f9
-def _cells_digest(nb:dict) -> str:
-    src = [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"]) for c in nb["cells"]]
-    return hashlib.sha256(json.dumps(src).encode()).hexdigest()[:20]
-
-def write_clean(full_path:str|Path,  # the full notebook
-                dest:str|Path,  # where its clean twin goes
-                force:bool=False,  # overwrite even a clean notebook a learner has edited
-               ) -> str:
-    "Write the clean twin of `full_path` to `dest`; return what happened: written, unchanged, skipped or regenerated."
-    from fastcore.nbio import read_nb, nb2str
-    import os
-    from course_lib.toolbox import write_atomic
-    try: from nbdev.clean import clean_nb
-    except ImportError: raise ImportError("course-lib clean is a maintainer's command and needs nbdev: "
-                                          "pip install 'course-lib[dev]'") from None
-    full_path, dest = Path(full_path), Path(dest)
-    nb = make_clean(read_nb(full_path))
-    nb["metadata"]["course_lib"] = {"clean_of": full_path.name, "cells": _cells_digest(nb)}
-    clean_nb(nb, allowed_metadata_keys=["course_lib", *_platform_keys])  # exactly what nbdev-clean would leave
-    what = "written"
-    if dest.exists():
-        try: old = read_nb(dest)
-        except Exception:  # not a notebook any more (an interrupted write, a bad copy): keep it aside, write a good one
-            os.replace(dest, dest.with_name(dest.name + ".corrupt"))
-            old, what = None, "regenerated"
-        if old is not None:
-            if _cells_digest(old) != old["metadata"].get("course_lib", {}).get("cells") and not force: return "skipped"
-            if Path(dest).read_text(encoding="utf-8") == nb2str(nb): return "unchanged"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(dest, nb2str(nb))  # an interrupted write leaves the old twin, never half a new one
-    return what
-
-def chapters(nbs:str|Path) -> list[Path]:
-    "The full chapter notebooks in folder `nbs`: `NN_name.ipynb`."
-    return sorted(Path(nbs).glob("[0-9][0-9]_*.ipynb"))
-
-# %% ../nbs/checks.ipynb #cdeb9174
-_check_call = re.compile(r"""\bcheck\(\s*["']([0-9]{2}\.[\w.]+)["']""")
-
-@dataclass
-class Report:
-    "What `grade` found in a notebook."
-    path: Path
-    results: dict  # exercise id -> `Result` (status "not run" when its check never ran)
-    errors: list  # (cell number, one-line error) for cells that raised something other than a blank
-    problem: str = ""  # why the notebook could not be graded to the end, in one line (not a notebook, timed out…)
-    @property
-    def ok(self): return bool(self.results) and all(r.ok for r in self.results.values()) and not self.errors and not self.problem
-    @property
-    def score(self) -> float: return sum(r.ok for r in self.results.values()) / len(self.results) if self.results else 0.
-    def __repr__(self):
-        lines = [f"{self.path}:"] + ([f"  ✗ {self.problem}"] if self.problem else [])
-        lines += [f"  {id:24} {_look[r.status][0] if r.status in _look else '– Not run'}"
-                  + (f" — {r.message}" if r.message else "") for id, r in self.results.items()]
-        lines += [f"  cell {n}: {e}" for n, e in self.errors]
-        n_ok = sum(r.ok for r in self.results.values())
-        lines.append(f"{n_ok}/{len(self.results)} exercises correct" + (f", {len(self.errors)} cells failed" if self.errors else ""))
-        return "\n".join(lines)
-
-def expected_exercises(nb, path) -> list[str]:
-    "The exercises of the chapter `nb` is a twin of (its metadata, else its file name `NN_…`); else the ones it checks."
-    chapter = (nb.get("metadata", {}).get("course_lib", {}).get("clean_of") or Path(path).name)[:2]
-    if chapter in _chapters:
-        _exercise(f"{chapter}.")  # imports the chapter's module, which registers its exercises
-        if ids := [i for i in exercises if i.startswith(chapter + ".")]: return ids
-    return list(dict.fromkeys(m for c in nb["cells"] if c["cell_type"] == "code"
-                              for m in _check_call.findall("".join(c["source"]) if isinstance(c["source"], list) else c["source"])))
-
-def _not_run(ids, why): return {id: Result(id, "not run", why) for id in ids}
-
-def _capture_shell():
-    "execnb's notebook runner, or one line saying how to install it."
-    try: from execnb.shell import CaptureShell
-    except ImportError: raise ImportError("grading runs notebooks with execnb, which is not installed: "
-                                          "pip install 'course-lib[grade]'") from None
-    return CaptureShell
-
-def _grade_here(path:str|Path, cell_timeout:int) -> Report:
-    "Run the notebook at `path` in this process and report on each exercise of its chapter."
-    import os, contextlib
-    from fastcore.nbio import read_nb
-    CaptureShell = _capture_shell()
-    path = Path(path).resolve()
-    nb = read_nb(path)
-    expected = expected_exercises(nb, path)
-    start, old = len(history), Path.cwd()
-    os.chdir(path.parent)
-    stopped = []  # after a cell that ran out of time the notebook is in no state to go on: skip the rest
-    def _after(cell): stopped.extend(o for o in cell.get("outputs", []) if o.get("ename") == "TimeoutError")
-    try:
-        shell = CaptureShell(path)
-        quiet_blanks(shell)
-        with contextlib.redirect_stdout(sys.stderr):  # the notebook's own printing is not the report
-            shell.run_all(nb, exc_stop=False, cell_timeout=cell_timeout, preproc=lambda c: bool(stopped), postproc=_after)
-    finally: os.chdir(old)
-    got = {r.id: r for r in history[start:]}
-    results = {id: got.get(id, Result(id, "not run", "its check didn't run: a cell above it failed, or it was removed")) for id in expected}
-    errors = [(i, f"{o.get('ename')}: {' '.join(str(o.get('evalue', '')).split())[:150]}") for i, c in enumerate(nb.cells)
-              for o in c.get("outputs", []) if o.get("output_type") == "error" and o.get("ename") != "BlankError"]
-    return Report(path, results, errors)
-
-_mark = "course-lib-report:"  # the line of the child's stdout that carries its report
-
-def _child(path, cell_timeout):
-    "In the grading process of one notebook: grade it, then print the report as one JSON line."
-    import os
-    r = _grade_here(path, cell_timeout)
-    print(_mark + json.dumps({"results": [[r.id, r.status, r.message] for r in r.results.values()], "errors": r.errors}), flush=True)
-    os._exit(0)  # now, even if the notebook left a thread running
-
-def grade(path:str|Path,  # the notebook
-          cell_timeout:int=120,  # seconds one cell may run
-          timeout:int=900,  # seconds the whole notebook may run
-         ) -> Report:
-    "Grade the notebook at `path` in a process of its own, within the time limits; never raises for a bad notebook."
-    import os, signal, subprocess
-    _capture_shell()  # the grading process needs it: say so here, once, not in every notebook's report
-    path = Path(path).resolve()
-    try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list): raise ValueError("no cells")
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        return Report(path, {}, [], f"not a readable notebook ({type(e).__name__}: {' '.join(str(e).split())[:80]})")
-    expected = expected_exercises(nb, path)
-    p = subprocess.Popen([sys.executable, "-c", f"from course_lib.checks import _child; _child({str(path)!r}, {int(cell_timeout)})"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-    try: out, _ = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)  # the notebook and anything it started
-        p.communicate()
-        return Report(path, _not_run(expected, "the notebook was stopped before this check"), [],
-                      f"stopped after {timeout} s, the limit for a whole notebook (--timeout)")
-    line = next((l for l in out.splitlines() if l.startswith(_mark)), None)
-    if line is None:
-        return Report(path, _not_run(expected, "the notebook ended before this check"), [],
-                      f"the notebook ended its own process (exit status {p.returncode}) before grading finished")
-    data = json.loads(line[len(_mark):])
-    results = {id: Result(id, status, message) for id, status, message in data["results"]}  # the child expects the same
-    errors = [tuple(e) for e in data["errors"]]
-    timed_out = [n for n, e in errors if e.startswith("TimeoutError")]
-    return Report(path, results, errors,
-                  f"cell {timed_out[0]} ran past {cell_timeout} s, the limit for one cell (--cell-timeout)" if timed_out else "")
-
-def notebooks(args:list) -> list[Path]:
-    "The notebooks that files, folders (searched recursively) and glob patterns name, each once, in order."
-    import glob
-    out = []
-    for a in args:
-        p = Path(a)
-        if p.is_dir(): out += sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
-        elif p.exists(): out.append(p)
-        else: out += [Path(q) for q in sorted(glob.glob(a, recursive=True))] or [p]  # a name that matches nothing stays, to be reported
-    return list(dict.fromkeys(out))
-
-def write_class_reports(reports:list, csv_path=None, json_path=None):
-    "One row per notebook (score, then each exercise's status) as CSV; everything, messages too, as JSON."
-    import csv, io
-    from course_lib.toolbox import write_atomic
-    ids = list(dict.fromkeys(id for r in reports for id in r.results))
-    if csv_path:
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["notebook", "correct", "of", "score", "problem", *ids])
-        for r in reports:
-            w.writerow([str(r.path), sum(x.ok for x in r.results.values()), len(r.results), f"{r.score:.3f}", r.problem,
-                        *[r.results[id].status if id in r.results else "" for id in ids]])
-        write_atomic(csv_path, buf.getvalue())
-    if json_path:
-        write_atomic(json_path, json.dumps([{"notebook": str(r.path), "score": r.score, "problem": r.problem,
-            "exercises": {id: {"status": x.status, "message": x.message} for id, x in r.results.items()},
-            "errors": [{"cell": n, "error": e} for n, e in r.errors]} for r in reports], indent=1, ensure_ascii=False))
-
-# %% ../nbs/checks.ipynb #efe43ec7
-def main(argv:list=None) -> int:
-    "The `course-lib` command line."
-    import argparse
-    p = argparse.ArgumentParser(prog="course-lib", description="Clean notebooks and self-tests for the course.")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("clean", help="write nbs/clean/NN_name.ipynb for every chapter nbs/NN_name.ipynb")
-    c.add_argument("--nbs", default="nbs", help="the folder of full chapter notebooks (default: nbs)")
-    c.add_argument("--force", action="store_true", help="overwrite clean notebooks even where a learner edited them")
-    g = sub.add_parser("grade", help="run notebooks, each in its own process, and report on each exercise of their chapter")
-    g.add_argument("notebooks", nargs="+", help="notebooks, folders of notebooks or glob patterns, e.g. nbs/clean/01_intro.ipynb class/")
-    g.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run (default 120)")
-    g.add_argument("--timeout", type=int, default=900, help="seconds a whole notebook may run (default 900)")
-    g.add_argument("--csv", help="write one row per notebook here: score, then each exercise's status")
-    g.add_argument("--json", help="write every result, with its message, here")
-    a = p.parse_args(argv)
-    try: return _run(p, a)
-    except ImportError as e:
-        print(f"course-lib {a.cmd}: {e}", file=sys.stderr)
-        return 2
-
-def _run(p, a) -> int:
-    if a.cmd == "clean":
-        full = chapters(a.nbs)
-        if not full: p.error(f"no chapter notebooks (NN_name.ipynb) in {a.nbs}/")
-        for f in full:
-            what = write_clean(f, Path(a.nbs) / "clean" / f.name, force=a.force)
-            print(f"{what:11} {Path(a.nbs) / 'clean' / f.name}" + {"skipped": "  (edited by hand: kept; --force overwrites it)",
-                  "regenerated": f"  (it was not a readable notebook: kept as {f.name}.corrupt)"}.get(what, ""))
-        return 0
-    if not (paths := notebooks(a.notebooks)): p.error(f"no notebooks in {' '.join(a.notebooks)}")
-    reports = []
-    for nb in paths:
-        reports.append(grade(nb, a.cell_timeout, a.timeout))
-        print(reports[-1], flush=True)
-    write_class_reports(reports, a.csv, a.json)
-    return 0 if all(r.ok for r in reports) else 1

@@ -10,7 +10,6 @@ import copy, math
 from dataclasses import dataclass, field
 import torch
 from torch import nn
-from .checks import NotYet, exercise
 
 # %% auto #0
 __all__ = ['suggestion_funcs', 'exp_lr', 'ema_step', 'smooth_losses', 'diverged', 'save_state', 'restore_state', 'set_lr',
@@ -21,20 +20,6 @@ __all__ = ['suggestion_funcs', 'exp_lr', 'ema_step', 'smooth_losses', 'diverged'
 def exp_lr(start_lr:float, end_lr:float, pos:float) -> float:
     "Learning rate `pos` (0 to 1) of the way from `start_lr` to `end_lr`, growing exponentially (evenly spaced on a log scale)."
     return start_lr * (end_lr / start_lr) ** pos  # SOLUTION
-
-# %% ../nbs/03_lr_find.ipynb #b709af5a
-def _test_exp_lr(f):
-    for pos, want in ((0, 1e-7), (1, 10.), (0.5, 1e-3), (0.25, 1e-5)):
-        got = f(1e-7, 10., pos)
-        if not isinstance(got, (int, float)) and not (isinstance(got, torch.Tensor) and got.numel() == 1):
-            raise NotYet(f"exp_lr(1e-7, 10, {pos}) gave a {type(got).__name__}; expected one number")
-        if not math.isclose(float(got), want, rel_tol=1e-6):
-            if pos == 0.5 and math.isclose(float(got), 5.00000005, rel_tol=1e-6): raise NotYet("that grows linearly; halfway on a log scale from 1e-7 to 10 is 1e-3")
-            raise NotYet(f"exp_lr(1e-7, 10, {pos}) gave {float(got):.3g}; expected {want:g}")
-
-exercise("03.exp_lr", name="exp_lr", test=_test_exp_lr, reference=exp_lr,
-         hint="start at start_lr and multiply by the ratio end_lr / start_lr raised to the power pos",
-         wrong=[lambda s, e, pos: s + (e - s) * pos, lambda s, e, pos: s * e ** pos, lambda s, e, pos: s * 2 ** (pos * 100)])
 
 # %% ../nbs/03_lr_find.ipynb #5b07d0f1
 def ema_step(avg:float, loss:float, count:int, beta:float=0.98) -> tuple:
@@ -50,45 +35,11 @@ def smooth_losses(losses, beta:float=0.98) -> list:
         out.append(smooth)
     return out
 
-# %% ../nbs/03_lr_find.ipynb #44363e1c
-def _test_ema(f):
-    res = f(0., 2.5, 1, 0.98)
-    if not isinstance(res, tuple) or len(res) != 2: raise NotYet("return two numbers: the new running average and its debiased value")
-    if not math.isclose(float(res[0]), 0.05, rel_tol=1e-6): raise NotYet(f"from 0, one loss of 2.5 with beta 0.98 should make the running average 0.05 (2% of it); got {float(res[0]):.4g}")
-    if not math.isclose(float(res[1]), 2.5, rel_tol=1e-6): raise NotYet(f"after one loss of 2.5 the debiased average is the loss itself; got {float(res[1]):.4g}: divide by 1 - beta**count")
-    avg, want_avg = 0., 0.
-    for n, loss in enumerate([1., 3., 2., 5.], 1):
-        avg, s = f(avg, loss, n, 0.9)
-        want_avg = 0.9 * want_avg + 0.1 * loss
-        if not math.isclose(float(s), want_avg / (1 - 0.9 ** n), rel_tol=1e-6): raise NotYet(f"with beta=0.9, after losses 1, 3, 2, 5 the debiased averages differ from the right ones at loss {n}")
-
-exercise("03.ema_step", name="ema_step", test=_test_ema, reference=ema_step,
-         hint="avg = beta*avg + (1-beta)*loss; the debiased value divides by 1 - beta**count",
-         wrong=[lambda avg, loss, count, beta=0.98: (beta * avg + (1 - beta) * loss,) * 2,
-                lambda avg, loss, count, beta=0.98: ((1 - beta) * avg + beta * loss, ((1 - beta) * avg + beta * loss) / (1 - beta ** count)),
-                lambda avg, loss, count, beta=0.98: (beta * avg + (1 - beta) * loss, (beta * avg + (1 - beta) * loss) / (1 - beta))])
-
 # %% ../nbs/03_lr_find.ipynb #0e79dd91
 def diverged(smooth_loss:float, best_loss:float, stop_div:bool=True) -> bool:
     "Should the range test stop? Yes on a NaN or infinite loss; and, if `stop_div`, once the smoothed loss is over 4x the best so far."
     if not math.isfinite(smooth_loss): return True
     return stop_div and smooth_loss > 4 * best_loss  # SOLUTION
-
-# %% ../nbs/03_lr_find.ipynb #2dffe650
-def _test_diverged(f):
-    cases = [((0.5, 0.2, True), False), ((0.9, 0.2, True), True), ((0.79, 0.2, True), False), ((0.81, 0.2, True), True),
-             ((0.9, 0.2, False), False), ((float("nan"), 0.2, False), True), ((0.3, 0.29, True), False)]
-    for args, want in cases:
-        got = f(*args)
-        if bool(got) != want:
-            why = ("with stop_div=False only a NaN stops the run" if args[2] is False else
-                   f"{args[0]} is {args[0] / args[1]:.2f} times the best loss {args[1]}: it stops above 4 times")
-            raise NotYet(f"diverged{args} gave {bool(got)}; expected {want}: {why}")
-
-exercise("03.diverged", name="diverged", test=_test_diverged, reference=diverged,
-         hint="compare the smoothed loss with 4 times the best one, and only when stop_div is true",
-         wrong=[lambda s, b, stop_div=True: not math.isfinite(s) or s > 4 * b, lambda s, b, stop_div=True: not math.isfinite(s) or (stop_div and s > b),
-                lambda s, b, stop_div=True: not math.isfinite(s) or (stop_div and s > 4 + b)])
 
 # %% ../nbs/03_lr_find.ipynb #7d5c1123
 def _opt_state(opt):
@@ -109,31 +60,6 @@ def restore_state(model:nn.Module, opt, state:dict):
     model.load_state_dict(state["model"])
     _load_opt_state(opt, state["opt"])
     model.train(state.get("training", True))
-
-# %% ../nbs/03_lr_find.ipynb #77010aff
-def _test_save_state(f):
-    torch.manual_seed(0)
-    model = nn.Linear(3, 2)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    x = torch.randn(4, 3)
-    model(x).pow(2).mean().backward(); opt.step(); opt.zero_grad()  # the optimizer now holds momentum
-    w0, m0 = model.weight.detach().clone(), opt.state[model.weight]["momentum_buffer"].clone()
-    state = f(model, opt)
-    if not isinstance(state, dict) or "model" not in state or "opt" not in state:
-        raise NotYet("return a dict with the model's weights under 'model' and the optimizer's state under 'opt'")
-    for _ in range(3): model(x).pow(2).mean().backward(); opt.step(); opt.zero_grad()
-    try: restore_state(model, opt, state)
-    except Exception as e: raise NotYet(f"restore_state couldn't use what it saved ({type(e).__name__}): save model.state_dict() and the optimizer's state")
-    if not torch.equal(model.weight, w0):
-        raise NotYet("after training and restoring, the weights are not the saved ones: state_dict() holds the live tensors — save a deep copy")
-    if not torch.equal(opt.state[model.weight]["momentum_buffer"], m0):
-        raise NotYet("the weights came back, but the optimizer's momentum didn't: save a copy of its state as well")
-
-exercise("03.save_state", name="save_state", test=_test_save_state, reference=save_state,
-         hint="copy.deepcopy(model.state_dict()) — and the optimizer's state (use _opt_state)",
-         wrong=[lambda model, opt: {"model": model.state_dict(), "opt": _opt_state(opt)},
-                lambda model, opt: {"model": copy.deepcopy(model.state_dict()), "opt": opt.state_dict()},
-                lambda model, opt: {"model": copy.deepcopy(model.state_dict())}])
 
 # %% ../nbs/03_lr_find.ipynb #4164aaf6
 def set_lr(opt, lr:float):
@@ -238,40 +164,6 @@ def valley(lrs, losses) -> int:
     third = (max_end - max_start) / 3
     return max_start + int(third) + int(third / 2)  # SOLUTION
 
-# %% ../nbs/03_lr_find.ipynb #56b5d096
-def _valley_curves():
-    "Fixed loss curves: a plateau, a long fall, a cliff; a monotone fall; a noisy valley."
-    import numpy as np
-    x = np.linspace(0, 1, 80)
-    g = np.random.default_rng(0)
-    return [np.r_[np.full(15, 1.0), np.linspace(1.0, 0.2, 40), np.linspace(0.2, 3.0, 25)], np.linspace(2, 0.1, 60),
-            1 + np.cos(np.pi * x * 1.5) + 0.02 * g.standard_normal(80)]
-
-def _test_valley(f):
-    import numpy as np
-    for k, losses in enumerate(_valley_curves()):
-        lrs = np.logspace(-7, 1, len(losses))
-        got, want = f(lrs, losses), valley(lrs, losses)
-        if not isinstance(got, (int, np.integer)): raise NotYet(f"return an index (an int); got {type(got).__name__}")
-        if got != want:
-            where = "the bottom" if got >= want + 5 else "the start" if got <= want - 5 else "a point near the right one"
-            raise NotYet(f"on test curve {k + 1} it picked index {got}, {where}; fastai picks {want}: max_start + int(third) + int(third / 2)")
-
-def _valley_bottom(lrs, losses):
-    import numpy as np
-    return int(np.argmin(losses))
-def _valley_third(lrs, losses):
-    n = len(losses); lds, s, e = [1] * n, 0, 0
-    for i in range(1, n):
-        for j in range(i):
-            if losses[i] < losses[j] and lds[i] < lds[j] + 1: lds[i] = lds[j] + 1
-            if lds[e] < lds[i]: e, s = i, i - lds[i]
-    return s + int((e - s) / 3)
-
-exercise("03.valley", name="valley", test=_test_valley, reference=valley,
-         hint="third = (max_end - max_start) / 3 is already computed: add int(third) and int(third / 2) to max_start",
-         wrong=[_valley_bottom, _valley_third, lambda lrs, losses: len(losses) // 2])
-
 # %% ../nbs/03_lr_find.ipynb #8c27d1f8
 def slide(lrs, losses, lr_diff:int=15, thresh:float=0.005) -> int:
     "fastai's slide rule: move a `lr_diff`-point window left over the loss gradient until its ends differ by at most `thresh`."
@@ -365,8 +257,3 @@ def lr_find(learn, # chapter 2's `BasicLearner` or a fastai `Learner`
     res.suggestions = suggest(res.lrs, res.losses, num_it, suggest_funcs)
     if show_plot: plot_lr_find(res)
     return res
-
-# %% ../nbs/03_lr_find.ipynb #1a1dbb46
-_answers = {"03.q_halfway": "464ccfcb8523fe5a0cd6", "03.q_window": "4c8b4fc1d9d4cc80eb5a", "03.q_stop": "cd8cad9be1393dcbbf8c", "03.q_minimum": "b73329a04ff5cd9d35ff", "03.q_doublings": "6e96f19c1aac25f90040", "03.q_validation": "a3f6585dfe60a4f3445b"}  # salted digests, not answers
-_wrong = {"03.q_halfway": [5.0], "03.q_window": [98], "03.q_stop": [2], "03.q_minimum": [0.3], "03.q_doublings": [100], "03.q_validation": ["yes"]}
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")

@@ -11,7 +11,6 @@ from pathlib import Path
 import torch
 from torch import nn
 from .toolbox import is_offline
-from .checks import NotYet, exercise
 
 # %% auto #0
 __all__ = ['mnist_sample', 'stack_digits', 'mnist_distance', 'pixel_similarity', 'mnist_tensors', 'init_params', 'linear1',
@@ -80,21 +79,6 @@ def mnist_distance(a:torch.Tensor, b:torch.Tensor) -> torch.Tensor:
     "Mean absolute pixel difference (L1) between images `a` and `b`, over their last two axes: broadcasts stacks against one image."
     return (a - b).abs().mean((-1, -2))  # SOLUTION
 
-# %% ../nbs/02_sgd.ipynb #a6aeefd3
-def _test_distance(f):
-    g = torch.Generator().manual_seed(0)
-    stack, one = torch.rand(5, 28, 28, generator=g), torch.rand(28, 28, generator=g)
-    got = f(stack, one)
-    if not isinstance(got, torch.Tensor) or got.shape != (5,):
-        raise NotYet(f"a stack of 5 images against one image gave shape {tuple(getattr(got, 'shape', ()))}; expected (5,): average over the last two axes only")
-    want = (stack - one).abs().mean((-1, -2))
-    if torch.allclose(got.abs(), ((stack - one).mean((-1, -2))).abs()): raise NotYet("differences of opposite sign cancel out: take the absolute value before averaging")
-    if not torch.allclose(got, want): raise NotYet(f"for fixed images it returned {got[0]:.4f} for the first; the mean absolute difference is {want[0]:.4f}")
-
-exercise("02.mnist_distance", name="mnist_distance", test=_test_distance, reference=mnist_distance,
-         hint="subtract, take .abs(), then .mean over the last two axes: (-1, -2)",
-         wrong=[lambda a, b: (a - b).mean((-1, -2)), lambda a, b: (a - b).abs().mean(), lambda a, b: ((a - b) ** 2).mean((-1, -2))])
-
 # %% ../nbs/02_sgd.ipynb #a96f7ab9
 def pixel_similarity(train_3:torch.Tensor, train_7:torch.Tensor, valid_3:torch.Tensor, valid_7:torch.Tensor) -> tuple:
     "Validation accuracy of 'closer (L1) to the mean training 3 than to the mean 7': (on the 3s, on the 7s, their mean)."
@@ -117,20 +101,6 @@ def init_params(size, std:float=1.0) -> torch.Tensor:
     "Random parameters of shape `size`, normally distributed with standard deviation `std`, tracked by autograd."
     return (torch.randn(size) * std).requires_grad_()  # SOLUTION
 
-# %% ../nbs/02_sgd.ipynb #868c1cd2
-def _test_init(f):
-    torch.manual_seed(0)
-    p = f((200, 50), std=0.1)
-    if not isinstance(p, torch.Tensor) or tuple(p.shape) != (200, 50): raise NotYet(f"init_params((200, 50)) gave shape {tuple(getattr(p, 'shape', ()))}")
-    if not p.requires_grad: raise NotYet("autograd isn't tracking the parameters: call .requires_grad_() on them")
-    if abs(p.mean().item()) > 0.02: raise NotYet(f"their mean is {p.mean().item():.3f}; random normal numbers average about 0")
-    if not 0.09 < p.std().item() < 0.11: raise NotYet(f"with std=0.1 their standard deviation is {p.std().item():.3f}: multiply randn by std")
-
-exercise("02.init_params", name="init_params", test=_test_init, reference=init_params,
-         hint="torch.randn(size) has standard deviation 1; scale it, then .requires_grad_()",
-         wrong=[lambda size, std=1.0: torch.randn(size) * std, lambda size, std=1.0: (torch.rand(size) * std).requires_grad_(),
-                lambda size, std=1.0: torch.randn(size).requires_grad_()])
-
 # %% ../nbs/02_sgd.ipynb #8782b522
 def _check_flat(name:str, xb, n_in:int):
     "Raise a one-line error unless `xb` is a float batch of flattened images, shape (batch, n_in)."
@@ -148,20 +118,6 @@ def linear1(xb:torch.Tensor, weights:torch.Tensor, bias:torch.Tensor) -> torch.T
     "Linear model: `xb @ weights + bias` for a batch `xb` of flattened images (batch, 784); one prediction per image."
     _check_flat("linear1", xb, weights.shape[0])
     return xb @ weights + bias  # SOLUTION
-
-# %% ../nbs/02_sgd.ipynb #4cc7c282
-def _test_linear1(f):
-    g = torch.Generator().manual_seed(0)
-    xb, w, b = torch.rand(6, 784, generator=g), torch.randn(784, 1, generator=g), torch.randn(1, generator=g)
-    got = f(xb, w, b)
-    if not isinstance(got, torch.Tensor) or got.shape != (6, 1): raise NotYet(f"6 images gave shape {tuple(getattr(got, 'shape', ()))}; expected (6, 1): one prediction per image")
-    want = xb @ w + b
-    if torch.allclose(got, xb @ w): raise NotYet("the bias is missing")
-    if not torch.allclose(got, want, atol=1e-4): raise NotYet("each prediction should be the sum of pixel × weight, plus the bias")
-
-exercise("02.linear1", name="linear1", test=_test_linear1, reference=linear1,
-         hint="a matrix multiplication, @, of the batch by the weights; then add the bias",
-         wrong=[lambda xb, w, b: xb @ w, lambda xb, w, b: (xb * w.T).sum() + b, lambda xb, w, b: xb @ w - b])
 
 # %% ../nbs/02_sgd.ipynb #09d6108c
 def _check_preds_targs(name:str, preds, targs):
@@ -183,23 +139,6 @@ def mnist_loss(predictions:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
     _check_preds_targs("mnist_loss", predictions, targets)
     predictions = predictions.sigmoid()  # SOLUTION
     return torch.where(targets == 1, 1 - predictions, predictions).mean()
-
-# %% ../nbs/02_sgd.ipynb #c7512eeb
-def _test_mnist_loss(f):
-    p, t = torch.tensor([[0.], [math.log(3)], [-math.log(3)]]), torch.tensor([[1.], [0.], [1.]])
-    got = f(p, t)
-    if not isinstance(got, torch.Tensor) or got.ndim != 0: raise NotYet("a loss is one number: take the mean")
-    if math.isclose(got.item(), 0.5, abs_tol=1e-4): raise NotYet("a right answer and a wrong one score the same: did you swap 1 - p and p?")
-    if not math.isclose(got.item(), 2 / 3, abs_tol=1e-4):
-        raise NotYet(f"for predictions 0, ln 3, -ln 3 and targets 3, 7, 3 it gave {got.item():.4f}; the sigmoid distances 1/2, 3/4, 3/4 average 2/3")
-    g = torch.Generator().manual_seed(0)
-    p, t = torch.randn(50, 1, generator=g), (torch.rand(50, 1, generator=g) > 0.5).float()
-    if not torch.allclose(f(p, t), mnist_loss(p, t), atol=1e-6): raise NotYet("it disagrees with the definition on 50 random predictions")
-
-exercise("02.mnist_loss", name="mnist_loss", test=_test_mnist_loss, reference=mnist_loss,
-         hint="predictions.sigmoid(); then torch.where(targets == 1, 1 - p, p) and .mean()",
-         wrong=[lambda p, t: torch.where(t == 1, 1 - p, p).mean(), lambda p, t: torch.where(t == 1, p.sigmoid(), 1 - p.sigmoid()).mean(),
-                lambda p, t: torch.where(t == 1, 1 - p.sigmoid(), p.sigmoid())])
 
 # %% ../nbs/02_sgd.ipynb #87445454
 def mnist_dls(train_x:torch.Tensor, train_y:torch.Tensor, valid_x:torch.Tensor, valid_y:torch.Tensor, bs:int=256):
@@ -223,19 +162,6 @@ def batch_accuracy(preds:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
     "Fraction of `preds` on the right side of 0 (sigmoid > 0.5 means a 3) for the 0/1 `targets`."
     _check_preds_targs("batch_accuracy", preds, targets)
     return ((preds.sigmoid() > 0.5) == targets).float().mean()  # SOLUTION
-
-# %% ../nbs/02_sgd.ipynb #b33a8991
-def _test_accuracy(f):
-    p, t = torch.tensor([[2.], [-1.], [0.5], [-3.]]), torch.tensor([[1.], [1.], [0.], [0.]])
-    got = f(p, t)
-    if not isinstance(got, torch.Tensor) or got.ndim != 0: raise NotYet("accuracy is one number: the mean of right (1.) and wrong (0.)")
-    if not math.isclose(got.item(), 0.5, abs_tol=1e-6): raise NotYet(f"2 of these 4 predictions are right, so 0.5; it gave {got.item():.3f}")
-    p2 = torch.tensor([[0.2], [-0.2]])
-    if not math.isclose(f(p2, torch.tensor([[1.], [0.]])).item(), 1.0): raise NotYet("a prediction above 0 (sigmoid above 0.5) means a 3: compare the sigmoid with 0.5")
-
-exercise("02.batch_accuracy", name="batch_accuracy", test=_test_accuracy, reference=batch_accuracy,
-         hint="(preds.sigmoid() > 0.5) is True for a 3; compare it with the targets, .float(), .mean()",
-         wrong=[lambda p, t: ((p > 0.5) == t).float().mean(), lambda p, t: ((p.sigmoid() > 0.5) != t).float().mean()])
 
 # %% ../nbs/02_sgd.ipynb #d28ed775
 def _averages(model, dl, fns) -> list:
@@ -264,31 +190,6 @@ class BasicOptim:
     def zero_grad(self, *args, **kwargs):
         for p in self.params: p.grad = None
 
-# %% ../nbs/02_sgd.ipynb #52dff32a
-def _test_optim(cls):
-    torch.manual_seed(0)
-    a, b = torch.randn(4, 3, requires_grad=True), torch.randn(4, 3, requires_grad=True)
-    with torch.no_grad(): b.copy_(a)
-    for p in (a, b): (p ** 2).sum().backward()
-    mine, ref = cls([a], lr=0.1), torch.optim.SGD([b], lr=0.1)
-    mine.step(); ref.step()
-    if not torch.allclose(a, b, atol=1e-6):
-        moved_up = torch.allclose(a, b + 2 * 0.1 * (a.grad if a.grad is not None else 0), atol=1e-5)
-        raise NotYet("it stepped *up* the gradient: subtract lr × grad" if moved_up else "after one step the parameters differ from torch.optim.SGD's")
-    mine.zero_grad(); ref.zero_grad()
-    if a.grad is not None and a.grad.abs().sum() != 0: raise NotYet("zero_grad should clear the gradients")
-
-class _UpOptim(BasicOptim):
-    def step(self, *args, **kwargs):
-        for p in self.params: p.data += p.grad.data * self.lr
-
-class _NoLrOptim(BasicOptim):
-    def step(self, *args, **kwargs):
-        for p in self.params: p.data -= p.grad.data
-
-exercise("02.basic_optim", name="BasicOptim", test=_test_optim, reference=BasicOptim,
-         hint="for each parameter p: p.data -= p.grad.data * self.lr", wrong=[_UpOptim, _NoLrOptim])
-
 # %% ../nbs/02_sgd.ipynb #189ce4c2
 def train_epoch(model, dl, opt, loss_func=mnist_loss) -> float:
     "One epoch: for each batch of `dl`, compute the gradients, let `opt` step, zero them. Returns the mean training loss."
@@ -299,35 +200,6 @@ def train_epoch(model, dl, opt, loss_func=mnist_loss) -> float:
         opt.zero_grad()  # SOLUTION
         total, n = total + loss * len(xb), n + len(xb)
     return float(total / n)
-
-# %% ../nbs/02_sgd.ipynb #bc9a9637
-def _tiny_run(train):
-    "Parameters after `train` does one epoch of a tiny linear model, from fixed data and weights."
-    g = torch.Generator().manual_seed(0)
-    xs, ys = torch.rand(32, 4, generator=g), (torch.rand(32, 1, generator=g) > 0.5).float()
-    torch.manual_seed(0)
-    m = nn.Linear(4, 1)
-    dl = [(xs[i:i + 8], ys[i:i + 8]) for i in range(0, 32, 8)]
-    train(m, dl, BasicOptim(m.parameters(), 0.5))
-    return [p.detach().clone() for p in m.parameters()], m
-
-def _test_train_epoch(f):
-    got, m = _tiny_run(f)
-    want, _ = _tiny_run(train_epoch)
-    start, _ = _tiny_run(lambda m, dl, opt: None)
-    if all(torch.equal(a, b) for a, b in zip(got, start)): raise NotYet("the parameters never changed: the optimizer has to step")
-    if not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, want)):
-        raise NotYet("after 4 batches the parameters differ from the right ones: are the gradients cleared after every step?")
-    if any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters()): raise NotYet("gradients are left over after the epoch")
-
-def _no_zero(model, dl, opt, loss_func=mnist_loss):
-    for xb, yb in dl: calc_grad(xb, yb, model, loss_func); opt.step()
-
-def _no_step(model, dl, opt, loss_func=mnist_loss):
-    for xb, yb in dl: calc_grad(xb, yb, model, loss_func); opt.zero_grad()
-
-exercise("02.train_epoch", name="train_epoch", test=_test_train_epoch, reference=train_epoch,
-         hint="the optimizer does both: one call moves the parameters, the other clears the gradients", wrong=[_no_zero, _no_step])
 
 # %% ../nbs/02_sgd.ipynb #54f960b0
 class BasicLearner:
@@ -378,28 +250,3 @@ class BasicLearner:
 def simple_net(n_in:int=28 * 28, n_hidden:int=30) -> nn.Sequential:
     "The smallest useful neural network: Linear(n_in, n_hidden) → ReLU → Linear(n_hidden, 1)."
     return nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 1))  # SOLUTION
-
-# %% ../nbs/02_sgd.ipynb #e625499c
-def _test_simple_net(f):
-    torch.manual_seed(0)
-    net = f(10, 5)
-    if not isinstance(net, nn.Module): raise NotYet(f"simple_net returned {type(net).__name__}; build it from nn layers, e.g. with nn.Sequential")
-    n = sum(p.numel() for p in net.parameters())
-    if n != 10 * 5 + 5 + 5 + 1: raise NotYet(f"simple_net(10, 5) has {n} parameters; Linear(10, 5) and Linear(5, 1) have {10 * 5 + 5 + 5 + 1}")
-    out = net(torch.randn(3, 10))
-    if out.shape != (3, 1): raise NotYet(f"3 inputs gave output shape {tuple(out.shape)}; expected (3, 1)")
-    if not any(isinstance(m, nn.ReLU) for m in net.modules()): raise NotYet("without a non-linearity two linear layers are just one: add a ReLU between them")
-
-exercise("02.simple_net", name="simple_net", test=_test_simple_net, reference=simple_net,
-         hint="nn.Sequential(nn.Linear(n_in, n_hidden), a non-linearity, nn.Linear(n_hidden, 1))",
-         wrong=[lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, 1)),
-                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, 30), nn.ReLU(), nn.Linear(30, 1)),
-                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 2))])
-
-# %% ../nbs/02_sgd.ipynb #d074d61c
-_answers = {"02.q_flat_shape": "55b020844c1e09a982a5", "02.q_flat_gradient": "4c4802130666aae1e1fc",
-            "02.q_sigmoid0": "7225201462e9ffc30407", "02.q_kaiming": "ada7b4a9127293a46a75", "02.q_batches": "941e8d0e1439119b0ea2",
-            "02.q_two_linear": "7bde6f8b28b588a28fb8", "02.q_too_large": "31b1e69579bf2aa6f37e"}  # salted digests, not answers
-_wrong = {"02.q_flat_shape": [(64, 28, 28)], "02.q_flat_gradient": [1], "02.q_sigmoid0": [0], "02.q_kaiming": [0.044],
-          "02.q_batches": [48], "02.q_two_linear": [2], "02.q_too_large": ["crawls"]}
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")

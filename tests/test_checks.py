@@ -1,16 +1,16 @@
-"Tests of `course_lib.checks`, and of every chapter's clean twin: (a) negative tests, (b) as shipped, (c) filled in, (d) in sync."
-import json, os, shutil, subprocess, sys
+"Tests of `course_lib.checks`, the learner's side: the blank, `check`, `hint`, and every chapter's exercises (negative tests)."
+import json, subprocess, sys
 from pathlib import Path
 
 import pytest
-from fastcore.nbio import read_nb, write_nb
+from fastcore.nbio import read_nb
 
 import course_lib.checks as C
-from course_lib.checks import (BlankError, NotYet, ____, answer_digest, blank_line, blank_source, check, exercise,
-                               exercises, is_blank, make_clean, normalize, solutions, strip_markers, write_clean)
+from course_lib.checks import BlankError, NotYet, ____, answer_digest, check, exercise, exercises, is_blank, normalize
+from course_lib.grading import _check_call, chapters
 
 root = Path(__file__).parent.parent
-chapters = C.chapters(root / "nbs")
+chapters = chapters(root / "nbs")
 
 # ---- the blank
 
@@ -97,245 +97,6 @@ def test_short_answers_compare_normalised():
         assert "over fitting" not in json.dumps(exercises["99.q"].__dict__, default=str)
     finally: del exercises["99.q"]
 
-# ---- blanking solutions
-
-@pytest.mark.parametrize("line,want", [
-    ('    splitter=RandomSplitter(valid_pct=0.2, seed=42),  # SOLUTION', '    splitter=____,'),
-    ('    item_tfms=[Resize(size, method="squish")])  # SOLUTION', '    item_tfms=____)'),
-    ('x = f(a)[0]  # SOLUTION', 'x = ____'),
-    ('  return -p[range(len(t)), t].log().mean()  # SOLUTION', '  return ____'),
-    ('answer = (16, 3, 64, 64)  # SOLUTION', 'answer = ____'),
-    ('d = {"a": 1})  # SOLUTION', 'd = ____)'),
-    ('s = ")(" # SOLUTION', 's = ____'),
-    ('do_something()  # SOLUTION', '____'),
-    ('if a == b: pass', 'if a == b: pass')])
-def test_blank_line(line, want): assert blank_line(line) == want
-
-def test_blank_blocks_and_markers():
-    src = "def f(x):\n    # BEGIN SOLUTION\n    y = x * 2\n    return y\n    # END SOLUTION\nz = 3  # SOLUTION"
-    assert blank_source(src) == "def f(x):\n    ____\nz = ____"
-    assert strip_markers(src) == "def f(x):\n    y = x * 2\n    return y\nz = 3"
-    assert solutions(src) == ["y = x * 2", "return y", "z = 3"]
-    ns = {"____": ____}
-    exec(blank_source(src).replace("z = ____", ""), ns)
-    assert is_blank(ns["f"])
-
-def _nb(cells):
-    return {"cells": [dict(cell_type=t, id=f"c{i}", metadata={}, source=s, **({"outputs": [{"output_type": "stream", "name": "stdout", "text": "hi"}], "execution_count": 1} if t == "code" else {}))
-                      for i, (t, s) in enumerate(cells)], "metadata": {"kernelspec": {"name": "python3", "display_name": "python3"}},
-            "nbformat": 4, "nbformat_minor": 5}
-
-FULL = _nb([("markdown", "# Title\n\n> summary\n\nSome prose."), ("code", "#| default_exp thing"),
-            ("markdown", "Just prose, dropped."), ("markdown", "## Section\nprose under it"),
-            ("code", "#| export\ndef f(x):\n    return x * 2  # SOLUTION"), ("code", "#| export\n#| hide\nexercise('99.f')"),
-            ("markdown", "**Exercise** (`99.f`): write f, all of this stays."), ("code", "check('99.f')")])
-
-def test_make_clean_keeps_headings_code_and_exercises_in_order():
-    nb = make_clean(FULL)
-    src = {c["id"]: c["source"] for c in nb["cells"]}
-    assert list(src) == ["c0", "c3", "c4", "c6", "c7"]  # the full notebook's ids, in its order
-    assert src["c0"].startswith("# Title\n\n> **Clean version") and src["c3"] == "## Section"
-    assert src["c4"] == "def f(x):\n    return ____" and src["c6"] == FULL["cells"][6]["source"]
-    assert all(c.get("outputs", []) == [] for c in nb["cells"])
-    assert make_clean(FULL, blank=False)["cells"][2]["source"] == "def f(x):\n    return x * 2"
-
-def test_regenerating_never_overwrites_a_learners_edits(tmp_path, capsys):
-    full, clean = tmp_path / "01_x.ipynb", tmp_path / "clean" / "01_x.ipynb"
-    write_nb(FULL, full)
-    assert write_clean(full, clean) == "written" and write_clean(full, clean) == "unchanged"
-    nb = read_nb(clean)
-    nb.cells[2].outputs = [{"output_type": "stream", "name": "stdout", "text": "ran it"}]  # running cells is no edit
-    write_nb(nb, clean)
-    assert write_clean(full, clean) == "written"
-    nb = read_nb(clean)
-    nb.cells[2]["source"] = "def f(x):\n    return x + x"  # the learner's answer
-    write_nb(nb, clean)
-    mine = clean.read_text()
-    assert write_clean(full, clean) == "skipped" and clean.read_text() == mine
-    assert C.main(["clean", "--nbs", str(tmp_path)]) == 0 and "kept; --force" in capsys.readouterr().out and clean.read_text() == mine
-    assert write_clean(full, clean, force=True) == "written" and "return ____" in clean.read_text()
-
-def test_a_corrupt_twin_is_named_kept_aside_and_regenerated(tmp_path, capsys):
-    "A clean twin cut short (an interrupted write) is not a notebook: it is kept as .corrupt, and a good one written."
-    full, clean = tmp_path / "01_x.ipynb", tmp_path / "clean" / "01_x.ipynb"
-    write_nb(FULL, full)
-    write_clean(full, clean)
-    broken = clean.read_text()[:200]
-    clean.write_text(broken)
-    assert C.main(["clean", "--nbs", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "regenerated" in out and "kept as 01_x.ipynb.corrupt" in out and len(out.strip().splitlines()) == 1, out
-    assert (tmp_path / "clean" / "01_x.ipynb.corrupt").read_text() == broken  # nothing the learner had is lost
-    assert "return ____" in clean.read_text() and write_clean(full, clean) == "unchanged"
-
-def test_writing_a_twin_is_all_or_nothing(tmp_path, monkeypatch):
-    "If the write is interrupted before the rename, the old twin is still there, whole, and no temporary file is left."
-    full, clean = tmp_path / "01_x.ipynb", tmp_path / "clean" / "01_x.ipynb"
-    write_nb(FULL, full)
-    write_clean(full, clean)
-    before = clean.read_text()
-    write_nb({**FULL, "cells": FULL["cells"] + [{"cell_type": "code", "id": "new1", "metadata": {}, "source": "print(1)",
-                                                  "outputs": [], "execution_count": None}]}, full)  # the chapter changed
-    def interrupted(*a): raise KeyboardInterrupt
-    monkeypatch.setattr(os, "replace", interrupted)
-    with pytest.raises(KeyboardInterrupt): write_clean(full, clean)
-    monkeypatch.undo()
-    assert clean.read_text() == before and sorted(p.name for p in clean.parent.iterdir()) == ["01_x.ipynb"]
-
-# ---- every chapter: its exercises, and its clean twin
-
-def test_every_chapter_has_exercises_and_a_clean_twin():
-    assert chapters, "no chapters in nbs/"
-    for f in chapters:
-        assert (root / "nbs" / "clean" / f.name).exists(), f"{f.name} has no clean twin: run course-lib clean"
-        assert f.name[:2] in C._chapters, f"course_lib.checks._chapters doesn't say which module holds {f.name}'s exercises"
-
-def _ids(nb): return {m for c in nb.cells if c.cell_type == "code" for m in C._check_call.findall(c.source)}
-
-@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
-def test_exercises_are_registered_checked_and_reject_wrong_answers(full):
-    "(a) every check of the chapter exists, and each known-wrong answer fails it with a reason."
-    import importlib
-    importlib.import_module(C._chapters[full.name[:2]])
-    mine = {k: e for k, e in exercises.items() if k.startswith(full.name[:2] + ".")}
-    used = _ids(read_nb(full))
-    assert used and used == set(mine), f"checked but not registered: {used - set(mine)}; registered, never checked: {set(mine) - used}"
-    for id, e in mine.items():
-        assert e.wrong, f"{id} has no known-wrong answers to test it with"
-        for w in e.wrong:
-            r = check(id, w)
-            assert r.status == "wrong" and r.message, f"{id}: the wrong answer {w!r} got {r!r}"
-        if e.reference is not None: assert check(id, e.reference).ok, f"{id}: the course's own answer fails its check"
-
-@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
-def test_clean_twin_is_in_sync(full, tmp_path):
-    "(d) regenerating the clean notebook from the full one changes nothing committed."
-    fresh = tmp_path / full.name
-    write_clean(full, fresh)
-    assert fresh.read_text() == (root / "nbs" / "clean" / full.name).read_text(), f"run `course-lib clean` and commit nbs/clean/{full.name}"
-
-@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
-def test_clean_twin_leaks_no_solution(full):
-    text = "\n".join(c.source for c in read_nb(root / "nbs" / "clean" / full.name).cells)
-    sols = [s for c in read_nb(full).cells if c.cell_type == "code" for s in solutions(c.source)]
-    assert sols, f"{full.name} marks no solutions"
-    leaked = [s for s in sols if s in text]
-    assert not leaked, f"the clean notebook shows solution text: {leaked}"
-
-def _filled(full, dest):
-    "The clean notebook with the solutions put back: what a learner who got everything right has."
-    nb = make_clean(read_nb(full), blank=False)
-    write_nb(nb, dest)
-    return dest
-
-@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
-def test_clean_as_shipped_and_filled_in(full, tmp_path, monkeypatch):
-    """(b) as shipped: every check 'Not attempted', nothing else fails; (c) filled in: every check correct.
-    Graded in this process (`_grade_here`): the twins are under test here; the grading process of its own is tested below."""
-    monkeypatch.setenv("COURSE_OFFLINE", "1")
-    shipped = C._grade_here(root / "nbs" / "clean" / full.name, cell_timeout=300)
-    assert shipped.results and {r.status for r in shipped.results.values()} == {"blank"}, shipped
-    assert not shipped.errors, shipped
-    filled = C._grade_here(_filled(full, tmp_path / full.name), cell_timeout=300)
-    assert filled.ok and set(filled.results) == set(shipped.results), filled
-
-def test_grade_command_outside_the_repo(tmp_path):
-    "(c) again as a learner's or teacher's machine runs it: course_lib installed, no repository on disk, no network."
-    site, work = tmp_path / "site", tmp_path / "work"
-    shutil.copytree(root / "course_lib", site / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
-    work.mkdir()
-    full = chapters[-1]  # the quickest chapter to run (every twin runs in the repository, above)
-    _filled(full, work / "filled.ipynb")
-    env = {**os.environ, "PYTHONPATH": str(site), "COURSE_OFFLINE": "1"}
-    prog = ("import sys, course_lib; assert course_lib.__file__.startswith(sys.argv[1]), course_lib.__file__; "
-            "from course_lib.checks import main; sys.exit(main(sys.argv[2:]))")
-    def run(*args): return subprocess.run([sys.executable, "-c", prog, str(site), "grade", *args], cwd=work, env=env,
-                                          capture_output=True, text=True, timeout=600)
-    filled = run("filled.ipynb")
-    n = len(_ids(read_nb(full)))
-    assert filled.returncode == 0 and f"{n}/{n} exercises correct" in filled.stdout, filled.stdout + filled.stderr
-
-# ---- `course-lib grade` after a plain `pip install` (no dev tools): its one need is an extra, named when missing
-
-def test_grade_needs_only_the_grade_extra():
-    "The notebook runner is no dependency (the newest execnb would upgrade Colab's fastcore): the `grade` extra has it."
-    import importlib.metadata as md
-    reqs = md.requires("course-lib") or []
-    assert not [r for r in reqs if r.startswith("execnb") and "extra" not in r], reqs
-    assert any(r.startswith("execnb") and 'extra == "grade"' in r for r in reqs), reqs
-
-def test_grade_without_execnb_names_the_extra():
-    "Where execnb is missing, `course-lib grade` fails in one line that says what to install, and exits 2."
-    code = "import sys; sys.modules['execnb'] = None; from course_lib.checks import main; sys.exit(main(sys.argv[1:]))"
-    p = subprocess.run([sys.executable, "-c", code, "grade", str(chapters[0].parent / "clean" / chapters[0].name)],
-                       capture_output=True, text=True)
-    assert p.returncode == 2, p.stdout + p.stderr
-    assert p.stderr.strip() == ("course-lib grade: grading runs notebooks with execnb, which is not installed: "
-                                "pip install 'course-lib[grade]'"), p.stderr
-
-# ---- grading a class: each notebook in its own process, within time limits, whatever the notebooks do
-
-def _nb(*cells, chapter="01_intro.ipynb"):
-    return {"cells": [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "outputs": [], "execution_count": None, "source": s}
-                      for i, s in enumerate(("from course_lib.checks import *",) + cells)],
-            "metadata": {"course_lib": {"clean_of": chapter}}, "nbformat": 4, "nbformat_minor": 5}
-
-RIGHT, WRONG, CHECK = "def best_weight(c, perf): return max(c, key=perf)", "def best_weight(c, perf): return min(c, key=perf)", 'check("01.best_weight")'
-
-def test_grading_a_class_cannot_be_fooled_or_stalled(tmp_path):
-    """A folder of good, wrong, tampering, check-deleting, exiting, looping and broken notebooks: every one gets its row,
-    none changes another's result, the batch ends in bounded time, and the CSV and JSON say the same as the report."""
-    import csv, time
-    cls = tmp_path / "class"
-    cls.mkdir()
-    notebooks = {"a_tamper": _nb("import course_lib.checks as C\nfor e in C.exercises.values(): e.test = lambda a: None", RIGHT, CHECK),
-                 "b_wrong": _nb(WRONG, CHECK),  # graded right after the tampering one: must still be wrong
-                 "c_deleted": _nb(WRONG),  # its check cell deleted: the exercise is still expected
-                 "d_exit": _nb("import os; os._exit(0)", RIGHT, CHECK),
-                 "e_loop": _nb("while True: pass", RIGHT, CHECK),
-                 "f_good": _nb(RIGHT, CHECK)}
-    for name, nb in notebooks.items(): (cls / f"{name}.ipynb").write_text(json.dumps(nb))
-    (cls / "g_cut.ipynb").write_text(json.dumps(notebooks["f_good"])[:60])
-    (cls / "h_text.ipynb").write_text("my answers are in the email")
-    t = time.monotonic()
-    main = "import sys; from course_lib.checks import main; sys.exit(main(sys.argv[1:]))"
-    p = subprocess.run([sys.executable, "-c", main, "grade", str(cls), "--cell-timeout", "2", "--timeout", "60",
-                        "--csv", str(tmp_path / "class.csv"), "--json", str(tmp_path / "class.json")],
-                       capture_output=True, text=True, timeout=300)
-    assert time.monotonic() - t < 120 and p.returncode == 1, p.stdout + p.stderr
-    assert "Traceback" not in p.stdout + p.stderr
-    rows = {Path(r["notebook"]).stem: r for r in csv.DictReader((tmp_path / "class.csv").open())}
-    assert list(rows) == [*notebooks, "g_cut", "h_text"]
-    n = len(C.expected_exercises(notebooks["f_good"], cls / "f_good.ipynb"))
-    assert n >= 10, "chapter 1 has more exercises than this notebook checks"
-    assert rows["b_wrong"]["01.best_weight"] == "wrong" and rows["f_good"]["01.best_weight"] == "correct"
-    assert {k: rows[k]["of"] for k in notebooks} == {k: str(n) for k in notebooks}, "every twin of chapter 1 is graded on all its exercises"
-    assert rows["c_deleted"]["01.best_weight"] == "not run" and rows["c_deleted"]["correct"] == "0"
-    assert rows["f_good"]["correct"] == "1" and float(rows["f_good"]["score"]) == pytest.approx(1 / n, abs=1e-3)
-    assert "ended its own process" in rows["d_exit"]["problem"] and rows["d_exit"]["01.best_weight"] == "not run"
-    assert "the limit for one cell" in rows["e_loop"]["problem"] or "the limit for a whole notebook" in rows["e_loop"]["problem"]
-    assert all("not a readable notebook" in rows[k]["problem"] for k in ("g_cut", "h_text"))
-    data = {Path(d["notebook"]).stem: d for d in json.loads((tmp_path / "class.json").read_text())}
-    assert data["b_wrong"]["exercises"]["01.best_weight"]["message"].startswith("for candidates")
-
-def test_whole_notebook_time_limit(tmp_path):
-    "Cells each within their limit, the notebook over its own: stopped at --timeout, its process group killed."
-    import time
-    nb = tmp_path / "01_slow.ipynb"
-    nb.write_text(json.dumps(_nb(*["import time; time.sleep(2)"] * 10, RIGHT, CHECK)))
-    t = time.monotonic()
-    r = C.grade(nb, cell_timeout=30, timeout=4)
-    assert time.monotonic() - t < 15 and not r.ok
-    assert r.problem == "stopped after 4 s, the limit for a whole notebook (--timeout)"
-    assert r.results["01.best_weight"].status == "not run"
-
-def test_notebooks_from_files_folders_and_globs(tmp_path):
-    for p in ("a/1.ipynb", "a/b/2.ipynb", "a/.ipynb_checkpoints/1-checkpoint.ipynb", "c/3.ipynb", "c/x.txt"):
-        (tmp_path / p).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / p).write_text("{}")
-    got = C.notebooks([str(tmp_path / "a"), str(tmp_path / "c" / "*.ipynb"), str(tmp_path / "a" / "1.ipynb"), str(tmp_path / "none.ipynb")])
-    assert [str(p.relative_to(tmp_path)) for p in got] == ["a/1.ipynb", "a/b/2.ipynb", "c/3.ipynb", "none.ipynb"]
-
 # ---- whose fault: an error in the learner's code is theirs; one raised only inside the course's check is the course's
 
 def test_an_error_in_the_check_is_the_courses_not_the_learners():
@@ -350,7 +111,64 @@ def test_an_error_in_the_check_is_the_courses_not_the_learners():
 
 def test_error_by_hand_check_says_not_yet_to_a_wrong_answer():
     "It used to fail formatting fastai's TensorBase, and blamed the learner's code."
-    import course_lib.bird  # noqa: F401 -- registers chapter 1's exercises
     from fastai.torch_core import TensorBase
     r = check("01.error_by_hand", lambda p, t: TensorBase((p.argmax(dim=1) == t).float().mean()))
     assert r.status == "wrong" and "accuracy" in r.message, r
+
+def test_a_function_with_the_wrong_arguments_is_the_learners_error():
+    "The call fails before any of their code runs, so the traceback alone would blame the check."
+    def linear1(xb): return xb
+    r = check("02.linear1", linear1)
+    assert r.status == "error" and "linear1() takes 1 positional argument" in r.message, r
+
+# ---- the lesson apart from its grader
+
+def _lesson_modules():
+    "The chapters' own modules: what each chapter notebook's `#| default_exp` names."
+    import re
+    return [re.search(r"#\|\s*default_exp\s+(\S+)", "".join(c.source))[1] for f in chapters
+            for c in read_nb(f).cells[:3] if "default_exp" in "".join(c.source)]
+
+def test_chapter_modules_hold_the_lesson_and_no_check_code():
+    mods = _lesson_modules()
+    assert len(mods) == len(chapters), mods
+    for m in mods:
+        src = (root / "course_lib" / f"{m}.py").read_text()
+        for smell in ("NotYet", "exercise(", "def _test_", "answer_digest", "_answers", "checks import"):
+            assert smell not in src, f"course_lib/{m}.py holds check code ({smell!r}): export it with #| export exercises.ch…"
+    code = f"import course_lib.checks as C\nimport {', '.join('course_lib.' + m for m in mods)}\nprint(len(C.exercises))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "0", "importing a chapter's module registered exercises: it must only teach"
+
+def test_exercises_are_found_by_their_module_name_alone():
+    "A chapter's checks are found from `course_lib/exercises/chNN_*.py`, in a fresh process, without importing anything first."
+    code = "from course_lib.checks import check; print(check('03.valley', lambda *a: 0).status)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "wrong", out
+    assert not (root / "course_lib" / "checks.py").read_text().count('"course_lib.bird"'), "no chapter list in checks.py"
+
+# ---- every chapter: its exercises
+
+def test_every_chapter_has_exercises_and_a_clean_twin():
+    assert chapters, "no chapters in nbs/"
+    for f in chapters:
+        assert (root / "nbs" / "clean" / f.name).exists(), f"{f.name} has no clean twin: run course-lib clean"
+        mod = root / "course_lib" / "exercises" / f"ch{f.stem}.py"
+        assert mod.exists(), f"{f.name}'s exercises belong in {mod.relative_to(root)} (cells marked #| export exercises.ch{f.stem})"
+        assert C.chapter_exercises(f.name[:2]), f"{mod.name} registers no exercise of chapter {f.name[:2]}"
+
+def _ids(nb): return {m for c in nb.cells if c.cell_type == "code" for m in _check_call.findall(c.source)}
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_exercises_are_registered_checked_and_reject_wrong_answers(full):
+    "(a) every check of the chapter exists, and each known-wrong answer fails it with a reason."
+    mine = {k: exercises[k] for k in C.chapter_exercises(full.name[:2])}
+    used = _ids(read_nb(full))
+    assert used and used == set(mine), f"checked but not registered: {used - set(mine)}; registered, never checked: {set(mine) - used}"
+    for id, e in mine.items():
+        assert e.wrong, f"{id} has no known-wrong answers to test it with"
+        for w in e.wrong:
+            r = check(id, w)
+            assert r.status == "wrong" and r.message, f"{id}: the wrong answer {w!r} got {r!r}"
+        if e.reference is not None: assert check(id, e.reference).ok, f"{id}: the course's own answer fails its check"
+
