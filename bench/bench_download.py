@@ -1,4 +1,4 @@
-"Time `course_lib.bird.download_images` against fastai's on a loopback server that answers like a slow, messy web."
+"Time `course_lib.photos.download_images` against fastai's on a loopback server that answers like a slow, messy web."
 import contextlib, http.server, io, subprocess, sys, tempfile, threading, time, warnings
 from pathlib import Path
 
@@ -74,7 +74,7 @@ def import_secs(module, n=5):
                for _ in range(n))
 
 def main():
-    from course_lib.bird import download_images as ours
+    from course_lib.photos import download_images as ours
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from fastai.vision.utils import download_images as fastais  # imports torch: seconds, so before any timing
@@ -101,7 +101,7 @@ def main():
     srv.shutdown()
     fast, mine = secs[rows[0][0]], secs[rows[1][0]]
     print(f"\nspeed-up, fastai time / course_lib time: {fast / mine:.2f}x (target >= 1.5x)")
-    for m in ("course_lib", "course_lib.bird"):
+    for m in ("course_lib", "course_lib.photos", "course_lib.bird"):
         print(f"import {m} in a fresh process (best of 5): {import_secs(m):.3f} s (target <= 0.5 s)")
 
 if __name__ == "__main__": main()

@@ -6,13 +6,13 @@ Docs: https://dl-course.github.io/course/checks.html.md"""
 
 # %% ../nbs/checks.ipynb #bac17ab1
 from __future__ import annotations
-import hashlib, json, re, sys, types
+import hashlib, json, os, re, sys, types
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['exercises', 'history', 'BlankError', 'Blank', 'quiet_blanks', 'is_blank', 'NotYet', 'Exercise', 'exercise',
-           'normalize', 'answer_digest', 'Result', 'chapter_exercises', 'check', 'hint', '____']
+           'normalize', 'answer_digest', 'Result', 'chapter_exercises', 'check', 'hint', 'Progress', 'progress', '____']
 
 # %% ../nbs/checks.ipynb #259f3745
 class BlankError(Exception):
@@ -138,6 +138,40 @@ def _short(e:BaseException) -> str:
     msg = " ".join(str(e).split())
     return f"{type(e).__name__}: {msg[:150]}{'…' if len(msg) > 150 else ''}" if msg else type(e).__name__
 
+# %% ../nbs/checks.ipynb #p7091e02
+def _progress_file() -> Path|None:
+    "Where `check` keeps results: `COURSE_PROGRESS`, else ~/.course_lib/progress.json; None when switched off."
+    where = os.environ.get("COURSE_PROGRESS", "").strip()
+    if where.lower() in ("off", "0", "none"): return None
+    return Path(where).expanduser() if where else Path.home() / ".course_lib" / "progress.json"
+
+def _read_progress(f:Path) -> dict:
+    "The results kept in `f`; an unreadable file is named in one line, kept as `.corrupt`, and progress starts afresh."
+    try: data = json.loads(f.read_text(encoding="utf-8"))
+    except OSError: return {}  # not there yet, or not readable: writing it will say so
+    except (ValueError, UnicodeDecodeError): data = None
+    if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()): return data
+    try: os.replace(f, f.with_name(f.name + ".corrupt"))
+    except OSError: pass
+    print(f"{f} is not a readable progress file: kept as {f.name}.corrupt; progress starts afresh.", file=sys.stderr)
+    return {}
+
+_unsaved = []  # the warning about an unwritable file is given once
+
+def _note(res:Result):
+    "Keep `res` in the progress file."
+    if (f := _progress_file()) is None or res.status == "bug": return
+    try:
+        from course_lib.toolbox import write_atomic
+        data, today = _read_progress(f), __import__("datetime").date.today().isoformat()
+        old = data.get(res.id, {})
+        data[res.id] = {"status": res.status, "done": bool(old.get("done")) or res.ok, "checks": int(old.get("checks", 0)) + 1, "last": today}
+        f.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(f, json.dumps(data, indent=1, sort_keys=True))
+    except OSError as e:
+        if not _unsaved: print(f"progress not saved ({e.strerror or e}): set COURSE_PROGRESS to a file you can write, or to off", file=sys.stderr)
+        _unsaved.append(res.id)
+
 # %% ../nbs/checks.ipynb #40355fcb
 def check(id:str, answer=_missing) -> Result:
     "Check the answer to exercise `id`: `answer`, or else the variable the exercise names."
@@ -162,6 +196,7 @@ def check(id:str, answer=_missing) -> Result:
                 res = (Result(id, "error", _short(e)) if _learners_fault(e, answer) else
                        Result(id, "bug", f"{_short(e)} — a bug in the course's check, not in your answer: please report it"))
     history.append(res)
+    if ex is not None: _note(res)
     return res
 
 def _learners_fault(e:Exception, answer) -> bool:
@@ -182,3 +217,30 @@ def hint(id:str):
     ex = _exercise(id)
     return Markdown(f"**Hint** `{id}`: {ex.hint or 'no hint for this one: re-read the section above.'}" if ex
                     else f"There is no exercise {id!r}.")
+
+# %% ../nbs/checks.ipynb #p7091e03
+_marks = {"done": "✓", "not yet": "✗", "not attempted": "○"}
+
+@dataclass
+class Progress:
+    "What `progress()` found: for each chapter, each exercise's state (done, not yet, not attempted)."
+    chapters: dict  # "01" -> {exercise id: state}
+    file: str = None  # where it was read from (None: switched off)
+    def __repr__(self):
+        lines = [f"Chapter {ch}: {sum(s == 'done' for s in ex.values())} of {len(ex)} exercises done\n  "
+                 + "  ".join(f"{_marks[s]} {id.split('.', 1)[1]}" for id, s in ex.items()) for ch, ex in self.chapters.items()]
+        return "\n".join(lines + [f"(kept in {self.file}; ✓ done, ✗ not yet, ○ not attempted)" if self.file else "(COURSE_PROGRESS=off: nothing is kept)"])
+    def _repr_markdown_(self): return "```\n" + repr(self) + "\n```"
+
+def progress() -> Progress:
+    "Which exercises of each chapter you have done, from the results `check` kept on this computer."
+    import pkgutil
+    from course_lib import exercises as pkg
+    f = _progress_file()
+    kept = _read_progress(f) if f else {}
+    def state(id):
+        r = kept.get(id, {})
+        return "done" if r.get("done") else "not yet" if r.get("status") in ("wrong", "error") else "not attempted"
+    chs = sorted({m.name[2:4] for m in pkgutil.iter_modules(pkg.__path__) if re.fullmatch(r"ch\d\d_\w+", m.name)})
+    where = str(f).replace(str(Path.home()), "~", 1) if f else None
+    return Progress({ch: {id: state(id) for id in chapter_exercises(ch)} for ch in chs}, where)

@@ -98,7 +98,7 @@ def strip_markers(src:str) -> str:
 # %% ../nbs/grading.ipynb #27d59238
 _dir = re.compile(r"^\s*#\|\s*(\S+)")
 _platform_keys = ("accelerator", "colab")  # notebook metadata Colab reads: open a GPU runtime
-_keep_md = re.compile(r"^\s*(#+\s*)?(\*\*)?(Exercise|Questionnaire)", re.I)
+_keep_md = re.compile(r"^\s*(#+\s*)?(\*\*)?(Exercise|Questionnaire|Predict)", re.I)
 _intro = ("\n\n> **Clean version — a self-test.** Fill in each `____` from memory, run the cell, then run the "
           "`check(...)` below it: it says *Correct*, *Not yet* (and why), or *Not attempted*. Stuck? "
           "`hint(\"id\")` gives a nudge; the full notebook has the answers.")
@@ -254,7 +254,8 @@ def grade(path:str|Path,  # the notebook
         return Report(path, {}, [], f"not a readable notebook ({type(e).__name__}: {' '.join(str(e).split())[:80]})")
     expected = expected_exercises(nb, path)
     p = subprocess.Popen([sys.executable, "-c", f"from course_lib.grading import _child; _child({str(path)!r}, {int(cell_timeout)})"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+                         env={**os.environ, "COURSE_PROGRESS": "off"})  # a student's checks are not the teacher's progress
     try: out, _ = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)  # the notebook and anything it started

@@ -68,14 +68,14 @@ def uploaded_files(value) -> list[tuple[str, bytes]]:
     return [(str(f["name"]), bytes(f["content"])) for f in value or ()]  # ipywidgets 8
 
 # %% ../nbs/toolbox.ipynb #633010f7
-def write_atomic(path, text:str) -> None:
-    "Write `text` to `path` (UTF-8) so that it appears complete or not at all."
+def write_atomic(path, data:str|bytes) -> None:
+    "Write `data` to `path` (text as UTF-8) so that it appears complete or not at all."
     import tempfile
     from pathlib import Path
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f: f.write(text)
+        with (os.fdopen(fd, "wb") if isinstance(data, (bytes, bytearray)) else os.fdopen(fd, "w", encoding="utf-8")) as f: f.write(data)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)

@@ -121,6 +121,42 @@ def test_a_function_with_the_wrong_arguments_is_the_learners_error():
     r = check("02.linear1", linear1)
     assert r.status == "error" and "linear1() takes 1 positional argument" in r.message, r
 
+# ---- progress(): kept in a small local file, shown per chapter
+
+def test_progress_is_kept_and_shown_per_chapter(tmp_path, monkeypatch):
+    f = tmp_path / "me" / "progress.json"
+    monkeypatch.setenv("COURSE_PROGRESS", str(f))
+    ema = C.chapter_exercises("03") and exercises["03.ema_step"]
+    assert check("03.ema_step", ema.reference).ok and check("03.ema_step", ema.wrong[0]).status == "wrong"
+    assert check("03.exp_lr", lambda start, end, pos: start).status == "wrong" and check("03.valley", ____).status == "blank"
+    check("99.nope", 1)  # not an exercise: not kept
+    kept = json.loads(f.read_text())
+    assert set(kept) == {"03.ema_step", "03.exp_lr", "03.valley"}
+    assert kept["03.ema_step"]["done"] and kept["03.ema_step"]["checks"] == 2 and kept["03.ema_step"]["status"] == "wrong"
+    p = C.progress()
+    assert list(p.chapters) == [f.name[:2] for f in chapters], "every chapter is listed"
+    assert p.chapters["03"]["03.ema_step"] == "done" and p.chapters["03"]["03.exp_lr"] == "not yet"
+    assert p.chapters["03"]["03.valley"] == "not attempted" and set(p.chapters["01"].values()) == {"not attempted"}
+    assert "Chapter 03: 1 of" in repr(p) and "✓ ema_step" in repr(p) and "✗ exp_lr" in repr(p) and str(f) in repr(p)
+
+def test_progress_file_that_is_corrupt_or_unwritable_costs_one_line_never_a_check(tmp_path, monkeypatch, capsys):
+    f = tmp_path / "progress.json"
+    f.write_text('{"03.exp_lr": {"done": tr')  # cut short
+    monkeypatch.setenv("COURSE_PROGRESS", str(f))
+    assert check("03.exp_lr", lambda start, end, pos: start).status == "wrong"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(f) in err and "progress.json.corrupt" in err
+    assert (tmp_path / "progress.json.corrupt").read_text().startswith('{"03.exp_lr"') and set(json.loads(f.read_text())) == {"03.exp_lr"}
+    monkeypatch.setenv("COURSE_PROGRESS", str(f / "inside-a-file.json"))  # its folder is a file: can't be written
+    monkeypatch.setattr(C, "_unsaved", [])
+    assert check("03.exp_lr", lambda start, end, pos: start).status == "wrong" and check("03.exp_lr", ____).status == "blank"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "progress not saved" in err and "COURSE_PROGRESS" in err
+    monkeypatch.setenv("COURSE_PROGRESS", "off")
+    before = sorted(tmp_path.iterdir())
+    assert check("03.exp_lr", ____).status == "blank" and sorted(tmp_path.iterdir()) == before
+    assert "nothing is kept" in repr(C.progress())
+
 # ---- the lesson apart from its grader
 
 def _lesson_modules():

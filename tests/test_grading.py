@@ -193,8 +193,9 @@ def test_grading_a_class_cannot_be_fooled_or_stalled(tmp_path):
     main = "import sys; from course_lib.grading import main; sys.exit(main(sys.argv[1:]))"
     p = subprocess.run([sys.executable, "-c", main, "grade", str(cls), "--cell-timeout", "2", "--timeout", "60",
                         "--csv", str(tmp_path / "class.csv"), "--json", str(tmp_path / "class.json")],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "COURSE_PROGRESS": str(tmp_path / "teacher.json")})
     assert time.monotonic() - t < 120 and p.returncode == 1, p.stdout + p.stderr
+    assert not (tmp_path / "teacher.json").exists(), "the students' checks were kept as the teacher's progress"
     assert "Traceback" not in p.stdout + p.stderr
     rows = {Path(r["notebook"]).stem: r for r in csv.DictReader((tmp_path / "class.csv").open())}
     assert list(rows) == [*notebooks, "g_cut", "h_text"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.bird import SearchError, gather_images, make_standins, search_images
+from course_lib.photos import SearchError, gather_images, make_standins, search_images
 from standins import (PhotoSite, SearchStandin, StaticSite, resnet18_standin_checkpoint, result, unwatch_opens,
                       watch_opens)
 

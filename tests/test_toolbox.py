@@ -103,7 +103,8 @@ def _upload(widget, name, data):
 
 @pytest.fixture(scope="module")
 def learn(tmp_path_factory):
-    from course_lib.bird import bird_block, bird_learner, make_standins
+    from course_lib.bird import bird_block, bird_learner
+    from course_lib.photos import make_standins
     path = tmp_path_factory.mktemp("birds")
     make_standins(path, n=8, size=32, broken=False)
     return bird_learner(bird_block(32).dataloaders(path, bs=4), pretrained=False)
