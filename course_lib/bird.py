@@ -21,14 +21,13 @@ def best_weight(candidates, performance):
 # %% ../nbs/01_intro.ipynb #90f64c23
 def bird_block(size:int=192) -> "DataBlock":
     "The chapter's `DataBlock`: images labelled by folder name, random 20% validation split (seed 42), squished to `size`."
-    from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, RandomSplitter, Resize,
-                                   get_image_files, parent_label)
-    return DataBlock(
-        blocks=(ImageBlock, CategoryBlock),  # SOLUTION
-        get_items=get_image_files,
-        splitter=RandomSplitter(valid_pct=0.2, seed=42),  # SOLUTION
-        get_y=parent_label,  # SOLUTION
-        item_tfms=[Resize(size, method="squish")])  # SOLUTION
+    import fastai.vision.all as fv  # here, not at the top: importing course_lib.bird stays quick
+    return fv.DataBlock(
+        blocks=(fv.ImageBlock, fv.CategoryBlock),  # SOLUTION
+        get_items=fv.get_image_files,
+        splitter=fv.RandomSplitter(valid_pct=0.2, seed=42),  # SOLUTION
+        get_y=fv.parent_label,  # SOLUTION
+        item_tfms=[fv.Resize(size, method="squish")])  # SOLUTION
 
 # %% ../nbs/01_intro.ipynb #5e8229ac
 def bird_learner(dls, pretrained:bool=True):
@@ -46,16 +45,16 @@ def is_it_a(learn, img) -> tuple[str, float]:
 
 # %% ../nbs/01_intro.ipynb #fab721bd
 def loss_by_hand(probs, targs):
-    "Cross-entropy: the mean over images of -log(probability given to the right label)."
+    "The cross-entropy loss of predicted probabilities `probs` (a row per image) for the right labels `targs`."
     return -probs[range(len(targs)), targs].log().mean()  # SOLUTION
 
 def error_by_hand(probs, targs):
-    "Error rate: the fraction of images whose most probable label is wrong."
+    "The error rate of predicted probabilities `probs` (a row per image) for the right labels `targs`."
     return (probs.argmax(dim=1) != targs).float().mean()  # SOLUTION
 
 # %% ../nbs/01_intro.ipynb #36e4e592
 def n_trainable(model) -> int:
-    "How many weights of `model` training updates: the elements of its parameters that require gradients."
+    "How many weights of `model` training would update."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)  # SOLUTION
 
 # %% ../nbs/01_intro.ipynb #9220b206

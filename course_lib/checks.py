@@ -71,7 +71,7 @@ class Exercise:
     "How `check` decides whether an answer to exercise `id` is right."
     id: str  # "NN.name": chapter number, then a short name
     test: callable = None  # test(answer) raises `NotYet` with a reason if the answer is wrong
-    digest: str = None  # for short answers: `answer_digest(id, right_answer)`
+    digest: str|tuple = None  # for short answers: `answer_digest(id, right_answer)`, or a tuple of them (synonyms)
     name: str = None  # variable the answer is read from when `check` is given none
     hint: str = ""  # a nudge that doesn't give the answer away
     wrong: list = field(default_factory=list)  # known-wrong answers, for the negative tests
@@ -85,11 +85,17 @@ def exercise(id:str, **kwargs) -> Exercise:
     return exercises[id]
 
 # %% ../nbs/checks.ipynb #85a80389
-_salt = "course_lib/v1"
+_salt = "course_lib/v2"
+_filler = {"a", "an", "the", "it", "its", "is", "are", "does", "do"}  # "it diverges", "the loss": the answer is the rest
+
+def _stem(w:str) -> str: return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us")) else w
 
 def normalize(answer) -> str:
-    "Canonical text of a short answer: case, spacing and float noise don't matter."
-    if isinstance(answer, str): return " ".join(answer.lower().replace('"', " ").replace("'", " ").split()).strip(" .!")
+    "Canonical text of a short answer: case, spaces, hyphens, punctuation, plurals, articles and float noise don't matter."
+    if isinstance(answer, str):
+        try: return normalize(float(answer))  # "0.5" is the number 0.5
+        except ValueError: pass
+        return "".join(_stem(w) for w in re.findall(r"[a-z0-9]+", answer.lower()) if w not in _filler)
     if isinstance(answer, bool): return str(answer)
     if isinstance(answer, (int, float)): return f"{float(answer):.6g}"
     if hasattr(answer, "tolist") and not isinstance(answer, (list, tuple)): return normalize(answer.tolist())
@@ -187,7 +193,8 @@ def check(id:str, answer=_missing) -> Result:
         else:
             try:
                 if ex.digest is not None:
-                    if answer_digest(id, answer) != ex.digest: raise NotYet(f"{answer!r} is not the answer")
+                    if answer_digest(id, answer) not in (ex.digest if isinstance(ex.digest, tuple) else (ex.digest,)):
+                        raise NotYet(f"{answer!r} is not the answer")
                 if ex.test is not None: ex.test(answer)
                 res = Result(id, "correct")
             except NotYet as e: res = Result(id, "wrong", str(e))

@@ -52,7 +52,7 @@ def _load_opt_state(opt, state):
 
 # %% ../nbs/03_lr_find.ipynb #36df7fe6
 def save_state(model:nn.Module, opt) -> dict:
-    "Copies of the model's `state_dict` and of the optimizer's state, for `restore_state`."
+    "A snapshot of the model's weights and of the optimizer's state that later training can't change, for `restore_state`."
     return {"model": copy.deepcopy(model.state_dict()), "opt": _opt_state(opt), "training": model.training}  # SOLUTION
 
 def restore_state(model:nn.Module, opt, state:dict):

@@ -76,7 +76,7 @@ def stack_digits(folder:str|Path) -> torch.Tensor:
 
 # %% ../nbs/02_sgd.ipynb #4abde7c2
 def mnist_distance(a:torch.Tensor, b:torch.Tensor) -> torch.Tensor:
-    "Mean absolute pixel difference (L1) between images `a` and `b`, over their last two axes: broadcasts stacks against one image."
+    "The L1 distance between images `a` and `b`: one number per image, also when `a` is a stack of images and `b` a single one."
     return (a - b).abs().mean((-1, -2))  # SOLUTION
 
 # %% ../nbs/02_sgd.ipynb #a96f7ab9
@@ -115,7 +115,7 @@ def _check_flat(name:str, xb, n_in:int):
 
 # %% ../nbs/02_sgd.ipynb #460573fb
 def linear1(xb:torch.Tensor, weights:torch.Tensor, bias:torch.Tensor) -> torch.Tensor:
-    "Linear model: `xb @ weights + bias` for a batch `xb` of flattened images (batch, 784); one prediction per image."
+    "The linear model's predictions for a batch `xb` of flattened images (batch, 784): one prediction per image."
     _check_flat("linear1", xb, weights.shape[0])
     return xb @ weights + bias  # SOLUTION
 
@@ -135,7 +135,7 @@ def _check_preds_targs(name:str, preds, targs):
 
 # %% ../nbs/02_sgd.ipynb #794efaf4
 def mnist_loss(predictions:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
-    "Mean distance between sigmoid(predictions) and the 0/1 targets: 1 - sigmoid(p) for a 3, sigmoid(p) for a 7."
+    "The loss of `predictions` for the 0/1 `targets` (1. a 3, 0. a 7): one number, lower the better the predictions, smooth in the weights."
     _check_preds_targs("mnist_loss", predictions, targets)
     predictions = predictions.sigmoid()  # SOLUTION
     return torch.where(targets == 1, 1 - predictions, predictions).mean()
@@ -159,7 +159,7 @@ def calc_grad(xb:torch.Tensor, yb:torch.Tensor, model, loss_func=mnist_loss) -> 
 
 # %% ../nbs/02_sgd.ipynb #8ce3ee07
 def batch_accuracy(preds:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
-    "Fraction of `preds` on the right side of 0 (sigmoid > 0.5 means a 3) for the 0/1 `targets`."
+    "Accuracy of `preds` for the 0/1 `targets`: the fraction of predictions that name the right digit (a prediction above 0 means a 3)."
     _check_preds_targs("batch_accuracy", preds, targets)
     return ((preds.sigmoid() > 0.5) == targets).float().mean()  # SOLUTION
 
@@ -180,7 +180,7 @@ def validate_epoch(model, dl, metric=batch_accuracy) -> float:
 
 # %% ../nbs/02_sgd.ipynb #996526a6
 class BasicOptim:
-    "Plain SGD: `step` moves each parameter by -lr × its gradient; `zero_grad` clears the gradients."
+    "Plain SGD: `step` takes one gradient-descent step on each parameter, at learning rate `lr`; `zero_grad` clears the gradients."
     def __init__(self, params, lr:float): self.params, self.lr = list(params), lr
 
     def step(self, *args, **kwargs):
@@ -192,7 +192,7 @@ class BasicOptim:
 
 # %% ../nbs/02_sgd.ipynb #189ce4c2
 def train_epoch(model, dl, opt, loss_func=mnist_loss) -> float:
-    "One epoch: for each batch of `dl`, compute the gradients, let `opt` step, zero them. Returns the mean training loss."
+    "One epoch of training: the model learns from every batch of `dl` in turn, through the optimizer `opt`. Returns the mean training loss."
     total, n = 0., 0
     for xb, yb in dl:
         loss = calc_grad(xb, yb, model, loss_func)
@@ -247,6 +247,6 @@ class BasicLearner:
                                      else f"{v:{len(n)}.4f}" for n, v in zip(names, row)))
 
 # %% ../nbs/02_sgd.ipynb #075afe85
-def simple_net(n_in:int=28 * 28, n_hidden:int=30) -> nn.Sequential:
-    "The smallest useful neural network: Linear(n_in, n_hidden) → ReLU → Linear(n_hidden, 1)."
+def simple_net(n_in:int=28 * 28, n_hidden:int=30) -> nn.Module:
+    "The smallest useful neural network, as a PyTorch module: `n_in` inputs, one hidden layer of `n_hidden` units, one output."
     return nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 1))  # SOLUTION

@@ -89,13 +89,36 @@ def test_results_render_coloured_and_plain(ex):
 
 def test_short_answers_compare_normalised():
     d = answer_digest("99.q", "Over fitting")
-    assert answer_digest("99.q", "  over   FITTING. ") == d and answer_digest("99.r", "over fitting") != d
-    assert normalize((16, 3, 64, 64)) == normalize([16, 3, 64, 64]) and normalize(0.2) == normalize(0.1 + 0.1)
-    exercise("99.q", digest=d)
+    for same in ("  over   FITTING. ", "over-fitting", "overfitting", "it is overfitting!"):
+        assert answer_digest("99.q", same) == d, same
+    assert answer_digest("99.r", "over fitting") != d, "the salt includes the exercise"
+    assert normalize((16, 3, 64, 64)) == normalize([16, 3, 64, 64]) and normalize(0.2) == normalize(0.1 + 0.1) == normalize("0.2")
+    assert normalize("Weights") == normalize("weight") and normalize("the loss") == normalize("loss") != normalize("metric")
+    exercise("99.q", digest=(d, answer_digest("99.q", "too flexible")))
     try:
-        assert check("99.q", "overfitting").status == "wrong" and check("99.q", "over fitting").ok
+        assert check("99.q", "over-fitting").ok and check("99.q", "Too flexible.").ok and check("99.q", "underfitting").status == "wrong"
         assert "over fitting" not in json.dumps(exercises["99.q"].__dict__, default=str)
     finally: del exercises["99.q"]
+
+# forms of the questionnaires' answers a learner may write: each is accepted, and the known-wrong ones are not
+ACCEPTED = {"01.q_weights": ["weights", "Weight", "the weights"], "01.q_loss": ["loss", "The loss", "loss function"],
+            "01.q_overfit": ["overfitting", "Over-fitting", "overfit", "it is overfitting", "overfitted"],
+            "01.q_train_size": [240, "240", 240.0], "01.q_batch_shape": [(16, 3, 64, 64), [16, 3, 64, 64]],
+            "02.q_too_large": ["diverges", "diverge", "It diverges.", "diverging", "diverged", "explodes", "blows up"],
+            "02.q_sigmoid0": [0.5, "0.5", 1 / 2], "03.q_validation": ["no", "No", "no."], "03.q_halfway": [1e-3, 0.001, "1e-3"]}
+
+@pytest.mark.parametrize("id", ACCEPTED)
+def test_short_answers_accept_reasonable_forms(id):
+    C.chapter_exercises(id[:2])
+    for form in ACCEPTED[id]: assert check(id, form).ok, f"{id}: {form!r} should count as right"
+    for w in exercises[id].wrong: assert check(id, w).status == "wrong", f"{id}: {w!r} should not"
+
+def test_every_accepted_digest_is_a_listed_form():
+    "No digest is an orphan: each one a questionnaire accepts is the digest of a form listed above, or of the notebook's answer."
+    for id in ACCEPTED:
+        C.chapter_exercises(id[:2])
+        d = exercises[id].digest
+        assert {answer_digest(id, f) for f in ACCEPTED[id]} >= set(d if isinstance(d, tuple) else (d,)), id
 
 # ---- whose fault: an error in the learner's code is theirs; one raised only inside the course's check is the course's
 

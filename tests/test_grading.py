@@ -1,12 +1,12 @@
 "Tests of `course_lib.grading`: blanking solutions, the clean twins (in sync, no answer in sight, as shipped and filled in), and `course-lib grade`."
-import json, os, shutil, subprocess, sys
+import json, os, re, shutil, subprocess, sys
 from pathlib import Path
 
 import pytest
 from fastcore.nbio import read_nb, write_nb
 
 import course_lib.grading as G
-from course_lib.checks import ____, chapter_exercises, is_blank
+from course_lib.checks import ____, chapter_exercises, check, exercises, is_blank
 from course_lib.grading import blank_line, blank_source, make_clean, solutions, strip_markers, write_clean
 
 root = Path(__file__).parent.parent
@@ -114,6 +114,56 @@ def test_clean_twin_leaks_no_solution(full):
     leaked = [s for s in sols if s in text]
     assert not leaked, f"the clean notebook shows solution text: {leaked}"
 
+# ---- no answer in sight: what the twin blanks appears in no twin, hint or message
+
+def _squash(s:str) -> str: return re.sub(r"\s+", "", s)
+
+def _answers(src:str) -> list[str]:
+    "What the clean twin hides of cell `src`: each solution block's lines, and the part of each `# SOLUTION` line that becomes ____."
+    out = []
+    for sol in solutions(src):
+        line = next((l for l in src.splitlines() if l.strip().startswith(sol) and re.search(r"#\s*SOLUTION\s*$", l)), None)
+        if line is None: out.append(sol); continue  # a line of a BEGIN/END SOLUTION block: all of it is hidden
+        code, blanked = re.sub(r"\s*#\s*SOLUTION\s*$", "", line), blank_line(line)
+        i = blanked.index("____")
+        out.append(code[i:len(code) - (len(blanked) - i - 4)])
+    return out
+
+def _shared(answer:str, text:str) -> str:
+    "The longest run of `answer`'s characters that `text` contains (both without whitespace)."
+    from difflib import SequenceMatcher
+    a, t = _squash(answer), _squash(text)
+    m = SequenceMatcher(None, a, t, autojunk=False).find_longest_match(0, len(a), 0, len(t))
+    return a[m.a:m.a + m.size]
+
+def _gives_away(answer:str, text:str) -> bool:
+    "Whether `text` shows `answer`: 60% of it in one run (12 characters at least), or all of a shorter one (6 or more)."
+    n = len(_squash(answer))
+    return n >= 6 and len(_shared(answer, text)) >= (n if n < 12 else max(12, 0.6 * n))
+
+def _strings(py:Path) -> list[str]:
+    "Every string literal in a module, f-strings' text included: where its messages and hints come from."
+    import ast
+    return [n.value for n in ast.walk(ast.parse(py.read_text())) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_no_answer_in_sight(full):
+    "No clean twin, hint, message source or message given for a known-wrong answer shows what the twin blanks."
+    answers = [a for c in read_nb(full).cells if c.cell_type == "code" for a in _answers(c.source)]
+    ids = chapter_exercises(full.name[:2])
+    twin = "\n".join(c.source for c in read_nb(root / "nbs" / "clean" / full.name).cells)
+    places = {f"the hint of {id}": exercises[id].hint for id in ids}
+    places |= {f"a string in exercises/ch{full.stem}.py": s for s in _strings(root / "course_lib" / "exercises" / f"ch{full.stem}.py")}
+    places |= {f"the message for a wrong answer to {id}": check(id, w).message.replace(repr(w), "")  # its own echo aside
+               for id in ids for w in exercises[id].wrong}
+    leaks = [f"{where} shows {_shared(a, text)!r} of the answer {a!r}" for a in answers for where, text in places.items()
+             if _gives_away(a, text)]
+    # a one-word answer to the questionnaire is a word the lesson's code uses, or one of the choices its question offers:
+    # the twin is searched for the code answers
+    leaks += [f"the clean twin shows {_shared(a, twin)!r} of the answer {a!r}" for a in answers
+              if not re.fullmatch(r"[\"'][\w ]+[\"']", a) and _gives_away(a, twin)]
+    assert not leaks, "\n".join(leaks)
+
 def _filled(full, dest):
     "The clean notebook with the solutions put back: what a learner who got everything right has."
     nb = make_clean(read_nb(full), blank=False)
@@ -121,15 +171,20 @@ def _filled(full, dest):
     return dest
 
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
-def test_clean_as_shipped_and_filled_in(full, tmp_path, monkeypatch):
-    """(b) as shipped: every check 'Not attempted', nothing else fails; (c) filled in: every check correct.
+def test_clean_as_shipped(full, monkeypatch):
+    """(b) as shipped: every check of the chapter 'Not attempted', nothing else fails.
     Graded in this process (`_grade_here`): the twins are under test here; the grading process of its own is tested below."""
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     shipped = G._grade_here(root / "nbs" / "clean" / full.name, cell_timeout=300)
     assert shipped.results and {r.status for r in shipped.results.values()} == {"blank"}, shipped
-    assert not shipped.errors, shipped
+    assert set(shipped.results) == set(chapter_exercises(full.name[:2])) and not shipped.errors, shipped
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_clean_filled_in(full, tmp_path, monkeypatch):
+    "(c) filled in with the solutions: every check of the chapter correct."
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
     filled = G._grade_here(_filled(full, tmp_path / full.name), cell_timeout=300)
-    assert filled.ok and set(filled.results) == set(shipped.results), filled
+    assert filled.ok and set(filled.results) == set(chapter_exercises(full.name[:2])), filled
 
 def test_grade_command_outside_the_repo(tmp_path):
     "(c) again as a learner's or teacher's machine runs it: course_lib installed, no repository on disk, no network."

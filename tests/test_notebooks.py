@@ -22,7 +22,8 @@ def test_notebook_runs(nb, monkeypatch):
     start, before = len(history), set(_widgets())
     ok, secs = run_nb(nb, skip_flags=skip, basepath=root, cell_timeout=300)
     assert ok, f"{nb.name} failed: the failing cell and its traceback are in 'Captured stderr' above"
-    wrong = [r for r in history[start:] if not r.ok and not r.id.startswith("99.")]  # 99: the checks notebook's demos
+    # the checks notebook shows every kind of result on purpose: its wrong and blank answers are demonstrations
+    wrong = [r for r in history[start:] if not r.ok] if nb.stem != "checks" else []
     assert not wrong, f"{nb.name}: the full notebook must pass every check: {wrong}"
     sliders = [w for k, w in _widgets().items() if k not in before and isinstance(w, ipywidgets.interactive)]
     assert len(sliders) >= nb.read_text().count("interact("), f"{nb.name}: an `interact(` made no widget"

@@ -55,7 +55,7 @@ def _block(size=192, pct=0.2, seed=42, method="squish", label="parent"):
                      get_y=parent_label if label == "parent" else (lambda p: p.name), item_tfms=[Resize(size, method=method)])
 
 exercise("01.datablock", name="bird_block", test=_test_block, reference=bird_block,
-         hint="blocks=(input block, output block); RandomSplitter(valid_pct=…, seed=…); the label is the parent folder's name; Resize(size, method=…)",
+         hint="four questions, each a fastai piece: which blocks say image in, category out? which splitter holds back a random share, the same one every run? which function names an image by its folder? which item transform makes every image the same square size, without cropping?",
          wrong=[lambda size=192: _block(size, pct=0.5), lambda size=192: _block(size, seed=None),
                 lambda size=192: _block(size, method="crop"), lambda size=192: _block(size, label="file name")])
 
@@ -85,10 +85,10 @@ def _test_error(f):
     if abs(g - want) > 1e-6: raise NotYet(f"on 8 fixed predictions it returned {g:.3f}; the error rate is {want:.3f}")
 
 exercise("01.loss_by_hand", name="loss_by_hand", test=_test_loss, reference=loss_by_hand,
-         hint="pick each row's probability of the right label with probs[range(n), targs], then -log, then the mean",
+         hint="for each image you need one number from its row: the probability it gave the right label (indexing with two lists picks one element per row); the loss section says what to do with those numbers",
          wrong=[lambda p, t: p[range(len(t)), t].log().mean(), lambda p, t: -p.log().mean(), lambda p, t: -p[range(len(t)), t].log()])
 exercise("01.error_by_hand", name="error_by_hand", test=_test_error, reference=error_by_hand,
-         hint="the predicted label is the column with the highest probability (argmax); compare it with targs",
+         hint="the label the model predicts is the one it gives the highest probability; which tensor method finds that position in each row?",
          wrong=[lambda p, t: (p.argmax(dim=1) == t).float().mean(), lambda p, t: (p.argmax(dim=1) != t).float().sum()])
 
 # %% ../../nbs/01_intro.ipynb #ef747b74
@@ -97,19 +97,21 @@ def _test_n_trainable(f):
     m = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))  # 15 + 8 weights
     for p in m[0].parameters(): p.requires_grad_(False)
     got = f(m)
-    if got == 23: raise NotYet("it counted the frozen weights too: count only parameters with requires_grad")
-    if got == 2: raise NotYet("it counted parameter tensors (2); count the numbers in them (numel)")
+    if got == 23: raise NotYet("it counted the frozen weights too: count only the ones training updates")
+    if got == 2: raise NotYet("it counted parameter tensors (2); count the numbers in them")
     if got != 8: raise NotYet(f"for a model with 8 trainable and 15 frozen weights it returned {got!r}")
 
 exercise("01.n_trainable", name="n_trainable", test=_test_n_trainable, reference=n_trainable,
-         hint="model.parameters() gives tensors; p.requires_grad says if training updates p; p.numel() counts its numbers",
+         hint="a model lists its weights as a few tensors; each tensor says whether training updates it, and how many numbers it holds",
          wrong=[lambda m: sum(p.numel() for p in m.parameters()), lambda m: len([p for p in m.parameters() if p.requires_grad])])
 
 # %% ../../nbs/01_intro.ipynb #2a8efb4c
-_answers = {"01.q_weights": "5af1b3b6c1b070f79d38", "01.q_loss": "a0825e8bb580a4d8fe20",
-            "01.q_train_size": "d4ff2a3a3ec123b1bf0b", "01.q_imagenet_outputs": "34f54487a832254dab3e",
-            "01.q_epochs": "e16e4ff5a3d9a3ecd0ce", "01.q_overfit": "f928488a5e47703b6fdb",
-            "01.q_batch_shape": "c95848ee07e235516c2c", "01.q_updates": "263714d30cfdc994a92f"}  # salted digests, not answers
+_answers = {"01.q_weights": "aa6fa9897c62f8d10250",
+            "01.q_loss": ("f7627554b0ec41c2a8e8", "bfb6c763dda5350075cd"),
+            "01.q_train_size": "f630e65d83ab4413856f", "01.q_imagenet_outputs": "82672d750b225adedbc8",
+            "01.q_epochs": "8b6534f37b56c5fd22d3",
+            "01.q_overfit": ("26a93ac138135177be65", "5d6b5a17d9921f61d927", "7832bb22e1308d476098"),
+            "01.q_batch_shape": "e54cb62dff3164106e2b", "01.q_updates": "06263f8f9f9526a008dd"}  # salted digests, not answers
 _wrong = {"01.q_weights": ["biases"], "01.q_loss": ["metric"], "01.q_train_size": [60], "01.q_imagenet_outputs": [2],
           "01.q_epochs": [3], "01.q_overfit": ["underfitting"], "01.q_batch_shape": [(16, 64, 64, 3)], "01.q_updates": [15]}
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")

@@ -25,7 +25,7 @@ def _test_distance(f):
     if not torch.allclose(got, want): raise NotYet(f"for fixed images it returned {got[0]:.4f} for the first; the mean absolute difference is {want[0]:.4f}")
 
 exercise("02.mnist_distance", name="mnist_distance", test=_test_distance, reference=mnist_distance,
-         hint="subtract, take .abs(), then .mean over the last two axes: (-1, -2)",
+         hint="the L1 distance of section 2, for one image, is where to start; then average over the pixels of each image only, not over the stack: which axes hold an image's rows and columns?",
          wrong=[lambda a, b: (a - b).mean((-1, -2)), lambda a, b: (a - b).abs().mean(), lambda a, b: ((a - b) ** 2).mean((-1, -2))])
 
 # %% ../../nbs/02_sgd.ipynb #868c1cd2
@@ -33,12 +33,12 @@ def _test_init(f):
     torch.manual_seed(0)
     p = f((200, 50), std=0.1)
     if not isinstance(p, torch.Tensor) or tuple(p.shape) != (200, 50): raise NotYet(f"init_params((200, 50)) gave shape {tuple(getattr(p, 'shape', ()))}")
-    if not p.requires_grad: raise NotYet("autograd isn't tracking the parameters: call .requires_grad_() on them")
+    if not p.requires_grad: raise NotYet("autograd isn't tracking the parameters: section 3 shows how to ask it to")
     if abs(p.mean().item()) > 0.02: raise NotYet(f"their mean is {p.mean().item():.3f}; random normal numbers average about 0")
-    if not 0.09 < p.std().item() < 0.11: raise NotYet(f"with std=0.1 their standard deviation is {p.std().item():.3f}: multiply randn by std")
+    if not 0.09 < p.std().item() < 0.11: raise NotYet(f"with std=0.1 their standard deviation is {p.std().item():.3f}: standard normal numbers have standard deviation 1; scale them to std")
 
 exercise("02.init_params", name="init_params", test=_test_init, reference=init_params,
-         hint="torch.randn(size) has standard deviation 1; scale it, then .requires_grad_()",
+         hint="which PyTorch function draws random numbers from the standard normal distribution (standard deviation 1)? Scaling numbers scales their spread; and section 3 shows how to have autograd track a tensor",
          wrong=[lambda size, std=1.0: torch.randn(size) * std, lambda size, std=1.0: (torch.rand(size) * std).requires_grad_(),
                 lambda size, std=1.0: torch.randn(size).requires_grad_()])
 
@@ -53,7 +53,7 @@ def _test_linear1(f):
     if not torch.allclose(got, want, atol=1e-4): raise NotYet("each prediction should be the sum of pixel × weight, plus the bias")
 
 exercise("02.linear1", name="linear1", test=_test_linear1, reference=linear1,
-         hint="a matrix multiplication, @, of the batch by the weights; then add the bias",
+         hint="each prediction is the sum of pixel × weight, plus the bias (step 2); which operation does those sums for every image of the batch at once?",
          wrong=[lambda xb, w, b: xb @ w, lambda xb, w, b: (xb * w.T).sum() + b, lambda xb, w, b: xb @ w - b])
 
 # %% ../../nbs/02_sgd.ipynb #c7512eeb
@@ -69,7 +69,7 @@ def _test_mnist_loss(f):
     if not torch.allclose(f(p, t), mnist_loss(p, t), atol=1e-6): raise NotYet("it disagrees with the definition on 50 random predictions")
 
 exercise("02.mnist_loss", name="mnist_loss", test=_test_mnist_loss, reference=mnist_loss,
-         hint="predictions.sigmoid(); then torch.where(targets == 1, 1 - p, p) and .mean()",
+         hint="the distance already in the cell expects predictions between 0 and 1, and ours can be any number: which function of the section above squashes any number into that range?",
          wrong=[lambda p, t: torch.where(t == 1, 1 - p, p).mean(), lambda p, t: torch.where(t == 1, p.sigmoid(), 1 - p.sigmoid()).mean(),
                 lambda p, t: torch.where(t == 1, 1 - p.sigmoid(), p.sigmoid())])
 
@@ -80,10 +80,10 @@ def _test_accuracy(f):
     if not isinstance(got, torch.Tensor) or got.ndim != 0: raise NotYet("accuracy is one number: the mean of right (1.) and wrong (0.)")
     if not math.isclose(got.item(), 0.5, abs_tol=1e-6): raise NotYet(f"2 of these 4 predictions are right, so 0.5; it gave {got.item():.3f}")
     p2 = torch.tensor([[0.2], [-0.2]])
-    if not math.isclose(f(p2, torch.tensor([[1.], [0.]])).item(), 1.0): raise NotYet("a prediction above 0 (sigmoid above 0.5) means a 3: compare the sigmoid with 0.5")
+    if not math.isclose(f(p2, torch.tensor([[1.], [0.]])).item(), 1.0): raise NotYet("predictions 0.2 (a 3) and -0.2 (a 7) are both right, so 1.0: a prediction above 0 (sigmoid above 0.5) means a 3")
 
 exercise("02.batch_accuracy", name="batch_accuracy", test=_test_accuracy, reference=batch_accuracy,
-         hint="(preds.sigmoid() > 0.5) is True for a 3; compare it with the targets, .float(), .mean()",
+         hint="decide 3 or 7 for each prediction, compare each decision with its target; the mean of right (1.) and wrong (0.) is the fraction right",
          wrong=[lambda p, t: ((p > 0.5) == t).float().mean(), lambda p, t: ((p.sigmoid() > 0.5) != t).float().mean()])
 
 # %% ../../nbs/02_sgd.ipynb #52dff32a
@@ -96,7 +96,7 @@ def _test_optim(cls):
     mine.step(); ref.step()
     if not torch.allclose(a, b, atol=1e-6):
         moved_up = torch.allclose(a, b + 2 * 0.1 * (a.grad if a.grad is not None else 0), atol=1e-5)
-        raise NotYet("it stepped *up* the gradient: subtract lr × grad" if moved_up else "after one step the parameters differ from torch.optim.SGD's")
+        raise NotYet("it stepped *up* the gradient: the loss goes down the other way" if moved_up else "after one step the parameters differ from torch.optim.SGD's")
     mine.zero_grad(); ref.zero_grad()
     if a.grad is not None and a.grad.abs().sum() != 0: raise NotYet("zero_grad should clear the gradients")
 
@@ -109,7 +109,7 @@ class _NoLrOptim(BasicOptim):
         for p in self.params: p.data -= p.grad.data
 
 exercise("02.basic_optim", name="BasicOptim", test=_test_optim, reference=BasicOptim,
-         hint="for each parameter p: p.data -= p.grad.data * self.lr", wrong=[_UpOptim, _NoLrOptim])
+         hint="step 5 of the seven steps (section 4), for each parameter: which way, and how far? Change the values without autograd recording it, as section 5 does by hand", wrong=[_UpOptim, _NoLrOptim])
 
 # %% ../../nbs/02_sgd.ipynb #bc9a9637
 def _tiny_run(train):
@@ -144,7 +144,7 @@ exercise("02.train_epoch", name="train_epoch", test=_test_train_epoch, reference
 def _test_simple_net(f):
     torch.manual_seed(0)
     net = f(10, 5)
-    if not isinstance(net, nn.Module): raise NotYet(f"simple_net returned {type(net).__name__}; build it from nn layers, e.g. with nn.Sequential")
+    if not isinstance(net, nn.Module): raise NotYet(f"simple_net returned {type(net).__name__}; expected a PyTorch module (an nn.Module) built from PyTorch's layers")
     n = sum(p.numel() for p in net.parameters())
     if n != 10 * 5 + 5 + 5 + 1: raise NotYet(f"simple_net(10, 5) has {n} parameters; Linear(10, 5) and Linear(5, 1) have {10 * 5 + 5 + 5 + 1}")
     out = net(torch.randn(3, 10))
@@ -152,15 +152,16 @@ def _test_simple_net(f):
     if not any(isinstance(m, nn.ReLU) for m in net.modules()): raise NotYet("without a non-linearity two linear layers are just one: add a ReLU between them")
 
 exercise("02.simple_net", name="simple_net", test=_test_simple_net, reference=simple_net,
-         hint="nn.Sequential(nn.Linear(n_in, n_hidden), a non-linearity, nn.Linear(n_hidden, 1))",
+         hint="torch.nn has a layer for each of simple_net_v0's three lines, and a container that runs layers one after the other",
          wrong=[lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, 1)),
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, 30), nn.ReLU(), nn.Linear(30, 1)),
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 2))])
 
 # %% ../../nbs/02_sgd.ipynb #d074d61c
-_answers = {"02.q_flat_shape": "55b020844c1e09a982a5", "02.q_flat_gradient": "4c4802130666aae1e1fc",
-            "02.q_sigmoid0": "7225201462e9ffc30407", "02.q_kaiming": "ada7b4a9127293a46a75", "02.q_batches": "941e8d0e1439119b0ea2",
-            "02.q_two_linear": "7bde6f8b28b588a28fb8", "02.q_too_large": "31b1e69579bf2aa6f37e"}  # salted digests, not answers
+_answers = {"02.q_flat_shape": "ec38cad405cb1e22c1f7", "02.q_flat_gradient": "8ade901b49112376277e",
+            "02.q_sigmoid0": "efe817fa8484568088bd", "02.q_kaiming": "0ef8944c0f170b30888c",
+            "02.q_batches": "5ce90b58bc275b9fd6c3", "02.q_two_linear": "0197a01d62620de9bd36",
+            "02.q_too_large": ("3114556268625bb8c38c", "09536dbcad7631bfe3e1", "7bef923392376d236f9e", "586c0c58a056b800d0e3", "ed81f0ec97fabb0b6431")}  # salted digests, not answers
 _wrong = {"02.q_flat_shape": [(64, 28, 28)], "02.q_flat_gradient": [1], "02.q_sigmoid0": [0], "02.q_kaiming": [0.044],
           "02.q_batches": [48], "02.q_two_linear": [2], "02.q_too_large": ["crawls"]}
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")

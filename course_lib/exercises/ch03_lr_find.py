@@ -25,7 +25,7 @@ def _test_exp_lr(f):
             raise NotYet(f"exp_lr(1e-7, 10, {pos}) gave {float(got):.3g}; expected {want:g}")
 
 exercise("03.exp_lr", name="exp_lr", test=_test_exp_lr, reference=exp_lr,
-         hint="start at start_lr and multiply by the ratio end_lr / start_lr raised to the power pos",
+         hint="on a log scale the schedule is a straight line: start_lr at pos 0, end_lr at pos 1, and equal steps in pos multiply the learning rate by equal factors",
          wrong=[lambda s, e, pos: s + (e - s) * pos, lambda s, e, pos: s * e ** pos, lambda s, e, pos: s * 2 ** (pos * 100)])
 
 # %% ../../nbs/03_lr_find.ipynb #44363e1c
@@ -33,7 +33,7 @@ def _test_ema(f):
     res = f(0., 2.5, 1, 0.98)
     if not isinstance(res, tuple) or len(res) != 2: raise NotYet("return two numbers: the new running average and its debiased value")
     if not math.isclose(float(res[0]), 0.05, rel_tol=1e-6): raise NotYet(f"from 0, one loss of 2.5 with beta 0.98 should make the running average 0.05 (2% of it); got {float(res[0]):.4g}")
-    if not math.isclose(float(res[1]), 2.5, rel_tol=1e-6): raise NotYet(f"after one loss of 2.5 the debiased average is the loss itself; got {float(res[1]):.4g}: divide by 1 - beta**count")
+    if not math.isclose(float(res[1]), 2.5, rel_tol=1e-6): raise NotYet(f"after one loss of 2.5 the debiased average is the loss itself; got {float(res[1]):.4g}: the running average still needs debiasing")
     avg, want_avg = 0., 0.
     for n, loss in enumerate([1., 3., 2., 5.], 1):
         avg, s = f(avg, loss, n, 0.9)
@@ -41,7 +41,7 @@ def _test_ema(f):
         if not math.isclose(float(s), want_avg / (1 - 0.9 ** n), rel_tol=1e-6): raise NotYet(f"with beta=0.9, after losses 1, 3, 2, 5 the debiased averages differ from the right ones at loss {n}")
 
 exercise("03.ema_step", name="ema_step", test=_test_ema, reference=ema_step,
-         hint="avg = beta*avg + (1-beta)*loss; the debiased value divides by 1 - beta**count",
+         hint="the new average keeps a share beta of the old one and gives the rest of the weight to the new loss; debiasing divides by the total weight the losses have had so far (section 2, smoothing the loss)",
          wrong=[lambda avg, loss, count, beta=0.98: (beta * avg + (1 - beta) * loss,) * 2,
                 lambda avg, loss, count, beta=0.98: ((1 - beta) * avg + beta * loss, ((1 - beta) * avg + beta * loss) / (1 - beta ** count)),
                 lambda avg, loss, count, beta=0.98: (beta * avg + (1 - beta) * loss, (beta * avg + (1 - beta) * loss) / (1 - beta))])
@@ -58,7 +58,7 @@ def _test_diverged(f):
             raise NotYet(f"diverged{args} gave {bool(got)}; expected {want}: {why}")
 
 exercise("03.diverged", name="diverged", test=_test_diverged, reference=diverged,
-         hint="compare the smoothed loss with 4 times the best one, and only when stop_div is true",
+         hint="two conditions must both hold: the caller asked to stop on divergence, and the smoothed loss has passed the limit the docstring gives",
          wrong=[lambda s, b, stop_div=True: not math.isfinite(s) or s > 4 * b, lambda s, b, stop_div=True: not math.isfinite(s) or (stop_div and s > b),
                 lambda s, b, stop_div=True: not math.isfinite(s) or (stop_div and s > 4 + b)])
 
@@ -75,14 +75,14 @@ def _test_save_state(f):
         raise NotYet("return a dict with the model's weights under 'model' and the optimizer's state under 'opt'")
     for _ in range(3): model(x).pow(2).mean().backward(); opt.step(); opt.zero_grad()
     try: restore_state(model, opt, state)
-    except Exception as e: raise NotYet(f"restore_state couldn't use what it saved ({type(e).__name__}): save model.state_dict() and the optimizer's state")
+    except Exception as e: raise NotYet(f"restore_state couldn't use what it saved ({type(e).__name__}): save the model's state dict and the optimizer's state")
     if not torch.equal(model.weight, w0):
-        raise NotYet("after training and restoring, the weights are not the saved ones: state_dict() holds the live tensors — save a deep copy")
+        raise NotYet("after training and restoring, the weights are not the saved ones: the saved weights trained along — the model's state dict holds its live tensors, not copies")
     if not torch.equal(opt.state[model.weight]["momentum_buffer"], m0):
         raise NotYet("the weights came back, but the optimizer's momentum didn't: save a copy of its state as well")
 
 exercise("03.save_state", name="save_state", test=_test_save_state, reference=save_state,
-         hint="copy.deepcopy(model.state_dict()) — and the optimizer's state (use _opt_state)",
+         hint="the model's state dict shares its tensors with the model: which kind of copy gives tensors of their own? For the optimizer, the helper above does it",
          wrong=[lambda model, opt: {"model": model.state_dict(), "opt": _opt_state(opt)},
                 lambda model, opt: {"model": copy.deepcopy(model.state_dict()), "opt": opt.state_dict()},
                 lambda model, opt: {"model": copy.deepcopy(model.state_dict())}])
@@ -104,7 +104,7 @@ def _test_valley(f):
         if not isinstance(got, (int, np.integer)): raise NotYet(f"return an index (an int); got {type(got).__name__}")
         if got != want:
             where = "the bottom" if got >= want + 5 else "the start" if got <= want - 5 else "a point near the right one"
-            raise NotYet(f"on test curve {k + 1} it picked index {got}, {where}; fastai picks {want}: max_start + int(third) + int(third / 2)")
+            raise NotYet(f"on test curve {k + 1} it picked index {got}, {where}; fastai picks {want}, about halfway along the longest decreasing stretch")
 
 def _valley_bottom(lrs, losses):
     import numpy as np
@@ -118,10 +118,12 @@ def _valley_third(lrs, losses):
     return s + int((e - s) / 3)
 
 exercise("03.valley", name="valley", test=_test_valley, reference=valley,
-         hint="third = (max_end - max_start) / 3 is already computed: add int(third) and int(third / 2) to max_start",
+         hint="section 3 quotes fastai's arithmetic: two pieces added to the start of the stretch, one of them `third`, each rounded down on its own",
          wrong=[_valley_bottom, _valley_third, lambda lrs, losses: len(losses) // 2])
 
 # %% ../../nbs/03_lr_find.ipynb #1a1dbb46
-_answers = {"03.q_halfway": "464ccfcb8523fe5a0cd6", "03.q_window": "4c8b4fc1d9d4cc80eb5a", "03.q_stop": "cd8cad9be1393dcbbf8c", "03.q_minimum": "b73329a04ff5cd9d35ff", "03.q_doublings": "6e96f19c1aac25f90040", "03.q_validation": "a3f6585dfe60a4f3445b"}  # salted digests, not answers
+_answers = {"03.q_halfway": "a137aefe876fce2c73b8", "03.q_window": "e1e82297b13c587079c7",
+            "03.q_stop": "ef55a9d3737c77c1655f", "03.q_minimum": "931b665523d5996ae058",
+            "03.q_doublings": "6ce99c3b0ce348633634", "03.q_validation": "83f0b6a84217381abea1"}  # salted digests, not answers
 _wrong = {"03.q_halfway": [5.0], "03.q_window": [98], "03.q_stop": [2], "03.q_minimum": [0.3], "03.q_doublings": [100], "03.q_validation": ["yes"]}
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")
