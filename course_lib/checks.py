@@ -185,26 +185,32 @@ def check(id:str, answer=_missing) -> Result:
     if ex is None: res = Result(id, "error", f"there is no exercise {id!r}: check the spelling")
     else:
         if answer is _missing: answer = ns.get(ex.name, _missing) if ex.name else _missing
-        if answer is _missing or is_blank(answer):
-            res = Result(id, "blank", "fill in the blanks (____) above, run that cell, then this one")
-            if ex.name and ex.reference is not None:
-                ns[ex.name] = ex.reference
-                res.message += f"; until then the rest of the notebook uses the course's `{ex.name}`"
-        else:
-            try:
-                if ex.digest is not None:
-                    if answer_digest(id, answer) not in (ex.digest if isinstance(ex.digest, tuple) else (ex.digest,)):
-                        raise NotYet(f"{answer!r} is not the answer")
-                if ex.test is not None: ex.test(answer)
-                res = Result(id, "correct")
-            except NotYet as e: res = Result(id, "wrong", str(e))
-            except BlankError: res = Result(id, "blank", "your answer still uses a blank (____): fill it in")
-            except Exception as e:
-                res = (Result(id, "error", _short(e)) if _learners_fault(e, answer) else
-                       Result(id, "bug", f"{_short(e)} — a bug in the course's check, not in your answer: please report it"))
+        res = _judge(ex, answer)
+        if res.status == "blank" and ex.name and ex.reference is not None and is_blank(ns.get(ex.name, ____)):
+            ns[ex.name] = ex.reference
+            res.message += f"; until then the rest of the notebook uses the course's `{ex.name}`"
+        for f in _observers: f(id, answer)
     history.append(res)
     if ex is not None: _note(res)
     return res
+
+_observers = []  # called with (id, answer) after each check: how `course-lib grade` sees every answer itself
+
+def _judge(ex:Exercise, answer) -> Result:
+    "Exercise `ex`'s verdict on `answer`."
+    id = ex.id
+    if answer is _missing or is_blank(answer): return Result(id, "blank", "fill in the blanks (____) above, run that cell, then this one")
+    try:
+        if ex.digest is not None:
+            if answer_digest(id, answer) not in (ex.digest if isinstance(ex.digest, tuple) else (ex.digest,)):
+                raise NotYet(f"{answer!r} is not the answer")
+        if ex.test is not None: ex.test(answer)
+        return Result(id, "correct")
+    except NotYet as e: return Result(id, "wrong", str(e))
+    except BlankError: return Result(id, "blank", "your answer still uses a blank (____): fill it in")
+    except Exception as e:
+        return (Result(id, "error", _short(e)) if _learners_fault(e, answer) else
+                Result(id, "bug", f"{_short(e)} — a bug in the course's check, not in your answer: please report it"))
 
 def _learners_fault(e:Exception, answer) -> bool:
     "Whether `e`, raised while checking `answer`, is the learner's: raised in their code, or a call their function can't take."

@@ -206,15 +206,43 @@ def _capture_shell():
                                           "pip install 'course-lib[grade]'") from None
     return CaptureShell
 
+def _snapshot(mod) -> dict:
+    "A copy of module `mod`'s names whose functions read that copy: later edits of the module don't reach them."
+    import types
+    names = dict(vars(mod))
+    for k, v in names.items():
+        if isinstance(v, types.FunctionType) and v.__globals__ is vars(mod):
+            names[k] = types.FunctionType(v.__code__, names, v.__name__, v.__defaults__, v.__closure__)
+    return names
+
+def _judges(ids) -> dict:
+    "For each exercise in `ids`, a function giving its verdict on an answer, made from copies taken now."
+    import dataclasses, sys as _sys, course_lib.checks as C
+    judge, out = _snapshot(C)["_judge"], {}
+    for id in ids:
+        if (ex := C._exercise(id)) is None: continue  # imports its chapter's exercises
+        test = ex.test and (_snapshot(_sys.modules[ex.test.__module__]).get(ex.test.__name__, ex.test)
+                            if ex.test.__module__ in _sys.modules and ex.test.__name__.isidentifier() else ex.test)
+        out[id] = lambda answer, ex=dataclasses.replace(ex, test=test): judge(ex, answer)
+    return out
+
 def _grade_here(path:str|Path, cell_timeout:int) -> Report:
     "Run the notebook at `path` in this process and report on each exercise of its chapter."
     import os, contextlib
+    import course_lib.checks as C
     from fastcore.nbio import read_nb
     CaptureShell = _capture_shell()
     path = Path(path).resolve()
     nb = read_nb(path)
     expected = expected_exercises(nb, path)
-    start, old = len(history), Path.cwd()
+    # Verdicts come from copies of the exercises and of `check`'s judge taken before the notebook runs, given every
+    # answer `check` sees through a hook: a notebook that edits the exercises, `check` or `history` fools nothing, and
+    # one that removes the hook or replaces `check` leaves its exercises "not run".
+    judges, seen = _judges(expected), {}
+    def _observe(id, answer):
+        if id in judges: seen[id] = judges[id](answer)
+    C._observers.append(_observe)
+    old = Path.cwd()
     os.chdir(path.parent)
     stopped = []  # after a cell that ran out of time the notebook is in no state to go on: skip the rest
     def _after(cell): stopped.extend(o for o in cell.get("outputs", []) if o.get("ename") == "TimeoutError")
@@ -223,9 +251,10 @@ def _grade_here(path:str|Path, cell_timeout:int) -> Report:
         quiet_blanks(shell)
         with contextlib.redirect_stdout(sys.stderr):  # the notebook's own printing is not the report
             shell.run_all(nb, exc_stop=False, cell_timeout=cell_timeout, preproc=lambda c: bool(stopped), postproc=_after)
-    finally: os.chdir(old)
-    got = {r.id: r for r in history[start:]}
-    results = {id: got.get(id, Result(id, "not run", "its check didn't run: a cell above it failed, or it was removed")) for id in expected}
+    finally:
+        os.chdir(old)
+        if _observe in C._observers: C._observers.remove(_observe)
+    results = {id: seen.get(id, Result(id, "not run", "its check didn't run: a cell above it failed, or it was removed")) for id in expected}
     errors = [(i, f"{o.get('ename')}: {' '.join(str(o.get('evalue', '')).split())[:150]}") for i, c in enumerate(nb.cells)
               for o in c.get("outputs", []) if o.get("output_type") == "error" and o.get("ename") != "BlankError"]
     return Report(path, results, errors)

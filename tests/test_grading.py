@@ -240,7 +240,12 @@ def test_grading_a_class_cannot_be_fooled_or_stalled(tmp_path):
                  "c_deleted": _nb(WRONG),  # its check cell deleted: the exercise is still expected
                  "d_exit": _nb("import os; os._exit(0)", RIGHT, CHECK),
                  "e_loop": _nb("while True: pass", RIGHT, CHECK),
-                 "f_good": _nb(RIGHT, CHECK)}
+                 "f_good": _nb(RIGHT, CHECK),
+                 # fooling its own grade: every check passes, the digests match anything, `check` says correct
+                 "i_tamper_self": _nb("import course_lib.checks as C\nfor e in C.exercises.values(): e.test = lambda a: None\n"
+                                      "C.answer_digest = lambda id, a: C.exercises[id].digest", WRONG, CHECK, 'check("01.q_loss", "metric")'),
+                 "j_own_check": _nb(WRONG, "check = lambda id, *a: Result(id, 'correct')", CHECK),
+                 "k_no_hook": _nb("import course_lib.checks as C; C._observers.clear()", RIGHT, CHECK)}
     for name, nb in notebooks.items(): (cls / f"{name}.ipynb").write_text(json.dumps(nb))
     (cls / "g_cut.ipynb").write_text(json.dumps(notebooks["f_good"])[:60])
     (cls / "h_text.ipynb").write_text("my answers are in the email")
@@ -253,7 +258,7 @@ def test_grading_a_class_cannot_be_fooled_or_stalled(tmp_path):
     assert not (tmp_path / "teacher.json").exists(), "the students' checks were kept as the teacher's progress"
     assert "Traceback" not in p.stdout + p.stderr
     rows = {Path(r["notebook"]).stem: r for r in csv.DictReader((tmp_path / "class.csv").open())}
-    assert list(rows) == [*notebooks, "g_cut", "h_text"]
+    assert list(rows) == [*[k for k in notebooks if k < "g"], "g_cut", "h_text", *[k for k in notebooks if k > "h"]]
     n = len(G.expected_exercises(notebooks["f_good"], cls / "f_good.ipynb"))
     assert n >= 10, "chapter 1 has more exercises than this notebook checks"
     assert rows["b_wrong"]["01.best_weight"] == "wrong" and rows["f_good"]["01.best_weight"] == "correct"
@@ -263,6 +268,8 @@ def test_grading_a_class_cannot_be_fooled_or_stalled(tmp_path):
     assert "ended its own process" in rows["d_exit"]["problem"] and rows["d_exit"]["01.best_weight"] == "not run"
     assert "the limit for one cell" in rows["e_loop"]["problem"] or "the limit for a whole notebook" in rows["e_loop"]["problem"]
     assert all("not a readable notebook" in rows[k]["problem"] for k in ("g_cut", "h_text"))
+    assert rows["i_tamper_self"]["01.best_weight"] == "wrong" and rows["i_tamper_self"]["01.q_loss"] == "wrong", "tampering fooled its own grade"
+    assert rows["j_own_check"]["01.best_weight"] == "not run" and rows["k_no_hook"]["correct"] == "0"
     data = {Path(d["notebook"]).stem: d for d in json.loads((tmp_path / "class.json").read_text())}
     assert data["b_wrong"]["exercises"]["01.best_weight"]["message"].startswith("for candidates")
 
