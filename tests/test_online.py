@@ -238,7 +238,6 @@ def test_intro_notebook_online(online, photos, catalogue, torch_home, tmp_path, 
 
     def output_of(snippet): return next(o for s, o in outs if snippet in s)
     assert "Online: searching the web for real photos." in text
-    assert output_of('search_images("bird photo", max_images=1)').strip() == catalogue["bird photo"][0]
     assert set(online.queries()[n_queries:]) == {t for ts in TERMS.values() for t in ts}, "a search term never reached the search"
     folder = work / "bird_or_not"
     for label, terms in TERMS.items():
@@ -255,6 +254,12 @@ def test_intro_notebook_online(online, photos, catalogue, torch_home, tmp_path, 
     assert line, "the pretrained-vs-scratch comparison did not print its line"
     stems = {_stem(u) for us in catalogue.values() for u in us}
     assert not [p for p in (root / "nbs").rglob("*") if p.stem in stems], "the online run wrote into the repository"
+
+
+def test_photos_notebook_online(online, catalogue, tmp_path, monkeypatch):
+    "The toolbox's photos notebook online: its one search goes through ddgs to the stand-in search and prints the first URL."
+    outs, text, _ = _run_online("photos.ipynb", tmp_path, monkeypatch)
+    assert next(o for s, o in outs if 'search_images("bird photo", max_images=1)' in s).strip() == catalogue["bird photo"][0]
 
 
 @pytest.fixture(scope="module")
