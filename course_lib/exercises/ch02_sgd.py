@@ -157,11 +157,28 @@ exercise("02.simple_net", name="simple_net", test=_test_simple_net, reference=si
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, 30), nn.ReLU(), nn.Linear(30, 1)),
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 2))])
 
+# %% ../../nbs/02_sgd.ipynb #b22bp004
+def _test_relu_grad(f):
+    z = torch.tensor([[-2., -0.5, 0.], [0.5, 3., -1e-3]])
+    got = f(z)
+    if not isinstance(got, torch.Tensor) or got.shape != z.shape: raise NotYet(f"for a (2, 3) input it gave shape {tuple(getattr(got, 'shape', ()))}; expected (2, 3): one derivative per element")
+    got = got.float()
+    if torch.equal(got, z.clamp(min=0)): raise NotYet("that is the ReLU itself, not its slope")
+    if torch.equal(got, 1 - (z > 0).float()): raise NotYet("it is 1 where the ReLU is flat and 0 where it passes its input through: the other way round")
+    if torch.equal(got, torch.ones_like(z)): raise NotYet("a slope of 1 everywhere is a linear function's; the ReLU is flat for negative inputs")
+    w = torch.randn(100, generator=torch.Generator().manual_seed(0)).requires_grad_()
+    w.relu().sum().backward()
+    if not torch.equal(f(w.detach()).float(), w.grad): raise NotYet("on 100 random numbers it disagrees with autograd's derivative of relu")
+
+exercise("02.relu_grad", name="relu_grad", test=_test_relu_grad, reference=relu_grad,
+         hint="draw the ReLU: two straight pieces meeting at 0. What is the slope of each piece? Then: which elements of z are on which piece?",
+         wrong=[lambda z: z.clamp(min=0), lambda z: (z < 0).float(), lambda z: torch.ones_like(z)])
+
 # %% ../../nbs/02_sgd.ipynb #d074d61c
 _answers = {"02.q_flat_shape": "ec38cad405cb1e22c1f7", "02.q_flat_gradient": "8ade901b49112376277e",
             "02.q_sigmoid0": "efe817fa8484568088bd", "02.q_kaiming": "0ef8944c0f170b30888c",
-            "02.q_batches": "5ce90b58bc275b9fd6c3", "02.q_two_linear": "0197a01d62620de9bd36",
+            "02.q_batches": "5ce90b58bc275b9fd6c3", "02.q_two_linear": "0197a01d62620de9bd36", "02.q_activations": "4a6b42fd0632e6b8a2b1", "02.q_batch_noise": "40a16956ad6b39a4a8e7",
             "02.q_too_large": ("3114556268625bb8c38c", "09536dbcad7631bfe3e1", "7bef923392376d236f9e", "586c0c58a056b800d0e3", "ed81f0ec97fabb0b6431")}  # salted digests, not answers
 _wrong = {"02.q_flat_shape": [(64, 28, 28)], "02.q_flat_gradient": [1], "02.q_sigmoid0": [0], "02.q_kaiming": [0.044],
-          "02.q_batches": [48], "02.q_two_linear": [2], "02.q_too_large": ["crawls"]}
+          "02.q_batches": [48], "02.q_two_linear": [2], "02.q_batch_noise": [4], "02.q_activations": [23550], "02.q_too_large": ["crawls"]}
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")
