@@ -4,7 +4,9 @@
   the way nbdev's own docs show it: cells marked `#| hide` (or `#| include: false`) are dropped, `#|` directive lines
   are taken out of the code, `#| echo: false` / `#| output: false` hide a cell's input / output. `nbs/` is never
   written to. Chapter pages (`NN_name`) get links to open them in Colab or Kaggle and to download their clean twin,
-  and a target before each cell that defines an exported name, which the API reference links to.
+  and a target before each cell that defines an exported name, which the API reference links to. An HTML anchor
+  `<a id="name"></a>` on a line of its own in a markdown cell (what Jupyter and Colab follow) becomes the MyST
+  target `(name)=`, so `NN_name.ipynb#name` links, such as the Questions page's, work on the site too.
 - `.. course-api::` documents every `course_lib` module with autodoc, in chapter order; nbdev "docments" (a comment
   after each parameter) become the parameter descriptions, and each entry links to the chapter that defines it.
 - The launch menu that sphinx-book-theme puts in each notebook page's header gets a Kaggle entry next to Colab.
@@ -90,6 +92,8 @@ def site_notebook(nb:dict, lib:str, banner:str|None=None, labels:dict|None=None)
     for cell in nb["cells"]:
         cell.setdefault("metadata", {})
         if cell["cell_type"] != "code":
+            if cell["cell_type"] == "markdown":  # an HTML anchor, which Jupyter and Colab follow, is a MyST target here
+                cell["source"] = re.sub(r'^<a id="([\w-]+)"></a>[ \t]*$', r"(\1)=", _src(cell), flags=re.M)
             cells.append(cell)
             continue
         dirs, code = split_directives(_src(cell))
