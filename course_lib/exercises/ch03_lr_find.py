@@ -124,6 +124,6 @@ exercise("03.valley", name="valley", test=_test_valley, reference=valley,
 # %% ../../nbs/03_lr_find.ipynb #1a1dbb46
 _answers = {"03.q_halfway": "a137aefe876fce2c73b8", "03.q_window": "e1e82297b13c587079c7",
             "03.q_stop": "ef55a9d3737c77c1655f", "03.q_minimum": "931b665523d5996ae058",
-            "03.q_doublings": "6ce99c3b0ce348633634", "03.q_validation": "83f0b6a84217381abea1"}  # salted digests, not answers
-_wrong = {"03.q_halfway": [5.0], "03.q_window": [98], "03.q_stop": [2], "03.q_minimum": [0.3], "03.q_doublings": [100], "03.q_validation": ["yes"]}
+            "03.q_doublings": "6ce99c3b0ce348633634", "03.q_three_ways": ("a62dc00d43ec21e5d0d4", "fd94d2a92bf75f9c3232"), "03.q_validation": "83f0b6a84217381abea1"}  # salted digests, not answers
+_wrong = {"03.q_halfway": [5.0], "03.q_window": [98], "03.q_stop": [2], "03.q_minimum": [0.3], "03.q_doublings": [100], "03.q_validation": ["yes"], "03.q_three_ways": ["fastai", "PyTorch"]}
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")
