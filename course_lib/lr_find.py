@@ -14,7 +14,7 @@ from torch import nn
 # %% auto #0
 __all__ = ['suggestion_funcs', 'exp_lr', 'ema_step', 'smooth_losses', 'diverged', 'save_state', 'restore_state', 'set_lr',
            'LRFind', 'lr_range_test', 'valley', 'slide', 'minimum', 'steep', 'Suggestion', 'suggest', 'plot_lr_find',
-           'plot_schedule', 'lr_find']
+           'plot_schedule', 'lr_find', 'one_cycle_lr']
 
 # %% ../nbs/03_lr_find.ipynb #7a9ae38c
 def exp_lr(start_lr:float, end_lr:float, pos:float) -> float:
@@ -257,3 +257,12 @@ def lr_find(learn, # chapter 2's `BasicLearner` or a fastai `Learner`
     res.suggestions = suggest(res.lrs, res.losses, num_it, suggest_funcs)
     if show_plot: plot_lr_find(res)
     return res
+
+# %% ../nbs/03_lr_find.ipynb #a33oc003
+def one_cycle_lr(pos:float, lr_max:float, pct_start:float=0.25, div:float=25., div_final:float=1e5) -> float:
+    "The learning rate `pos` (0 to 1) of the way through a one-cycle run peaking at `lr_max`, as fastai's `fit_one_cycle` schedules it."
+    def half_cos(a, b, p): return b + (a - b) / 2 * (1 + math.cos(math.pi * p))
+    # BEGIN SOLUTION
+    if pos < pct_start: return half_cos(lr_max / div, lr_max, pos / pct_start)
+    return half_cos(lr_max, lr_max / div_final, (pos - pct_start) / (1 - pct_start))
+    # END SOLUTION

@@ -121,6 +121,27 @@ exercise("03.valley", name="valley", test=_test_valley, reference=valley,
          hint="section 3 quotes fastai's arithmetic: two pieces added to the start of the stretch, one of them `third`, each rounded down on its own",
          wrong=[_valley_bottom, _valley_third, lambda lrs, losses: len(losses) // 2])
 
+# %% ../../nbs/03_lr_find.ipynb #a33oc004
+def _test_one_cycle(f):
+    from fastai.callback.schedule import combined_cos
+    for lr_max, pct, div, div_final in [(1e-2, 0.25, 25., 1e5), (0.5, 0.3, 10., 1e4)]:
+        want = combined_cos(pct, lr_max / div, lr_max, lr_max / div_final)
+        for pos in (0., 0.1, pct / 2, pct, 0.5, 0.8, 0.999):
+            got = f(pos, lr_max, pct, div, div_final)
+            if not isinstance(got, (int, float)) and not hasattr(got, "item"): raise NotYet(f"return a number; got {type(got).__name__}")
+            if not math.isclose(float(got), float(want(pos)), rel_tol=1e-4):  # fastai computes in 32-bit floats
+                part = "the warm-up" if pos < pct else "the annealing"
+                raise NotYet(f"with lr_max={lr_max}, pct_start={pct}: at pos={pos:g} ({part}) it gave {float(got):.4g}; fastai's schedule gives {float(want(pos)):.4g}")
+
+def _linear_warmup(pos, lr_max, pct_start=0.25, div=25., div_final=1e5):
+    if pos < pct_start: return lr_max / div + (lr_max - lr_max / div) * pos / pct_start
+    return one_cycle_lr(pos, lr_max, pct_start, div, div_final)
+
+exercise("03.one_cycle_lr", name="one_cycle_lr", test=_test_one_cycle, reference=one_cycle_lr,
+         hint="two halves, each a half-cosine from one value to the next: which three values, and what fraction of its own half has the run covered at `pos`?",
+         wrong=[_linear_warmup, lambda pos, lr_max, pct_start=0.25, div=25., div_final=1e5: lr_max,
+                lambda pos, lr_max, pct_start=0.25, div=25., div_final=1e5: one_cycle_lr(pos, lr_max, 0.5, div, div_final)])
+
 # %% ../../nbs/03_lr_find.ipynb #1a1dbb46
 _answers = {"03.q_halfway": "a137aefe876fce2c73b8", "03.q_window": "e1e82297b13c587079c7",
             "03.q_stop": "ef55a9d3737c77c1655f", "03.q_minimum": "931b665523d5996ae058",
