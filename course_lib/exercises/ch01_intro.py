@@ -111,7 +111,7 @@ _answers = {"01.q_weights": "aa6fa9897c62f8d10250",
             "01.q_train_size": "f630e65d83ab4413856f", "01.q_imagenet_outputs": "82672d750b225adedbc8",
             "01.q_epochs": "8b6534f37b56c5fd22d3",
             "01.q_overfit": ("26a93ac138135177be65", "5d6b5a17d9921f61d927", "7832bb22e1308d476098"),
-            "01.q_split": ("c86fcf050df56c7f72e9", "c91db3ac0a2b8986df6e"), "01.q_batch_shape": "e54cb62dff3164106e2b", "01.q_updates": "06263f8f9f9526a008dd"}  # salted digests, not answers
+            "01.q_split": ("c86fcf050df56c7f72e9", "c91db3ac0a2b8986df6e"), "01.q_feedback": "95b6ce4b9c9113b61931", "01.q_batch_shape": "e54cb62dff3164106e2b", "01.q_updates": "06263f8f9f9526a008dd"}  # salted digests, not answers
 _wrong = {"01.q_weights": ["biases"], "01.q_loss": ["metric"], "01.q_train_size": [60], "01.q_imagenet_outputs": [2],
-          "01.q_epochs": [3], "01.q_overfit": ["underfitting"], "01.q_batch_shape": [(16, 64, 64, 3)], "01.q_split": ["random days", "random"], "01.q_updates": [15]}
+          "01.q_epochs": [3], "01.q_overfit": ["underfitting"], "01.q_batch_shape": [(16, 64, 64, 3)], "01.q_split": ["random days", "random"], "01.q_feedback": ["yes"], "01.q_updates": [15]}
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")
