@@ -177,8 +177,8 @@ exercise("02.relu_grad", name="relu_grad", test=_test_relu_grad, reference=relu_
 # %% ../../nbs/02_sgd.ipynb #d074d61c
 _answers = {"02.q_flat_shape": "ec38cad405cb1e22c1f7", "02.q_flat_gradient": "8ade901b49112376277e",
             "02.q_sigmoid0": "efe817fa8484568088bd", "02.q_kaiming": "0ef8944c0f170b30888c",
-            "02.q_batches": "5ce90b58bc275b9fd6c3", "02.q_two_linear": "0197a01d62620de9bd36", "02.q_hinge": "4eedbe7c57c788893892", "02.q_transfer": "20cea6cb729da67bdb3f", "02.q_activations": "4a6b42fd0632e6b8a2b1", "02.q_batch_noise": "40a16956ad6b39a4a8e7",
+            "02.q_batches": "5ce90b58bc275b9fd6c3", "02.q_two_linear": "0197a01d62620de9bd36", "02.q_conv_size": "c9d406dcd252f095979a", "02.q_hinge": "4eedbe7c57c788893892", "02.q_transfer": "20cea6cb729da67bdb3f", "02.q_activations": "4a6b42fd0632e6b8a2b1", "02.q_batch_noise": "40a16956ad6b39a4a8e7",
             "02.q_too_large": ("3114556268625bb8c38c", "09536dbcad7631bfe3e1", "7bef923392376d236f9e", "586c0c58a056b800d0e3", "ed81f0ec97fabb0b6431")}  # salted digests, not answers
 _wrong = {"02.q_flat_shape": [(64, 28, 28)], "02.q_flat_gradient": [1], "02.q_sigmoid0": [0], "02.q_kaiming": [0.044],
-          "02.q_batches": [48], "02.q_two_linear": [2], "02.q_batch_noise": [4], "02.q_activations": [23550], "02.q_hinge": [-0.5, 2], "02.q_transfer": ["body"], "02.q_too_large": ["crawls"]}
+          "02.q_batches": [48], "02.q_two_linear": [2], "02.q_batch_noise": [4], "02.q_activations": [23550], "02.q_hinge": [-0.5, 2], "02.q_conv_size": [26, 28], "02.q_transfer": ["body"], "02.q_too_large": ["crawls"]}
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")
