@@ -98,7 +98,7 @@ def strip_markers(src:str) -> str:
 # %% ../nbs/grading.ipynb #27d59238
 _dir = re.compile(r"^\s*#\|\s*(\S+)")
 _platform_keys = ("accelerator", "colab")  # notebook metadata Colab reads: open a GPU runtime
-_keep_md = re.compile(r"^\s*(#+\s*)?(\*\*)?(Exercise|Questionnaire|Predict)", re.I)
+_keep_md = re.compile(r"^\s*(<a id=\"[\w-]+\"></a>\s*)?(#+\s*)?(\*\*)?(Exercise|Questionnaire|Predict)", re.I)  # after an anchor too
 _intro = ("\n\n> **Clean version — a self-test.** Fill in each `____` from memory, run the cell, then run the "
           "`check(...)` below it: it says *Correct*, *Not yet* (and why), or *Not attempted*. Stuck? "
           "`hint(\"id\")` gives a nudge; the full notebook has the answers.")

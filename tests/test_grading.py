@@ -164,6 +164,12 @@ def test_no_answer_in_sight(full):
               if not re.fullmatch(r"[\"'][\w ]+[\"']", a) and _gives_away(a, twin)]
     assert not leaks, "\n".join(leaks)
 
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_clean_twin_asks_to_predict_then_run(full):
+    "Each chapter asks at least once for a guess before an output, and its clean twin keeps the prompt."
+    twin = read_nb(root / "nbs" / "clean" / full.name).cells
+    assert any(c.cell_type == "markdown" and "**Predict, then run.**" in c.source for c in twin), full.name
+
 def _filled(full, dest):
     "The clean notebook with the solutions put back: what a learner who got everything right has."
     nb = make_clean(read_nb(full), blank=False)
