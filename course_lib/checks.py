@@ -168,8 +168,9 @@ def _note(res:Result):
     "Keep `res` in the progress file."
     if (f := _progress_file()) is None or res.status == "bug": return
     try:
+        from datetime import date
         from course_lib.toolbox import write_atomic
-        data, today = _read_progress(f), __import__("datetime").date.today().isoformat()
+        data, today = _read_progress(f), date.today().isoformat()
         old = data.get(res.id, {})
         data[res.id] = {"status": res.status, "done": bool(old.get("done")) or res.ok, "checks": int(old.get("checks", 0)) + 1, "last": today}
         f.parent.mkdir(parents=True, exist_ok=True)

