@@ -71,17 +71,19 @@ def _stall(h):
 
 def _routes():
     big = JPG + bytes(150_000)  # still a valid JPEG (PIL ignores what follows the end marker), just too large
+    # built before serving: compressing the bomb's 50 MB of rows per request took over the 1 s deadline on a busy CI machine
+    bomb, big_png, camera = _png_1bit(20_000, 20_000), _png_1bit(8_000, 8_000), _mpo()
     return {
         "/img/ok.png": lambda h: _send(h, PNG, "image/png"),
         "/img/ok.webp": lambda h: _send(h, WEBP, "image/webp"),
         "/img/redirect": _redirect,
-        "/img/camera.jpg": lambda h: _send(h, _mpo()),
+        "/img/camera.jpg": lambda h: _send(h, camera),
         "/bad/404.jpg": lambda h: h.send_error(404),
         "/bad/500.jpg": lambda h: h.send_error(500),
         "/bad/html.jpg": lambda h: _send(h, b"<!DOCTYPE html><html><body>Access denied</body></html>"),
         "/bad/truncated.jpg": lambda h: _send(h, JPG[: len(JPG) // 2]),
-        "/bad/bomb.png": lambda h: _send(h, _png_1bit(20_000, 20_000), "image/png"),
-        "/bad/big.png": lambda h: _send(h, _png_1bit(8_000, 8_000), "image/png"),  # 64M pixels: over the 40M default
+        "/bad/bomb.png": lambda h: _send(h, bomb, "image/png"),
+        "/bad/big.png": lambda h: _send(h, big_png, "image/png"),  # 64M pixels: over the 40M default
         "/bad/huge.jpg": lambda h: _send(h, big),
         "/bad/huge-chunked.jpg": lambda h: _send(h, big, chunked=True),
         "/bad/slow.jpg": lambda h: (time.sleep(2 * TIMEOUT), _send(h, JPG)),
