@@ -9,7 +9,7 @@ from __future__ import annotations
 from .toolbox import uploaded_files
 
 # %% auto #0
-__all__ = ['best_weight', 'bird_block', 'bird_learner', 'is_it_a', 'loss_by_hand', 'error_by_hand', 'n_trainable',
+__all__ = ['best_weight', 'bird_block', 'normalize', 'bird_learner', 'is_it_a', 'loss_by_hand', 'error_by_hand', 'n_trainable',
            'classify_widget']
 
 # %% ../nbs/01_intro.ipynb #52881638
@@ -28,6 +28,13 @@ def bird_block(size:int=192) -> "DataBlock":
         splitter=fv.RandomSplitter(valid_pct=0.2, seed=42),  # SOLUTION
         get_y=fv.parent_label,  # SOLUTION
         item_tfms=[fv.Resize(size, method="squish")])  # SOLUTION
+
+# %% ../nbs/01_intro.ipynb #d9868679
+def normalize(x, mean, std):
+    "Batch `x` (images × channels × height × width) with each channel shifted by its `mean` and scaled by its `std`."
+    import torch
+    mean, std = torch.as_tensor(mean).view(1, -1, 1, 1), torch.as_tensor(std).view(1, -1, 1, 1)  # SOLUTION
+    return (x - mean) / std  # SOLUTION
 
 # %% ../nbs/01_intro.ipynb #5e8229ac
 def bird_learner(dls, pretrained:bool=True):

@@ -104,6 +104,7 @@ def test_short_answers_compare_normalised():
 ACCEPTED = {"01.q_weights": ["weights", "Weight", "the weights"], "01.q_loss": ["loss", "The loss", "loss function"],
             "01.q_overfit": ["overfitting", "Over-fitting", "overfit", "it is overfitting", "overfitted"],
             "01.q_train_size": [240, "240", 240.0], "01.q_batch_shape": [(16, 3, 64, 64), [16, 3, 64, 64]],
+            "01.q_new_entity": ["whole patients", "Patients", "new patients", "the whole patients"], "01.q_timm": ["timm", "TIMM"],
             "02.q_too_large": ["diverges", "diverge", "It diverges.", "diverging", "diverged", "explodes", "blows up"],
             "02.q_sigmoid0": [0.5, "0.5", 1 / 2], "03.q_validation": ["no", "No", "no."], "03.q_halfway": [1e-3, 0.001, "1e-3"]}
 

@@ -59,6 +59,29 @@ exercise("01.datablock", name="bird_block", test=_test_block, reference=bird_blo
          wrong=[lambda size=192: _block(size, pct=0.5), lambda size=192: _block(size, seed=None),
                 lambda size=192: _block(size, method="crop"), lambda size=192: _block(size, label="file name")])
 
+# %% ../../nbs/01_intro.ipynb #6b296e55
+def _test_normalize(f):
+    import torch
+    from fastai.vision.all import Normalize, TensorImage
+    mean, std = [0.5, 0.4, 0.3], [0.25, 0.2, 0.1]
+    x = torch.rand(2, 3, 4, 3, generator=torch.Generator().manual_seed(0))  # 3 pixels wide, like 3 channels: a wrong axis still runs
+    got, want = f(x, mean, std), Normalize.from_stats(mean, std, cuda=False)(TensorImage(x))  # Normalize acts on images only
+    if not torch.is_tensor(got) or got.shape != x.shape: raise NotYet(f"it returned {tuple(getattr(got, 'shape', ()))}; the batch keeps its shape {tuple(x.shape)}")
+    if torch.allclose(got, (x - x.mean()) / x.std(), atol=1e-5): raise NotYet("it used the batch's own statistics; use the mean and std it is given")
+    if torch.allclose(got, (x - torch.tensor(mean)) / torch.tensor(std), atol=1e-5):
+        raise NotYet("it shifted and scaled along the last axis (the width), not the channels (the second axis)")
+    if torch.allclose(got, (x - torch.tensor(mean).view(1, -1, 1, 1)) * torch.tensor(std).view(1, -1, 1, 1), atol=1e-5):
+        raise NotYet("it multiplied by the standard deviation; dividing is what brings the spread to about 1")
+    if not torch.allclose(got, want, atol=1e-5): raise NotYet(f"on a fixed batch its values differ from fastai's Normalize by up to {float((got - want).abs().max()):.3f}")
+
+def _along_width(x, mean, std):
+    import torch
+    return (x - torch.tensor(mean)) / torch.tensor(std)
+
+exercise("01.normalize", name="normalize", test=_test_normalize, reference=normalize,
+         hint="a list of 3 numbers lines up with a tensor's *last* axis when you subtract it; reshape it so that it lines up with the channel axis instead",
+         wrong=[lambda x, m, s: (x - x.mean()) / x.std(), _along_width])
+
 # %% ../../nbs/01_intro.ipynb #eca902c8
 def _preds():
     import torch
@@ -111,7 +134,8 @@ _answers = {"01.q_weights": "aa6fa9897c62f8d10250",
             "01.q_train_size": "f630e65d83ab4413856f", "01.q_imagenet_outputs": "82672d750b225adedbc8",
             "01.q_epochs": "8b6534f37b56c5fd22d3",
             "01.q_overfit": ("26a93ac138135177be65", "5d6b5a17d9921f61d927", "7832bb22e1308d476098"),
-            "01.q_split": ("c86fcf050df56c7f72e9", "c91db3ac0a2b8986df6e"), "01.q_feedback": "95b6ce4b9c9113b61931", "01.q_batch_shape": "e54cb62dff3164106e2b", "01.q_updates": "06263f8f9f9526a008dd"}  # salted digests, not answers
+            "01.q_split": ("c86fcf050df56c7f72e9", "c91db3ac0a2b8986df6e"), "01.q_feedback": "95b6ce4b9c9113b61931", "01.q_batch_shape": "e54cb62dff3164106e2b", "01.q_updates": "06263f8f9f9526a008dd",
+            "01.q_timm": "a283343b66afa1570adf", "01.q_new_entity": ("36841f8ffa52a141131b", "236d9016f5572a25cee7", "92ce3f6aaca4968fb6f8")}  # salted digests, not answers
 _wrong = {"01.q_weights": ["biases"], "01.q_loss": ["metric"], "01.q_train_size": [60], "01.q_imagenet_outputs": [2],
-          "01.q_epochs": [3], "01.q_overfit": ["underfitting"], "01.q_batch_shape": [(16, 64, 64, 3)], "01.q_split": ["random days", "random"], "01.q_feedback": ["yes"], "01.q_updates": [15]}
+          "01.q_epochs": [3], "01.q_overfit": ["underfitting"], "01.q_batch_shape": [(16, 64, 64, 3)], "01.q_split": ["random days", "random"], "01.q_feedback": ["yes"], "01.q_updates": [15], "01.q_timm": ["torchvision"], "01.q_new_entity": ["random scans", "random"]}
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")
