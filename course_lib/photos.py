@@ -210,16 +210,55 @@ def _draw_forest(rng, size):
         d.ellipse([x - r, y - r, x + r, y + r], fill=tuple(int(c) for c in rng.uniform([20, 90, 20], [90, 170, 70])))
     return im
 
-def make_standins(path:str|Path,  # folder to create `bird/` and `forest/` in
+def _draw_bear(kind):
+    "A drawer of stand-in bears of one `kind`: 'grizzly' (brown, a shoulder hump, outdoors), 'black' (outdoors), 'teddy' (indoors, a bow)."
+    def draw(rng, size):
+        from PIL import Image, ImageDraw
+        import numpy as np
+        indoor = kind == "teddy"
+        wall = rng.uniform([170, 140, 150], [240, 220, 230]) if indoor else rng.uniform([40, 90, 30], [110, 160, 80])
+        im = Image.fromarray(np.broadcast_to(wall, (size, size, 3)).astype("uint8"))
+        d = ImageDraw.Draw(im)
+        if not indoor:  # trees behind
+            for _ in range(rng.integers(2, 5)):
+                x, w = rng.uniform(0, size), rng.uniform(0.04, 0.09) * size
+                d.rectangle([x - w / 2, 0, x + w / 2, size], fill=tuple(int(c) for c in rng.uniform([50, 35, 20], [100, 75, 45])))
+        col = {"grizzly": rng.uniform([120, 75, 35], [170, 115, 70]), "black": rng.uniform(15, 50) + rng.uniform(-4, 4, 3),
+               "teddy": rng.uniform([190, 150, 90], [240, 200, 140])}[kind]
+        col = tuple(int(c) for c in col)
+        s, cx, cy = size * rng.uniform(0.22, 0.34), rng.uniform(0.35, 0.65) * size, rng.uniform(0.5, 0.65) * size
+        d.ellipse([cx - s, cy - s * 0.7, cx + s, cy + s * 0.7], fill=col)  # body
+        if kind == "grizzly": d.ellipse([cx - s * 0.5, cy - s * 0.95, cx + s * 0.3, cy - s * 0.2], fill=col)  # shoulder hump
+        hx, hy, r = cx + s * rng.uniform(-0.3, 0.3), cy - s * 1.05, s * 0.5
+        for ex in (-0.75, 0.75): d.ellipse([hx + ex * r - r * 0.35, hy - r * 1.1, hx + ex * r + r * 0.35, hy - r * 0.4], fill=col)  # ears
+        d.ellipse([hx - r, hy - r, hx + r, hy + r], fill=col)  # head
+        muzzle = (230, 210, 180) if kind == "teddy" else tuple(min(255, c + 40) for c in col)
+        d.ellipse([hx - r * 0.4, hy, hx + r * 0.4, hy + r * 0.6], fill=muzzle)
+        for ex in (-0.35, 0.35): d.ellipse([hx + ex * r - 2, hy - r * 0.3 - 2, hx + ex * r + 2, hy - r * 0.3 + 2], fill=(0, 0, 0))  # eyes
+        if kind == "teddy":  # a bow under the chin
+            bow = tuple(int(c) for c in rng.choice([[200, 30, 40], [40, 80, 200], [230, 200, 40]]))
+            d.polygon([(hx, hy + r * 1.1), (hx - r * 0.6, hy + r * 0.8), (hx - r * 0.6, hy + r * 1.4)], fill=bow)
+            d.polygon([(hx, hy + r * 1.1), (hx + r * 0.6, hy + r * 0.8), (hx + r * 0.6, hy + r * 1.4)], fill=bow)
+        return im
+    return draw
+
+_drawers = {"bird": _draw_bird, "forest": _draw_forest, **{k: _draw_bear(k) for k in ("grizzly", "black", "teddy")}}
+
+def make_standins(path:str|Path,  # folder to create one subfolder per kind in
+
                   n:int=150,  # images per category
                   size:int=128,  # width and height in pixels
                   seed:int=42,  # same seed, same pictures
                   broken:bool=True,  # also write one truncated JPEG, as the web sometimes delivers
+                  kinds:tuple=("bird", "forest"),  # what to draw, one folder each: bird, forest, grizzly, black, teddy
                  ) -> list[Path]:
-    "Draw offline stand-in 'photos' of birds and forests as JPEGs (kept if already there); return their paths."
+    "Draw offline stand-in 'photos' (birds and forests, or kinds of bear) as JPEGs, kept if already there; return their paths."
     import numpy as np
+    unknown = [k for k in kinds if k not in _drawers]
+    if unknown: raise ValueError(f"no stand-in drawing for {unknown}: choose from {list(_drawers)}")
     rng, out = np.random.default_rng(seed), []
-    for label, draw in (("bird", _draw_bird), ("forest", _draw_forest)):
+    for label in kinds:
+        draw = _drawers[label]
         (Path(path) / label).mkdir(parents=True, exist_ok=True)
         for i in range(n):
             im, p = draw(rng, size), Path(path) / label / f"standin_{i:03d}.jpg"
@@ -230,8 +269,8 @@ def make_standins(path:str|Path,  # folder to create `bird/` and `forest/` in
             out.append(p)
     if broken:
         buf = io.BytesIO()
-        _draw_bird(rng, size).save(buf, "JPEG")
-        (Path(path) / "bird" / "cut_short.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 3])
+        _drawers[kinds[0]](rng, size).save(buf, "JPEG")
+        (Path(path) / kinds[0] / "cut_short.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 3])
     return out
 
 # %% ../nbs/photos.ipynb #a968b73e
