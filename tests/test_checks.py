@@ -106,7 +106,9 @@ ACCEPTED = {"01.q_weights": ["weights", "Weight", "the weights"], "01.q_loss": [
             "01.q_train_size": [240, "240", 240.0], "01.q_batch_shape": [(16, 3, 64, 64), [16, 3, 64, 64]],
             "01.q_new_entity": ["whole patients", "Patients", "new patients", "the whole patients"], "01.q_timm": ["timm", "TIMM"],
             "02.q_too_large": ["diverges", "diverge", "It diverges.", "diverging", "diverged", "explodes", "blows up"],
-            "02.q_sigmoid0": [0.5, "0.5", 1 / 2], "03.q_validation": ["no", "No", "no."], "03.q_halfway": [1e-3, 0.001, "1e-3"]}
+            "02.q_sigmoid0": [0.5, "0.5", 1 / 2], "03.q_validation": ["no", "No", "no."], "03.q_halfway": [1e-3, 0.001, "1e-3"],
+            "04.q_diagonal": ["diagonal", "The diagonal", "on the diagonal"], "04.q_min_scale": [0.5, "0.5", 1 / 2],
+            "04.q_pin": ["2.8.12", "fastai==2.8.12"]}
 
 @pytest.mark.parametrize("id", ACCEPTED)
 def test_short_answers_accept_reasonable_forms(id):

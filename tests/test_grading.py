@@ -185,19 +185,35 @@ def test_clean_as_shipped(full, monkeypatch):
     assert shipped.results and {r.status for r in shipped.results.values()} == {"blank"}, shipped
     assert set(shipped.results) == set(chapter_exercises(full.name[:2])) and not shipped.errors, shipped
 
+quickest = root / "nbs" / "03_lr_find.ipynb"  # the chapter that runs in the fewest seconds
+
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
-def test_clean_filled_in(full, tmp_path, monkeypatch):
-    "(c) filled in with the solutions: every check of the chapter correct."
+def test_filled_twin_is_the_full_notebook_less_its_exercise_cells(full):
+    """(c) for every chapter, without running it again: filled in, a twin is its chapter's code less the hidden cells,
+    which only define exercises (no visible cell uses what they define), and it checks every exercise of the chapter.
+    So the full notebook's run (tests/test_notebooks.py), which must pass every check, is the filled twin's run."""
+    cells = [c for c in read_nb(full).cells if c.cell_type == "code"]
+    hidden = [c.source for c in cells if "hide" in G._directives(c.source)]
+    assert all(re.match(r"#\| export exercises\.ch\d\d_\w+\n", s) for s in hidden), f"{full.name}: a hidden cell that isn't an exercise cell"
+    defined = {n for s in hidden for n in re.findall(r"^(?:def |class )?([A-Za-z_]\w*)\s*(?:\(|=[^=]|:)", s, re.M)}
+    visible = "\n".join(c["source"] for c in make_clean(read_nb(full), blank=False)["cells"] if c["cell_type"] == "code")
+    used = {n for n in defined if n.startswith("_") and re.search(rf"\b{n}\b", visible)}
+    assert not used, f"{full.name}: visible cells use {sorted(used)}, which only hidden cells define: the twin would lack them"
+    checked = set(re.findall(r"""check\(\s*["'](\d\d\.\w+)["']""", visible))
+    assert checked == set(chapter_exercises(full.name[:2])), f"{full.name}: checked {sorted(checked)}"
+
+def test_clean_filled_in(tmp_path, monkeypatch):
+    "(c) once for real, through the grader: a twin filled in with the solutions has every check of its chapter correct."
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    filled = G._grade_here(_filled(full, tmp_path / full.name), cell_timeout=300)
-    assert filled.ok and set(filled.results) == set(chapter_exercises(full.name[:2])), filled
+    filled = G._grade_here(_filled(quickest, tmp_path / quickest.name), cell_timeout=300)
+    assert filled.ok and set(filled.results) == set(chapter_exercises(quickest.name[:2])), filled
 
 def test_grade_command_outside_the_repo(tmp_path):
     "(c) again as a learner's or teacher's machine runs it: course_lib installed, no repository on disk, no network."
     site, work = tmp_path / "site", tmp_path / "work"
     shutil.copytree(root / "course_lib", site / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
     work.mkdir()
-    full = chapters[-1]  # the quickest chapter to run (every twin runs in the repository, above)
+    full = quickest
     _filled(full, work / "filled.ipynb")
     env = {**os.environ, "PYTHONPATH": str(site), "COURSE_OFFLINE": "1"}
     prog = ("import sys, course_lib; assert course_lib.__file__.startswith(sys.argv[1]), course_lib.__file__; "

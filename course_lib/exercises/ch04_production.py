@@ -5,13 +5,13 @@
 # %% auto #0
 __all__ = []
 
-# %% ../../nbs/04_production.ipynb #ba235cca
+# %% ../../nbs/04_production.ipynb #a795e667
 import os
 from pathlib import Path
 from ..checks import NotYet, exercise
 from ..production import *
 
-# %% ../../nbs/04_production.ipynb #18236ca2
+# %% ../../nbs/04_production.ipynb #e25b56ad
 def _test_confusion(f):
     import torch
     from fastai.interpret import ClassificationInterpretation
@@ -34,7 +34,7 @@ exercise("04.confusion", name="confusion", test=_test_confusion, reference=confu
          hint="go through the pairs (prediction, actual label) and add one to the cell they point at: which of the two picks the row?",
          wrong=[_transposed])
 
-# %% ../../nbs/04_production.ipynb #640d0184
+# %% ../../nbs/04_production.ipynb #fbc42dd3
 class _Planted:
     "Unpickling this creates a folder: proof that loading ran code."
     def __init__(self, marker): self.marker = marker
@@ -57,9 +57,9 @@ exercise("04.safe_load", name="safe_load", test=_test_safe_load, reference=safe_
          hint="torch.load has an argument that makes it read tensors and plain containers only",
          wrong=[lambda p: __import__("torch").load(p, weights_only=False)])
 
-# %% ../../nbs/04_production.ipynb #eec7e3b9
+# %% ../../nbs/04_production.ipynb #53870db3
 _answers = {"04.q_valid_aug": "36985523dd26b7d255ce", "04.q_min_scale": "d52bd46b0b4575392425",
             "04.q_diagonal": ("bb3cee343a9a7d33f2d7", "dde8caf5110a20808d4e"), "04.q_pickle": "20fbefa3b5bacda4ee56",
-            "04.q_pin": ("ac5df54ac7fe44a92b61", "b20a9320e1cc5be0c20d")}  # salted digests, not answers
-_wrong = {"04.q_valid_aug": ["yes"], "04.q_min_scale": [0.25], "04.q_diagonal": ["corner"], "04.q_pickle": ["no"], "04.q_pin": ["app.py"]}
+            "04.q_pin": ("e171c554c48079b89ba7", "9ed698cf3bcefb432d2f")}  # salted digests, not answers
+_wrong = {"04.q_valid_aug": ["yes"], "04.q_min_scale": [0.25], "04.q_diagonal": ["corner"], "04.q_pickle": ["no"], "04.q_pin": ["3", "3.0"]}
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")
