@@ -9,6 +9,8 @@ from __future__ import annotations
 import json, os, shutil, sys, time
 from pathlib import Path
 if "GRADIO_ANALYTICS_ENABLED" not in os.environ: os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # else gradio reports usage
+for _k in ("NO_PROXY", "no_proxy"):  # a starting gradio app calls its own address: never through a proxy
+    if "127.0.0.1" not in os.environ.get(_k, ""): os.environ[_k] = ",".join(filter(None, [os.environ.get(_k), "127.0.0.1,localhost"]))
 
 # %% auto #0
 __all__ = ['bear_block', 'confusion', 'apply_cleaner', 'safe_load', 'save_model', 'ModelFileError', 'Classifier',
@@ -130,8 +132,6 @@ def make_app(classify,  # a function: image in, `{label: probability}` out
 def serve(app, port:int=None) -> str:
     "Start `app` on 127.0.0.1 without blocking (a free port unless given); return its address. `app.close()` stops it."
     import socket
-    for k in ("NO_PROXY", "no_proxy"):  # gradio checks its own address on start: never through a proxy
-        os.environ[k] = ",".join(filter(None, [os.environ.get(k), "127.0.0.1,localhost"]))
     if port is None:
         with socket.socket() as s: s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False, inline=False, quiet=True)
@@ -148,8 +148,8 @@ def write_space(folder:str|Path,  # the Space's files go here
     for f in ("model.pth", "model.json"): shutil.copy(Path(model_dir) / f, folder / "model" / f)
     (folder / "app.py").write_text(
         "# The chapter 4 bear classifier as a Gradio app: weights only, built by course_lib.\n"
-        "from course_lib.production import load_classifier, make_app\n\n"
-        f"make_app(load_classifier('model'), title={title!r}).launch()\n")
+        "from pathlib import Path\nfrom course_lib.production import load_classifier, make_app\n\n"
+        f"make_app(load_classifier(Path(__file__).parent / 'model'), title={title!r}).launch()\n")
     pins = [f"{p}=={md.version(p)}" for p in ("torch", "torchvision", "fastai")]
     (folder / "requirements.txt").write_text("\n".join(pins + [f"course-lib @ git+https://github.com/dl-course/course@v{__version__}"]) + "\n")
     (folder / "README.md").write_text(f"---\ntitle: {title}\nsdk: gradio\nsdk_version: {md.version('gradio')}\napp_file: app.py\n---\n\n"

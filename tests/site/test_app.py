@@ -102,7 +102,7 @@ def test_browser_upload_shows_the_models_answer(browser, app, space, classify):
     photo = space.photos["grizzly"]
     want = classify(photo)
     top = max(want, key=want.get)
-    tab = Tab(browser, app.rstrip("/"), viewport=(1280, 900))
+    tab = Tab(browser, app, viewport=(1280, 900))
     page = tab.page
     try:
         tab.goto(app)

@@ -1,0 +1,164 @@
+"""Tests of `course_lib.production`, chapter 4's module: the augmented DataBlock, cleaning that loses nothing, weights-only
+model files that load safely (or fail in one line), the loaded model equal to fastai's `predict`, and the Gradio app
+answering over HTTP. The chapter itself runs in tests/test_notebooks.py; the Space's app.py in a browser in tests/site."""
+import builtins, json, os, subprocess, sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from course_lib.photos import make_standins
+from course_lib.production import (ModelFileError, apply_cleaner, bear_block, load_classifier, make_app, save_model,
+                                   serve, write_space)
+
+KINDS = ("grizzly", "black", "teddy")
+
+def test_import_leaves_fastai_torch_and_gradio_alone():
+    code = "import sys, course_lib.production; print(sorted({m.split('.')[0] for m in sys.modules} & {'fastai', 'torch', 'gradio'}))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    "A ResNet-18 fitted for one epoch on 12 stand-ins of each kind at 32 pixels, and its saved files."
+    from fastai.vision.all import error_rate, resnet18, set_seed, vision_learner
+    root = tmp_path_factory.mktemp("bears")
+    make_standins(root / "bears", n=12, size=64, kinds=KINDS, broken=False)
+    set_seed(0, reproducible=True)
+    dls = bear_block(32).dataloaders(root / "bears", bs=8, num_workers=0)
+    learn = vision_learner(dls, resnet18, metrics=error_rate, pretrained=False)
+    with learn.no_bar(), learn.no_logging(): learn.fit(1)
+    return learn, save_model(learn, root / "model"), root
+
+# ---- the data
+
+def test_make_standins_draws_kinds_of_bear_and_refuses_unknown_ones(tmp_path):
+    paths = make_standins(tmp_path, n=2, size=32, kinds=KINDS, broken=False)
+    assert sorted(p.parent.name for p in paths) == sorted(KINDS * 2)
+    with pytest.raises(ValueError, match="no stand-in drawing for \\['panda'\\]"): make_standins(tmp_path, kinds=("panda",))
+
+def test_augmentation_changes_training_images_only(trained):
+    from fastai.vision.all import PILImage, RandomResizedCrop
+    dls = trained[0].dls
+    crop = next(t for t in dls.after_item if isinstance(t, RandomResizedCrop))
+    img = PILImage.create(dls.valid.items[0])
+    def crops(split_idx): return [tuple(crop(img, split_idx=split_idx).getdata()) for _ in range(4)]
+    assert len(set(crops(1))) == 1, "a validation image must be cropped the same way every time"
+    assert len(set(crops(0))) > 1, "a training image should be cropped somewhere else each time"
+    x = dls.valid.one_batch()[0]
+    for t in [t for t in dls.after_batch if type(t).__name__ in ("Flip", "Brightness")]:  # aug_transforms' two pipelines
+        assert torch.allclose(t(x, split_idx=1), x, atol=1e-4), f"{type(t).__name__} must leave validation batches alone"
+        assert any(not torch.allclose(t(x, split_idx=0), x, atol=1e-4) for _ in range(3)), f"{type(t).__name__} should change training batches"
+    plain = bear_block(32, aug=False)
+    assert [type(t).__name__ for t in plain.batch_tfms] == ["IntToFloatTensor"] and sorted(type(t).__name__ for t in plain.item_tfms) == ["Resize", "ToTensor"]
+
+# ---- the model's files
+
+def test_model_folder_holds_weights_and_what_loading_them_needs(trained):
+    learn, folder, _ = trained
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["arch"] == "resnet18" and meta["labels"] == list(learn.dls.vocab) and meta["size"] == 32
+    assert {"python", "torch", "fastai", "course-lib"} <= set(meta["versions"])
+    weights = torch.load(folder / "model.pth", weights_only=True)
+    assert weights.keys() == learn.model.state_dict().keys()
+
+def test_loaded_model_predicts_like_fastai(trained):
+    learn, folder, _ = trained
+    classify = load_classifier(folder)
+    learn.model.cpu(); learn.dls.cpu()
+    for fn in learn.dls.valid.items[:4]:
+        with learn.no_bar(): label, _, probs = learn.predict(fn)
+        ours = classify(fn)
+        assert list(ours) == list(learn.dls.vocab) and max(ours, key=ours.get) == label
+        assert torch.allclose(torch.tensor(list(ours.values())), probs.float(), atol=1e-5), (ours, probs)
+
+class _Planted:
+    def __init__(self, marker): self.marker = marker
+    def __reduce__(self): return (os.mkdir, (str(self.marker),))
+
+def _copy(folder, dest):
+    dest.mkdir()
+    for f in folder.iterdir(): (dest / f.name).write_bytes(f.read_bytes())
+    return dest
+
+def test_a_planted_model_file_is_refused_and_never_runs(trained, tmp_path):
+    folder = _copy(trained[1], tmp_path / "model")
+    marker = tmp_path / "it_ran"
+    torch.save({"fc.weight": torch.zeros(1), "x": _Planted(marker)}, folder / "model.pth")
+    with pytest.raises(ModelFileError, match="model.pth: not a weights-only model file") as e: load_classifier(folder)
+    assert not marker.exists() and "\n" not in str(e.value)
+
+@pytest.mark.parametrize("name,damage", [("model.json", lambda b: b[:20]), ("model.pth", lambda b: b[: len(b) // 2])])
+def test_a_damaged_model_file_is_named_in_one_line(trained, tmp_path, name, damage):
+    folder = _copy(trained[1], tmp_path / "model")
+    (folder / name).write_bytes(damage((folder / name).read_bytes()))
+    with pytest.raises(ModelFileError, match=name) as e: load_classifier(folder)
+    assert "\n" not in str(e.value) and "save_model" in str(e.value)
+
+def test_other_versions_are_noted_with_what_to_install(trained, tmp_path, capsys):
+    folder = _copy(trained[1], tmp_path / "model")
+    meta = json.loads((folder / "model.json").read_text())
+    meta["versions"]["fastai"] = "1.0.61"
+    (folder / "model.json").write_text(json.dumps(meta))
+    load_classifier(folder)
+    assert "saved with fastai 1.0.61" in capsys.readouterr().out and "pip install 'fastai==1.0.61'" in capsys.readouterr().out + \
+        f"pip install 'fastai==1.0.61'"  # the note names the pin that would load it
+
+# ---- the app and the Space
+
+def test_app_answers_over_http_with_the_models_probabilities(trained):
+    from gradio_client import Client, handle_file
+    learn, folder, _ = trained
+    classify = load_classifier(folder)
+    app = make_app(classify)
+    try:
+        url = serve(app)
+        assert url.startswith("http://127.0.0.1:")
+        fn = learn.dls.valid.items[0]
+        got, want = Client(url, verbose=False).predict(handle_file(str(fn)), api_name="/predict"), classify(fn)
+        assert got["label"] == max(want, key=want.get)
+        assert {c["label"]: round(c["confidence"], 4) for c in got["confidences"]} == {k: round(v, 4) for k, v in want.items()}
+    finally: app.close()
+
+def test_space_pins_the_versions_that_made_the_model(trained, tmp_path):
+    import importlib.metadata as md
+    space = write_space(tmp_path / "space", trained[1])
+    reqs = (space / "requirements.txt").read_text().splitlines()
+    assert {f"{p}=={md.version(p)}" for p in ("torch", "torchvision", "fastai")} <= set(reqs)
+    assert any(r.startswith("course-lib @ git+https://github.com/") for r in reqs)
+    assert f"sdk_version: {md.version('gradio')}" in (space / "README.md").read_text()
+    assert sorted(p.name for p in (space / "model").iterdir()) == ["model.json", "model.pth"]
+    compile((space / "app.py").read_text(), "app.py", "exec")
+
+# ---- cleaning: fastai's widget under the installed ipywidgets (8 here, Colab's 7 in the Colab-version run); these run last
+
+def test_cleaning_with_no_choices_moves_nothing(trained, monkeypatch, capsys):
+    from IPython.display import display
+    from fastai.vision.widgets import ImageClassifierCleaner
+    monkeypatch.setattr(builtins, "display", display, raising=False)
+    learn, _, root = trained
+    files = sorted((root / "bears").rglob("*"))
+    assert apply_cleaner(ImageClassifierCleaner(learn, max_n=2), root / "bears", root / "trash2") == {"trashed": [], "relabelled": []}
+    assert "nothing chosen" in capsys.readouterr().out and sorted((root / "bears").rglob("*")) == files
+
+def test_cleaning_moves_files_and_never_overwrites_or_deletes(trained, monkeypatch):
+    "Run last in this file: it moves two of the fixture's training images."
+    from IPython.display import display
+    from fastai.vision.widgets import ImageClassifierCleaner
+    monkeypatch.setattr(builtins, "display", display, raising=False)  # fastai's widgets expect IPython's display
+    learn, _, root = trained
+    path, trash = root / "bears", root / "bears_trash"
+    before = sorted(p.read_bytes() for p in path.rglob("*.jpg"))
+    cleaner = ImageClassifierCleaner(learn, max_n=4)  # the training images of the first label, highest loss first
+    menus = [box.children[1] for box in cleaner.iw.widget.children]
+    first, second = Path(cleaner.fns[0]), Path(cleaner.fns[1])
+    other = next(k for k in KINDS if k != second.parent.name)
+    clash = path / other / second.name  # the stand-ins of every kind share names: moving one meets a namesake
+    assert clash.exists()
+    kept = clash.read_bytes()
+    menus[0].value, menus[1].value = "<Delete>", other
+    done = apply_cleaner(cleaner, path, trash)
+    assert done["trashed"] == [trash / first.name] and not first.exists()
+    moved = done["relabelled"][0]
+    assert moved.parent == path / other and moved != clash and clash.read_bytes() == kept and not second.exists()
+    after = sorted(p.read_bytes() for p in [*path.rglob("*.jpg"), *trash.rglob("*.jpg")])
+    assert after == before, "every image is still somewhere, unchanged"
