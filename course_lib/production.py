@@ -32,7 +32,9 @@ def confusion(preds, targs, n:int):
     "An `n`×`n` tensor of counts: how many images of actual label `i` (row) were predicted as `j` (column)."
     import torch
     m = torch.zeros(n, n, dtype=torch.long)
-    for p, t in zip(preds.tolist(), targs.tolist()): m[t, p] += 1  # SOLUTION
+    # BEGIN SOLUTION
+    for p, t in zip(preds.tolist(), targs.tolist()): m[t, p] += 1
+    # END SOLUTION
     return m
 
 # %% ../nbs/04_production.ipynb #2cdc881c

@@ -91,3 +91,45 @@ def test_jupyterlab_shows_a_widget_in_a_chapter(browser, lab):
         raise
     finally:
         tab.close()
+
+
+CLEANER = """from fastai.vision.all import *
+from fastai.vision.widgets import ImageClassifierCleaner
+from course_lib.photos import make_standins
+from course_lib.production import bear_block
+make_standins("bears", n=6, size=64, kinds=("grizzly", "black", "teddy"), broken=False)
+learn = vision_learner(bear_block(32).dataloaders("bears", bs=4, num_workers=0), resnet18, pretrained=False)
+ImageClassifierCleaner(learn, max_n=3)"""
+
+def test_jupyterlab_draws_chapter_4s_cleaner(browser, lab):
+    "fastai's ImageClassifierCleaner, as chapter 4 shows it, drawn by JupyterLab's widget manager (ipywidgets 8 here)."
+    base, token, work = lab
+    tab = Tab(browser, base, viewport=(1280, 900))
+    page = tab.page
+    try:
+        tab.goto(f"{base}/lab/tree/{chapters[0].name}?token={token}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+        n_cells = page.locator(".jp-NotebookPanel .jp-Cell").count()
+        page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")
+        page.wait_for_function(f"() => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length > {n_cells}")
+        page.keyboard.press("Enter")
+        page.keyboard.type(CLEANER)
+        page.keyboard.press("Shift+Enter")
+        cell = page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text="ImageClassifierCleaner(learn").first
+        menus = cell.locator(".jp-OutputArea-output select")
+        menus.nth(4).wait_for(timeout=120_000)  # a label menu, a set menu, and one per image: 2 + 3
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "jupyterlab-cleaner.png"))
+        assert menus.count() == 5
+        options = menus.nth(2).locator("option").all_inner_texts()
+        assert options[:2] == ["<Keep>", "<Delete>"] and set(options[2:]) == {"black", "grizzly", "teddy"}
+        assert cell.locator(".jp-OutputArea-output img").count() >= 3  # each image's thumbnail, drawn
+    except Exception:
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "jupyterlab-cleaner-failure.png"))
+        print("browser errors:", tab.errors, "\njupyter log:", (work / "jupyter.log").read_text()[-3000:])
+        raise
+    finally:
+        tab.close()
