@@ -27,7 +27,7 @@ def main():
                                pretrained=False)
         classify = load_classifier(save_model(learn, tmp / f"model{size}"))
         app = make_app(classify)
-        client = Client(serve(app), verbose=False)
+        client = Client(serve(app), verbose=False, analytics_enabled=False)
         def fastai(fn):
             with learn.no_bar(): return learn.predict(fn)
         def http(fn): return client.predict(handle_file(str(fn)), api_name="/predict")

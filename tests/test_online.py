@@ -20,6 +20,9 @@ from standins import (PhotoSite, SearchStandin, StaticSite, resnet18_standin_che
 root = Path(__file__).parent.parent
 TERMS = {"bird": ["bird photo", "bird sun photo", "bird shade photo"],  # the chapter's searches
          "forest": ["forest photo", "forest sun photo", "forest shade photo"]}
+BEARS = {"grizzly": ["grizzly bear photo", "grizzly bear river photo"],  # chapter 4's searches
+         "black": ["black bear photo", "american black bear forest photo"],
+         "teddy": ["teddy bear photo", "teddy bear toy photo"]}
 N_PHOTOS = 7  # photos each search finds, then 1 broken download: few, to keep the downloads and training short
 
 
@@ -39,28 +42,42 @@ def search(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
-    "Chapter 1's drawn stand-ins, `N_PHOTOS` for each of a label's searches, served as if from the web."
+    """Chapters 1 and 4's drawn stand-ins (birds and forests, kinds of bear), `N_PHOTOS` for each of a label's searches,
+    served as if from the web."""
     folder = tmp_path_factory.mktemp("photos")
     paths = make_standins(folder, n=N_PHOTOS * 3, size=160)
-    site = PhotoSite({label: [p for p in paths if p.parent.name == label] for label in TERMS},
+    paths += make_standins(folder, n=N_PHOTOS * 2, size=160, kinds=tuple(BEARS), broken=False)
+    site = PhotoSite({label: [p for p in paths if p.parent.name == label] for label in [*TERMS, *BEARS]},
                      (folder / "bird" / "cut_short.jpg").read_bytes())
     yield site
     site.close()
 
 
-@pytest.fixture(scope="module")
-def catalogue(search, photos):
-    "What each of the chapter's searches finds: term -> image URLs, `N_PHOTOS` of its label, then one broken download."
+def _publish(search, photos, searches:dict, first:int=0) -> dict:
+    """Make the stand-in search answer each of `searches` ({label: terms}): term -> image URLs, `N_PHOTOS` of its label,
+    then one broken download (a label's searches: one of each kind; numbered from `first`, so each URL is unique)."""
     urls = {}
-    for j, (label, terms) in enumerate(TERMS.items()):
+    for j, (label, terms) in enumerate(searches.items()):
         for i, term in enumerate(terms):
             good = [photos.url + p for p in photos.photos[label][N_PHOTOS * i:N_PHOTOS * (i + 1)]]
-            urls[term] = good + [photos.broken(PhotoSite.broken_kinds[i], 3 * j + i)]  # each label: one of each kind
+            urls[term] = good + [photos.broken(PhotoSite.broken_kinds[i], first + 3 * j + i)]
     for term, us in urls.items():
         slug = term.replace(" ", "-")
         search.catalogue[term] = [result(u, f"{term.capitalize()} {n}: free stock picture", f"{photos.url}/pages/{slug}/{n}",
                                          f"{photos.url}/thumbs/{slug}/{n}.jpg", 640 + n, 480) for n, u in enumerate(us)]
     return urls
+
+
+@pytest.fixture(scope="module")
+def catalogue(search, photos):
+    "What each of chapter 1's searches finds: term -> image URLs, `N_PHOTOS` of its label, then one broken download."
+    return _publish(search, photos, TERMS)
+
+
+@pytest.fixture(scope="module")
+def bear_catalogue(search, photos):
+    "What each of chapter 4's searches finds: term -> `N_PHOTOS` stand-in bears of its label, then one broken download."
+    return _publish(search, photos, BEARS, first=3 * len(TERMS))
 
 
 @pytest.fixture
@@ -293,3 +310,75 @@ def test_mnist_notebooks_online(online, mnist_site, tmp_path, monkeypatch, name,
     data = tmp_path / "fastai_home" / "data" / "mnist_sample"
     assert sum(1 for _ in data.rglob("*.png")) == 1000
     assert not [p for p in work.rglob("*") if p.suffix == ".png"]  # the data went to fastai's folder, not the notebook's
+
+
+@pytest.fixture
+def hub_agent_registry(tmp_path, monkeypatch):
+    """huggingface_hub (gradio_client's `Client` builds its headers with it) fetches a list of "agent harnesses" from
+    huggingface.co at most once a day, and keeps it in HF_HOME: here a copy it fetched just now (empty), as on a
+    machine that has used it today, so that it needn't. Library state, like the torch cache: not the notebook's doing."""
+    try:
+        from huggingface_hub import constants
+        from huggingface_hub.utils import _detect_agent
+    except ImportError: return  # a huggingface_hub without agent detection fetches no such list
+    path = tmp_path / "hf_home" / ".agent_harnesses.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"standardEnvVars": [], "harnesses": {}}))
+    monkeypatch.setattr(constants, "AGENT_HARNESSES_PATH", str(path))
+    monkeypatch.setattr(_detect_agent, "_registry", None)  # read again, from that copy
+
+
+@pytest.mark.online_training
+def test_production_notebook_online(online, photos, bear_catalogue, mnist_site, torch_home, hub_agent_registry, tmp_path,
+                                    monkeypatch):
+    """Chapter 4 start to finish online: every bear search goes through ddgs to the stand-in search and its photos
+    download into the notebook's bears/<label> folders, `vision_learner(..., pretrained=True)` loads the cached checkpoint
+    (a random stand-in, NOT ImageNet weights), the augmentation experiment downloads MNIST_SAMPLE with fastai's
+    `untar_data`, and the Gradio app, served on 127.0.0.1 with the tripwire proxies set, answers gradio_client."""
+    import os
+    import fastai.data.external as ext, torchvision
+    path, _, opened = torch_home
+    torchvision.models.resnet18(weights="DEFAULT")  # what one load through torchvision costs in opens
+    per_load = len(opened)
+    opened.clear()
+    monkeypatch.setattr(ext.URLs, "MNIST_SAMPLE", f"{mnist_site.url}/mnist_sample.tgz")  # what mnist_sample downloads
+    n_hits, n_queries, n_mnist, n_refused = len(photos.hits), len(online.queries()), len(mnist_site.hits), len(online.refused)
+    analytics = os.environ.get("GRADIO_ANALYTICS_ENABLED")  # the notebook sets it when unset: put it back after
+    try: outs, text, work = _run_online("04_production.ipynb", tmp_path, monkeypatch, torch_home=path.parents[2])
+    finally:
+        if analytics is None: os.environ.pop("GRADIO_ANALYTICS_ENABLED", None)
+
+    def output_of(snippet): return next(o for s, o in outs if snippet in s)
+    # the photos: searched through the stand-in, downloaded into the notebook's folder, the broken ones left out
+    assert set(online.queries()[n_queries:]) == {t for ts in BEARS.values() for t in ts}, "a search term never reached the search"
+    folder = work / "bears"
+    for label, terms in BEARS.items():
+        assert json.loads((folder / label / "searches.json").read_text()) == {t: bear_catalogue[t] for t in terms}
+        good = [u for t in terms for u in bear_catalogue[t] if "/photos/" in u]
+        assert sorted(p.stem for p in (folder / label).glob("*.jpg")) == sorted(map(_stem, good)), label
+        assert f"{label}: {len(good)} downloaded, 0 already on disk, {len(terms)} failed" in text  # one broken per search
+    assert {u.removeprefix(photos.url) for us in bear_catalogue.values() for u in us} <= set(photos.hits[n_hits:])
+    assert f"removed 0 broken image(s); {({label: 2 * N_PHOTOS for label in BEARS})}" in text
+    # the pretrained learner: the cached checkpoint, loaded once (load_classifier builds its network without it)
+    assert "NOT PRETRAINED" not in output_of("learn = vision_learner(dls, resnet18, metrics=error_rate, pretrained=not offline)")
+    assert per_load and len(opened) == per_load, (
+        f"the cached ResNet-18 checkpoint (a stand-in, NOT ImageNet weights) was loaded {len(opened) / per_load:g} times, not once")
+    # the augmentation experiment: fastai's MNIST_SAMPLE, downloaded once from the stand-in site into FASTAI_HOME
+    assert mnist_site.hits[n_mnist:] == ["/mnist_sample.tgz"]
+    assert "Online: fastai's MNIST_SAMPLE (600 training, 400 validation images)." in text
+    assert re.search(r"worst case: \d\.\d{3} without augmentation, \d\.\d{3} with", text)
+    # the app, served on 127.0.0.1 and called with gradio_client; then the exported files and the Space
+    assert re.search(r"the app is running at http://127\.0\.0\.1:\d+", text), "the app did not start on 127.0.0.1"
+    assert re.search(r"^a (grizzly|black|teddy) photo → (grizzly|black|teddy)$", text, re.M), "the app did not answer"
+    assert (work / "export.pkl").is_file() and {p.name for p in (work / "bear_model").iterdir()} == {"model.pth", "model.json"}
+    space = work / "bear_space"
+    assert {str(p.relative_to(space)) for p in space.rglob("*") if p.is_file()} == {
+        "app.py", "requirements.txt", "README.md", "model/model.pth", "model/model.json"}
+    assert not online.refused[n_refused:], (  # the `online` fixture checks this too; here, with what to look at
+        f"requests left 127.0.0.1 during the notebook: {online.refused[n_refused:]} (gradio_client's `Client` reports "
+        "its use to huggingface.co, whatever GRADIO_ANALYTICS_ENABLED says, unless given analytics_enabled=False)")
+    # nothing of this run in the repository (the offline suite may be writing its own stand-ins there meanwhile)
+    stems = {_stem(u) for us in bear_catalogue.values() for u in us}
+    assert not [p for p in (root / "nbs").rglob("*") if p.stem in stems], "the online run wrote its photos into the repository"
+    assert not [p for p in (root / "nbs").rglob("searches.json") if photos.url in p.read_text()], (
+        "the online run wrote its searches into the repository")

@@ -114,7 +114,7 @@ def test_app_answers_over_http_with_the_models_probabilities(trained):
         url = serve(app)
         assert url.startswith("http://127.0.0.1:")
         fn = learn.dls.valid.items[0]
-        got, want = Client(url, verbose=False).predict(handle_file(str(fn)), api_name="/predict"), classify(fn)
+        got, want = Client(url, verbose=False, analytics_enabled=False).predict(handle_file(str(fn)), api_name="/predict"), classify(fn)
         assert got["label"] == max(want, key=want.get)
         assert {c["label"]: round(c["confidence"], 4) for c in got["confidences"]} == {k: round(v, 4) for k, v in want.items()}
     finally: app.close()
