@@ -240,6 +240,15 @@ def _run_online(name, tmp_path, monkeypatch, torch_home=None):
     return outs, text, work
 
 
+def _assert_gathered(folder, searches, catalogue, text, failed):
+    "Each label's folder holds its searches' results (searches.json) and exactly their good photos; the notebook said so."
+    for label, terms in searches.items():
+        assert json.loads((folder / label / "searches.json").read_text()) == {t: catalogue[t] for t in terms}
+        good = [u for t in terms for u in catalogue[t] if "/photos/" in u]
+        assert sorted(p.stem for p in (folder / label).glob("*.jpg")) == sorted(map(_stem, good)), label
+        assert f"{label}: {len(good)} downloaded, 0 already on disk, {failed(terms)} failed" in text
+
+
 @pytest.mark.online_training
 def test_intro_notebook_online(online, photos, catalogue, torch_home, tmp_path, monkeypatch):
     """Chapter 1 start to finish online: its first search and the gathering of every label's photos go through ddgs to
@@ -256,12 +265,7 @@ def test_intro_notebook_online(online, photos, catalogue, torch_home, tmp_path, 
     def output_of(snippet): return next(o for s, o in outs if snippet in s)
     assert "Online: searching the web for real photos." in text
     assert set(online.queries()[n_queries:]) == {t for ts in TERMS.values() for t in ts}, "a search term never reached the search"
-    folder = work / "bird_or_not"
-    for label, terms in TERMS.items():
-        assert json.loads((folder / label / "searches.json").read_text()) == {t: catalogue[t] for t in terms}
-        good = [u for t in terms for u in catalogue[t] if "/photos/" in u]
-        assert sorted(p.stem for p in (folder / label).glob("*.jpg")) == sorted(map(_stem, good)), label
-        assert f"{label}: {len(good)} downloaded, 0 already on disk, 3 failed" in text  # the three broken downloads
+    _assert_gathered(work / "bird_or_not", TERMS, catalogue, text, failed=lambda terms: 3)  # the three broken downloads
     assert {u.removeprefix(photos.url) for us in catalogue.values() for u in us} <= set(photos.hits[n_hits:])
     # loaded once: by the pretrained learner; the from-scratch one it is compared with must not load it
     assert per_load and len(opened) == per_load, (
@@ -351,12 +355,7 @@ def test_production_notebook_online(online, photos, bear_catalogue, mnist_site, 
     def output_of(snippet): return next(o for s, o in outs if snippet in s)
     # the photos: searched through the stand-in, downloaded into the notebook's folder, the broken ones left out
     assert set(online.queries()[n_queries:]) == {t for ts in BEARS.values() for t in ts}, "a search term never reached the search"
-    folder = work / "bears"
-    for label, terms in BEARS.items():
-        assert json.loads((folder / label / "searches.json").read_text()) == {t: bear_catalogue[t] for t in terms}
-        good = [u for t in terms for u in bear_catalogue[t] if "/photos/" in u]
-        assert sorted(p.stem for p in (folder / label).glob("*.jpg")) == sorted(map(_stem, good)), label
-        assert f"{label}: {len(good)} downloaded, 0 already on disk, {len(terms)} failed" in text  # one broken per search
+    _assert_gathered(work / "bears", BEARS, bear_catalogue, text, failed=len)  # one broken download per search
     assert {u.removeprefix(photos.url) for us in bear_catalogue.values() for u in us} <= set(photos.hits[n_hits:])
     assert f"removed 0 broken image(s); {({label: 2 * N_PHOTOS for label in BEARS})}" in text
     # the pretrained learner: the cached checkpoint, loaded once (load_classifier builds its network without it)
