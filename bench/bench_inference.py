@@ -1,7 +1,7 @@
 """Time chapter 4's weights-only `load_classifier` against fastai's `learn.predict` and against the Gradio app called over
 HTTP: one image at a time, on the CPU, as a free Space serves it. Same ResNet-18 (random weights: speed doesn't depend on
 them), the same stand-in images, at the chapter's online size (192 pixels) and offline size (48)."""
-import os, statistics, sys, tempfile, time, warnings
+import os, statistics, tempfile, time, warnings
 from pathlib import Path
 
 import torch

@@ -6,7 +6,7 @@ Docs: https://dl-course.github.io/course/production.html.md"""
 
 # %% ../nbs/04_production.ipynb #53a9cae9
 from __future__ import annotations
-import json, os, shutil, sys, time
+import json, os, shutil
 from pathlib import Path
 if "GRADIO_ANALYTICS_ENABLED" not in os.environ: os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # else gradio reports usage
 for _k in ("NO_PROXY", "no_proxy"):  # a starting gradio app calls its own address: never through a proxy
@@ -105,7 +105,7 @@ class Classifier:
 
 def load_classifier(folder:str|Path) -> Classifier:
     "The model `save_model` wrote to `folder`, loaded as weights only, ready to classify images on the CPU."
-    import torch, pickle
+    import pickle
     from fastai.vision.all import create_vision_model, models
     folder = Path(folder)
     try: meta = json.loads((folder / "model.json").read_text())

@@ -14,7 +14,6 @@ from ..production import *
 # %% ../../nbs/04_production.ipynb #e25b56ad
 def _test_confusion(f):
     import torch
-    from fastai.interpret import ClassificationInterpretation
     targs = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 0])
     preds = torch.tensor([0, 1, 0, 1, 2, 2, 0, 2, 2, 0])
     got = f(preds, targs, 3)
