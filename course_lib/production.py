@@ -142,16 +142,21 @@ def serve(app, port:int=None) -> str:
 # %% ../nbs/04_production.ipynb #37c5ee32
 def write_space(folder:str|Path,  # the Space's files go here
                 model_dir:str|Path,  # what `save_model` wrote
+                examples:list=(),  # images to offer as examples, copied into the Space
                 title:str="Grizzly, black or teddy?") -> Path:
-    "Write a Hugging Face Space: `app.py`, pinned `requirements.txt`, `README.md` and the model files."
+    "Write a Hugging Face Space: `app.py`, pinned `requirements.txt`, `README.md`, the model files and examples."
     import importlib.metadata as md
     from course_lib import __version__
     folder = Path(folder); (folder / "model").mkdir(parents=True, exist_ok=True)
     for f in ("model.pth", "model.json"): shutil.copy(Path(model_dir) / f, folder / "model" / f)
+    if examples: (folder / "examples").mkdir(exist_ok=True)
+    for i, p in enumerate(map(Path, examples)): shutil.copy(p, folder / "examples" / f"{i:02d}_{p.parent.name}{p.suffix}")
     (folder / "app.py").write_text(
         "# The chapter 4 bear classifier as a Gradio app: weights only, built by course_lib.\n"
         "from pathlib import Path\nfrom course_lib.production import load_classifier, make_app\n\n"
-        f"make_app(load_classifier(Path(__file__).parent / 'model'), title={title!r}).launch()\n")
+        "here = Path(__file__).parent\n"
+        "examples = sorted(str(p) for p in (here / 'examples').glob('*')) or None\n"
+        f"make_app(load_classifier(here / 'model'), examples=examples, title={title!r}).launch()\n")
     pins = [f"{p}=={md.version(p)}" for p in ("torch", "torchvision", "fastai")]
     (folder / "requirements.txt").write_text("\n".join(pins + [f"course-lib @ git+https://github.com/dl-course/course@v{__version__}"]) + "\n")
     (folder / "README.md").write_text(f"---\ntitle: {title}\nsdk: gradio\nsdk_version: {md.version('gradio')}\napp_file: app.py\n---\n\n"

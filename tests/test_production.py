@@ -122,7 +122,9 @@ def test_app_answers_over_http_with_the_models_probabilities(trained):
 
 def test_space_pins_the_versions_that_made_the_model(trained, tmp_path):
     import importlib.metadata as md
-    space = write_space(tmp_path / "space", trained[1])
+    learn, folder, _ = trained
+    space = write_space(tmp_path / "space", folder, examples=learn.dls.valid.items[:2])
+    assert sorted(p.read_bytes() for p in (space / "examples").iterdir()) == sorted(p.read_bytes() for p in learn.dls.valid.items[:2])
     reqs = (space / "requirements.txt").read_text().splitlines()
     assert {f"{p}=={md.version(p)}" for p in ("torch", "torchvision", "fastai")} <= set(reqs)
     assert any(r.startswith("course-lib @ git+https://github.com/") for r in reqs)

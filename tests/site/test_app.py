@@ -36,7 +36,7 @@ def space(tmp_path_factory) -> Space:
     dls = bear_block(32, aug=False).dataloaders(work / "bears", bs=8, num_workers=0)
     fv.set_seed(0)
     learn = fv.vision_learner(dls, fv.resnet18, pretrained=False)
-    folder = write_space(work / "space", save_model(learn, work / "model"))
+    folder = write_space(work / "space", save_model(learn, work / "model"), examples=photos[1::12])  # one of each kind
     return Space(folder, {k: next(p for p in photos if p.parent.name == k) for k in KINDS}, work / "app.log")
 
 
