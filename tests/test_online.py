@@ -371,8 +371,10 @@ def test_production_notebook_online(online, photos, bear_catalogue, mnist_site, 
     assert re.search(r"^a (grizzly|black|teddy) photo → (grizzly|black|teddy)$", text, re.M), "the app did not answer"
     assert (work / "export.pkl").is_file() and {p.name for p in (work / "bear_model").iterdir()} == {"model.pth", "model.json"}
     space = work / "bear_space"
-    assert {str(p.relative_to(space)) for p in space.rglob("*") if p.is_file()} == {
-        "app.py", "requirements.txt", "README.md", "model/model.pth", "model/model.json"}
+    files = {str(p.relative_to(space)) for p in space.rglob("*") if p.is_file()}
+    examples = {f for f in files if f.startswith("examples/")}
+    assert files - examples == {"app.py", "requirements.txt", "README.md", "model/model.pth", "model/model.json"}
+    assert len(examples) == 3 and all(re.fullmatch(r"examples/0\d_(grizzly|black|teddy)\.jpg", f) for f in examples), examples
     assert not online.refused[n_refused:], (  # the `online` fixture checks this too; here, with what to look at
         f"requests left 127.0.0.1 during the notebook: {online.refused[n_refused:]} (gradio_client's `Client` reports "
         "its use to huggingface.co, whatever GRADIO_ANALYTICS_ENABLED says, unless given analytics_enabled=False)")
