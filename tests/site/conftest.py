@@ -1,6 +1,6 @@
 """Fixtures for the browser tests: the website built by the README's command, served on 127.0.0.1, and a real
 headless Chromium driven by Playwright. Run them with `tools/course docs-test` (they need the docs extra)."""
-import functools, http.server, json, os, re, subprocess, threading, time
+import contextlib, functools, http.server, json, os, re, socket, subprocess, threading, time, urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 import pytest
@@ -19,6 +19,35 @@ NO_NET = {k: "http://127.0.0.1:9" for k in ("http_proxy", "https_proxy", "HTTP_P
 pyproject = tomllib.loads((root / "pyproject.toml").read_text())
 nbs = root / pyproject["tool"]["nbdev"]["nbs_path"]
 chapters = sorted(nbs.glob("[0-9][0-9]_*.ipynb"))
+
+
+def free_port() -> int:
+    "A free 127.0.0.1 port, for a server that can't be given port 0 (gradio checks itself on the port it was told)."
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+@contextlib.contextmanager
+def serving(cmd:list, url:str, log:Path, name:str, timeout:float=90, **popen):
+    "Run `cmd` as its own process (output to `log`) until `url` answers 200, then yield; stop it afterwards."
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never through a proxy
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **popen)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None: pytest.fail(f"{name} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+                try:
+                    with direct.open(url, timeout=2) as r:
+                        if r.status == 200: break
+                except OSError: pass
+                if time.monotonic() > deadline: pytest.fail(f"{name} did not answer on {url} within {timeout:g} s:\n{log.read_text()[-3000:]}")
+                time.sleep(0.3)
+            yield proc
+        finally:
+            proc.terminate()
+            try: proc.wait(20)
+            except subprocess.TimeoutExpired: proc.kill(); proc.wait()
 
 
 def notebook(path:Path) -> dict: return json.loads(path.read_text())

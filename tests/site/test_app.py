@@ -1,19 +1,14 @@
 """Chapter 4's Hugging Face Space, run as a learner runs it (`python app.py` in the folder `write_space` wrote), answers
 as the model it was written from does: through Gradio's own client, and in a browser that uploads a photo."""
-import os, socket, subprocess, sys, time, urllib.request
+import os, sys
 from dataclasses import dataclass
 from pathlib import Path
 import pytest
-from conftest import NO_NET, Tab, artifacts, root
+from conftest import NO_NET, Tab, artifacts, free_port, root, serving
 
 KINDS = ("grizzly", "black", "teddy")
 LOOPBACK = "127.0.0.1,localhost"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))  # gradio can't be given port 0 (it checks itself on :0): pick one for it
-        return s.getsockname()[1]
 
 def _no_proxy() -> str: return ",".join(filter(None, [os.environ.get("NO_PROXY"), LOOPBACK]))
 
@@ -43,7 +38,7 @@ def space(tmp_path_factory) -> Space:
 @pytest.fixture(scope="module")
 def app(space):
     "The Space's app.py, started as its own process on a free 127.0.0.1 port; its address. Stopped at teardown."
-    port = _free_port()
+    port = free_port()
     env = {**os.environ,
            **NO_NET,  # the app must start offline: any web request it makes fails...
            "NO_PROXY": _no_proxy(), "no_proxy": _no_proxy(),  # ...except to itself (gradio checks its own address on start)
@@ -51,30 +46,11 @@ def app(space):
            "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),  # what Spaces sets, on 0.0.0.0:7860
            "GRADIO_ANALYTICS_ENABLED": "False",  # else it reports usage to api.gradio.app and huggingface.co
            "GRADIO_TEMP_DIR": str(space.log.parent / "gradio")}  # uploads go here, not to /tmp/gradio
-    log = open(space.log, "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=space.folder, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"python app.py exited ({proc.returncode}):\n{space.log.read_text()[-3000:]}")
-            try:
-                with direct.open(url, timeout=2) as r:
-                    if r.status == 200: break
-            except OSError: pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"python app.py did not answer on {url} within 90 s:\n{space.log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        with pytest.MonkeyPatch.context() as mp:  # gradio_client (httpx) here honours proxies too
-            for k in ("NO_PROXY", "no_proxy"): mp.setenv(k, _no_proxy())
-            yield url
-    finally:
-        proc.terminate()
-        try: proc.wait(20)
-        except subprocess.TimeoutExpired: proc.kill(); proc.wait()
-        log.close()
+    with serving([sys.executable, "app.py"], url, space.log, "python app.py", cwd=space.folder, env=env), \
+         pytest.MonkeyPatch.context() as mp:  # gradio_client (httpx) here honours proxies too
+        for k in ("NO_PROXY", "no_proxy"): mp.setenv(k, _no_proxy())
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,12 @@
 """The course's main job, checked in the same browser: JupyterLab (as `tools/course lab` starts it) opens a chapter
 notebook, and a cell that displays an ipywidgets widget shows the widget, drawn by the widget manager."""
-import os, secrets, shutil, socket, subprocess, sys, time, urllib.error, urllib.request
+import contextlib, os, secrets, shutil, sys, urllib.error, urllib.request
 from pathlib import Path
 import pytest
-from conftest import Tab, artifacts, chapters
+from conftest import Tab, artifacts, chapters, free_port, serving
 
 jupyter = Path(sys.executable).parent / "jupyter"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
@@ -20,7 +15,7 @@ def lab(tmp_path_factory):
     served = work / "course"  # what JupyterLab shows; its log and settings live beside it
     served.mkdir()
     shutil.copy2(chapters[0], served / chapters[0].name)
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     home = work / ".jupyter-home"  # settings, workspaces, runtime files: nothing of the user's is read or written
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
            "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
@@ -28,69 +23,58 @@ def lab(tmp_path_factory):
     cmd = [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}"]
     if os.geteuid() == 0: cmd.append("--allow-root")
-    log = open(work / "jupyter.log", "w")
-    proc = subprocess.Popen(cmd, cwd=served, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"jupyter lab exited ({proc.returncode}):\n{(work / 'jupyter.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200: break
-            except OSError: pass
-            if time.monotonic() > deadline: pytest.fail("jupyter lab did not answer within 90 s")
-            time.sleep(0.5)
+    with serving(cmd, f"{base}/api/status?token={token}", work / "jupyter.log", "jupyter lab", cwd=served, env=env):
         # the token is really required: without it the API refuses
         try: urllib.request.urlopen(f"{base}/api/contents", timeout=5); refused = False
         except urllib.error.HTTPError as e: refused = e.code == 403
         assert refused, "jupyter lab answered without the token"
         yield base, token, work
-    finally:
-        proc.terminate()
-        try: proc.wait(20)
-        except subprocess.TimeoutExpired: proc.kill(); proc.wait()
-        log.close()
+
+
+def _run_in_a_new_cell(tab, base, token, code:str, marker:str):
+    "As a learner would: open chapter 1, select its title cell, add a code cell under it (B), type `code`, run it (Shift+Enter)."
+    page = tab.page
+    tab.goto(f"{base}/lab/tree/{chapters[0].name}?token={token}")
+    # the chapter is open: its title is rendered, and its kernel has started
+    page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownOutput h1", timeout=90_000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    n_cells = page.locator(".jp-NotebookPanel .jp-Cell").count()
+    page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.wait_for_function(f"() => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length > {n_cells}")
+    page.keyboard.press("Enter")
+    page.keyboard.type(code)
+    page.keyboard.press("Shift+Enter")
+    return page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text=marker).first
+
+@contextlib.contextmanager
+def _browsing(browser, lab, failure:str):
+    "A tab on JupyterLab; on failure, a screenshot, the browser's errors and JupyterLab's log."
+    base, token, work = lab
+    tab = Tab(browser, base, viewport=(1280, 900))
+    try: yield tab
+    except Exception:
+        artifacts.mkdir(exist_ok=True)
+        tab.page.screenshot(path=str(artifacts / failure))
+        print("browser errors:", tab.errors, "\njupyter log:", (work / "jupyter.log").read_text()[-3000:])
+        raise
+    finally: tab.close()
 
 
 def test_jupyterlab_shows_a_widget_in_a_chapter(browser, lab):
-    base, token, work = lab
-    name = chapters[0].name
-    tab = Tab(browser, base, viewport=(1280, 900))
-    page = tab.page
-    try:
-        tab.goto(f"{base}/lab/tree/{name}?token={token}")
-        # the chapter is open: its title is rendered, and its kernel has started
-        page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownOutput h1", timeout=90_000)
-        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
-                               timeout=90_000)
-        n_cells = page.locator(".jp-NotebookPanel .jp-Cell").count()
-        # as a learner would: select the title cell, add a code cell under it (B), type, run it (Shift+Enter)
-        page.locator(".jp-NotebookPanel .jp-Cell").first.click()
-        page.keyboard.press("Escape")
-        page.keyboard.press("b")
-        page.wait_for_function(f"() => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length > {n_cells}")
-        page.keyboard.press("Enter")
-        page.keyboard.type('import ipywidgets as W\nW.IntSlider(value=7, description="seven")')
-        page.keyboard.press("Shift+Enter")
-        cell = page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text="IntSlider").first
+    with _browsing(browser, lab, "jupyterlab-failure.png") as tab:
+        cell = _run_in_a_new_cell(tab, *lab[:2], 'import ipywidgets as W\nW.IntSlider(value=7, description="seven")', "IntSlider")
         slider = cell.locator(".jp-OutputArea-output .widget-slider")
         slider.wait_for(timeout=60_000)
         artifacts.mkdir(exist_ok=True)
-        page.screenshot(path=str(artifacts / "jupyterlab-widget.png"))
+        tab.page.screenshot(path=str(artifacts / "jupyterlab-widget.png"))
         assert cell.locator(".widget-readout").inner_text().strip() == "7"
         assert "seven" in cell.locator(".widget-label").first.inner_text()
         assert slider.bounding_box()["width"] > 50
         # drawn by the widget manager, not left as the text fallback
         assert "IntSlider(value=7" not in cell.locator(".jp-OutputArea").inner_text()
-    except Exception:
-        artifacts.mkdir(exist_ok=True)
-        page.screenshot(path=str(artifacts / "jupyterlab-failure.png"))
-        print("browser errors:", tab.errors, "\njupyter log:", (work / "jupyter.log").read_text()[-3000:])
-        raise
-    finally:
-        tab.close()
 
 
 CLEANER = """from fastai.vision.all import *
@@ -103,33 +87,13 @@ ImageClassifierCleaner(learn, max_n=3)"""
 
 def test_jupyterlab_draws_chapter_4s_cleaner(browser, lab):
     "fastai's ImageClassifierCleaner, as chapter 4 shows it, drawn by JupyterLab's widget manager (ipywidgets 8 here)."
-    base, token, work = lab
-    tab = Tab(browser, base, viewport=(1280, 900))
-    page = tab.page
-    try:
-        tab.goto(f"{base}/lab/tree/{chapters[0].name}?token={token}")
-        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-        n_cells = page.locator(".jp-NotebookPanel .jp-Cell").count()
-        page.locator(".jp-NotebookPanel .jp-Cell").first.click()
-        page.keyboard.press("Escape")
-        page.keyboard.press("b")
-        page.wait_for_function(f"() => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length > {n_cells}")
-        page.keyboard.press("Enter")
-        page.keyboard.type(CLEANER)
-        page.keyboard.press("Shift+Enter")
-        cell = page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text="ImageClassifierCleaner(learn").first
+    with _browsing(browser, lab, "jupyterlab-cleaner-failure.png") as tab:
+        cell = _run_in_a_new_cell(tab, *lab[:2], CLEANER, "ImageClassifierCleaner(learn")
         menus = cell.locator(".jp-OutputArea-output select")
         menus.nth(4).wait_for(timeout=120_000)  # a label menu, a set menu, and one per image: 2 + 3
         artifacts.mkdir(exist_ok=True)
-        page.screenshot(path=str(artifacts / "jupyterlab-cleaner.png"))
+        tab.page.screenshot(path=str(artifacts / "jupyterlab-cleaner.png"))
         assert menus.count() == 5
         options = menus.nth(2).locator("option").all_inner_texts()
         assert options[:2] == ["<Keep>", "<Delete>"] and set(options[2:]) == {"black", "grizzly", "teddy"}
         assert cell.locator(".jp-OutputArea-output img").count() >= 3  # each image's thumbnail, drawn
-    except Exception:
-        artifacts.mkdir(exist_ok=True)
-        page.screenshot(path=str(artifacts / "jupyterlab-cleaner-failure.png"))
-        print("browser errors:", tab.errors, "\njupyter log:", (work / "jupyter.log").read_text()[-3000:])
-        raise
-    finally:
-        tab.close()
