@@ -89,15 +89,20 @@ class ModelFileError(Exception): "A model folder that can't be loaded; the messa
 
 class Classifier:
     "A model loaded from `save_model`'s files: call it with an image, get `{label: probability}`."
-    def __init__(self, model, meta:dict): self.model, self.meta, self.labels = model.eval(), meta, meta["labels"]
+    def __init__(self, model, meta:dict):
+        from fastai.vision.all import IntToFloatTensor, Normalize, RandomResizedCrop, ToTensor
+        self.model, self.meta, self.labels = model.eval(), meta, meta["labels"]
+        self.crop = RandomResizedCrop(meta["size"], min_scale=0.5) if meta["size"] else None  # validation mode: the centre crop
+        self.to_float, self.to_tensor = IntToFloatTensor(), ToTensor()
+        self.norm = Normalize.from_stats(*meta["normalize"], cuda=False) if meta["normalize"] else None
     def __repr__(self): return f"Classifier({self.meta['arch']}, labels={self.labels})"
     def tensor(self, img):
         "`img` (a path, a PIL image or an array) as the batch of one the model takes, prepared like fastai's `predict`."
-        from fastai.vision.all import IntToFloatTensor, Normalize, PILImage, RandomResizedCrop, ToTensor
+        from fastai.vision.all import PILImage
         im = PILImage.create(img)
-        if self.meta["size"]: im = RandomResizedCrop(self.meta["size"], min_scale=0.5)(im, split_idx=1)  # the centre crop
-        x = IntToFloatTensor()(ToTensor()(im))[None]
-        return Normalize.from_stats(*self.meta["normalize"], cuda=False)(x) if self.meta["normalize"] else x
+        if self.crop: im = self.crop(im, split_idx=1)
+        x = self.to_float(self.to_tensor(im))[None]
+        return self.norm(x) if self.norm else x
     def __call__(self, img) -> dict:
         import torch
         with torch.no_grad(): probs = self.model(self.tensor(img)).softmax(1)[0]
@@ -110,8 +115,10 @@ def load_classifier(folder:str|Path) -> Classifier:
     folder = Path(folder)
     try: meta = json.loads((folder / "model.json").read_text())
     except (OSError, ValueError) as e: raise ModelFileError(f"{folder / 'model.json'}: unreadable ({e}); write the folder again with save_model") from None
-    old = {k: v for k, v in meta.get("versions", {}).items() if k != "python" and _versions().get(k, v).split(".")[:2] != v.split(".")[:2]}
-    for pkg, v in old.items(): print(f"note: saved with {pkg} {v}, loading with {_versions().get(pkg)}; if this fails, pip install '{pkg}=={v}'")
+    here = _versions()
+    for pkg, v in meta.get("versions", {}).items():
+        if pkg != "python" and here.get(pkg, v).split(".")[:2] != v.split(".")[:2]:
+            print(f"note: saved with {pkg} {v}, loading with {here[pkg]}; if this fails, pip install '{pkg}=={v}'")
     try: weights = safe_load(folder / "model.pth")
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
         raise ModelFileError(f"{folder / 'model.pth'}: not a weights-only model file ({type(e).__name__}); write it again with save_model") from None
