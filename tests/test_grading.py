@@ -176,6 +176,7 @@ def _filled(full, dest):
     write_nb(nb, dest)
     return dest
 
+@pytest.mark.twin_runs
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
 def test_clean_as_shipped(full, monkeypatch):
     """(b) as shipped: every check of the chapter 'Not attempted', nothing else fails.
@@ -190,11 +191,17 @@ quickest = root / "nbs" / "03_lr_find.ipynb"  # the chapter that runs in the few
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
 def test_filled_twin_is_the_full_notebook_less_its_exercise_cells(full):
     """(c) for every chapter, without running it again: filled in, a twin is its chapter's code less the hidden cells,
-    which only define exercises (no visible cell uses what they define), and it checks every exercise of the chapter.
-    So the full notebook's run (tests/test_notebooks.py), which must pass every check, is the filled twin's run."""
+    which only define exercises or check what the prose says of an output (no visible cell uses what they define), and
+    it checks every exercise of the chapter. So the full notebook's run (tests/test_notebooks.py), which must pass every
+    check, is the filled twin's run."""
     cells = [c for c in read_nb(full).cells if c.cell_type == "code"]
     hidden = [c.source for c in cells if "hide" in G._directives(c.source)]
-    assert all(re.match(r"#\| export exercises\.ch\d\d_\w+\n", s) for s in hidden), f"{full.name}: a hidden cell that isn't an exercise cell"
+    prose_checks = [s for s in hidden if not s.startswith("#| export")]
+    assert all(re.match(r"#\| export exercises\.ch\d\d_\w+\n", s) for s in hidden if s not in prose_checks), f"{full.name}: a hidden export that isn't an exercise cell"
+    for s in prose_checks:  # `#| hide` then asserts, with names of their own (underscored): nothing a later cell relies on
+        assert s.startswith("#| hide\n") and "assert " in s, f"{full.name}: a hidden cell that neither defines exercises nor checks the prose: {s[:80]!r}"
+        names = set(re.findall(r"^\s*([A-Za-z_][\w, ]*?)\s*=[^=]", s, re.M))
+        assert all(n.strip().startswith("_") for ns in names for n in ns.split(",")), f"{full.name}: a prose check binds a visible name: {s[:80]!r}"
     defined = {n for s in hidden for n in re.findall(r"^(?:def |class )?([A-Za-z_]\w*)\s*(?:\(|=[^=]|:)", s, re.M)}
     visible = "\n".join(c["source"] for c in make_clean(read_nb(full), blank=False)["cells"] if c["cell_type"] == "code")
     used = {n for n in defined if n.startswith("_") and re.search(rf"\b{n}\b", visible)}
@@ -202,12 +209,14 @@ def test_filled_twin_is_the_full_notebook_less_its_exercise_cells(full):
     checked = set(re.findall(r"""check\(\s*["'](\d\d\.\w+)["']""", visible))
     assert checked == set(chapter_exercises(full.name[:2])), f"{full.name}: checked {sorted(checked)}"
 
+@pytest.mark.twin_runs
 def test_clean_filled_in(tmp_path, monkeypatch):
     "(c) once for real, through the grader: a twin filled in with the solutions has every check of its chapter correct."
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     filled = G._grade_here(_filled(quickest, tmp_path / quickest.name), cell_timeout=300)
     assert filled.ok and set(filled.results) == set(chapter_exercises(quickest.name[:2])), filled
 
+@pytest.mark.twin_runs
 def test_grade_command_outside_the_repo(tmp_path):
     "(c) again as a learner's or teacher's machine runs it: course_lib installed, no repository on disk, no network."
     site, work = tmp_path / "site", tmp_path / "work"

@@ -247,13 +247,17 @@ def _assert_gathered(folder, searches, catalogue, text, failed):
 
 
 @pytest.mark.online_training
-def test_intro_notebook_online(online, photos, catalogue, lite0_weights, tmp_path, monkeypatch):
+def test_intro_notebook_online(online, photos, catalogue, lite0_weights, mnist_site, tmp_path, monkeypatch):
     """Chapter 1 start to finish online: its first search and the gathering of every label's photos go through ddgs to
     the stand-in search, the photos download into the notebook's folder, `bird_learner(dls)` loads the packaged ImageNet
-    weights (no download), and the pretrained-vs-scratch comparison prints."""
+    weights (no download), the normalization experiment downloads MNIST_SAMPLE with fastai's `untar_data`, and the
+    pretrained-vs-scratch comparison prints."""
+    import fastai.data.external as ext
     path, opened = lite0_weights
-    n_hits, n_queries = len(photos.hits), len(online.queries())
+    monkeypatch.setattr(ext.URLs, "MNIST_SAMPLE", f"{mnist_site.url}/mnist_sample.tgz")  # what mnist_sample downloads
+    n_hits, n_queries, n_mnist = len(photos.hits), len(online.queries()), len(mnist_site.hits)
     outs, text, work = _run_online("01_intro.ipynb", tmp_path, monkeypatch)
+    assert mnist_site.hits[n_mnist:] == ["/mnist_sample.tgz"] and "Online: fastai's MNIST_SAMPLE" in text
 
     def output_of(snippet): return next(o for s, o in outs if snippet in s)
     assert "Online: searching the web for real photos." in text

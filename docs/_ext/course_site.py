@@ -117,6 +117,25 @@ def site_notebook(nb:dict, lib:str, banner:str|None=None, labels:dict|None=None)
     nb["cells"] = cells
     return nb
 
+def _text(cell) -> str:
+    "The text a code cell printed or showed, all outputs together."
+    def one(o): return "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+    return "".join(one(o) for o in cell.get("outputs", []))
+
+def provenance(nb:dict) -> str|None:
+    """Where a chapter's stored outputs came from, read off the outputs themselves: the environment cell's lines on the
+    internet and the GPU, and every line the run printed to announce its data ("OFFLINE…", "Online…")."""
+    outs = [_text(c) for c in nb["cells"] if c["cell_type"] == "code"]
+    env = next((t for t in outs if "Running on:" in t), None)
+    if env is None: return None
+    net = next((l for l in env.splitlines() if l.startswith("Internet:")), "")
+    gpu = next((l for l in env.splitlines() if l.startswith(("GPU", "No GPU"))), "")
+    path = "the offline path" if net.startswith("Internet: off") else "the online path"
+    where = "a GPU, " + gpu.split(":", 1)[1].split("(")[0].strip() if gpu.startswith("GPU") else "the CPU (no GPU)"
+    data = list(dict.fromkeys(l.strip() for t in outs for l in t.splitlines() if re.match(r"\s*(OFFLINE|Online)\b", l)))
+    return (f"**The outputs on this page** come from one run of the notebook, on {path}, on {where}"
+            + ("; its data, as the run announced it: " + " ".join(f"«{l}»" for l in data) if data else "") + ".")
+
 def _title(nb:dict) -> str:
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown" and (m := re.search(r"^#\s+(.+)$", _src(cell), re.M)): return m[1].strip()
@@ -149,6 +168,7 @@ def generate_pages(app):
                            f" · [open it in Colab]({cl['colab']}) · [how to use it](clean-notebooks.md)\n")
             else:
                 log.warning(f"{rel} has no clean twin {clean.relative_to(root)}: run `course-lib clean` and commit it")
+            if (prov := provenance(nb)) is not None: banner += f"\n{prov}\n"
             banner += ":::"
         elif name != "index":
             state["pages"].append(name)
@@ -167,7 +187,7 @@ def generate_pages(app):
 
 def _toctrees(state:dict) -> str:
     chapters = "\n".join(state["chapters"])
-    more = "\n".join(["clean-notebooks", *state["pages"], "api"])
+    more = "\n".join(["clean-notebooks", "data", *state["pages"], "api"])
     return (f"```{{toctree}}\n:caption: Chapters\n:hidden:\n\n{chapters}\n```\n\n"
             f"```{{toctree}}\n:caption: Test yourself, and reference\n:hidden:\n\n{more}\n```")
 
