@@ -111,6 +111,13 @@ def test_chapter_links_to_colab_kaggle_and_its_clean_version(tab, server, chapte
     assert dl.count() == 1 and "clean version" in dl.inner_text()
     body = tab.page.request.get(dl.evaluate("e => e.href")).body()
     assert body == (root / clean).read_bytes(), f"{chapter.stem}: the download is not {clean}"
+    # where its outputs came from, read off them: the path and the device its environment cell reported
+    env = next(t for c in notebook(chapter)["cells"] if c["cell_type"] == "code"
+               for t in ["".join("".join(o.get("text", "")) for o in c.get("outputs", []))] if "Running on:" in t)
+    said = tab.page.locator(".course-launch").inner_text()
+    path = "the offline path" if "Internet: off" in env else "the online path"
+    device = "the CPU (no GPU)" if "No GPU" in env else "a GPU"
+    assert "The outputs on this page" in said and path in said and device in said, f"{chapter.stem}: {said!r}"
 
 
 def _code(text:str) -> str: return "\n".join(l.rstrip() for l in text.strip().splitlines())
