@@ -6,14 +6,15 @@ Docs: https://dl-course.github.io/course/grading.html.md"""
 
 # %% ../nbs/grading.ipynb #9a1c0e04
 from __future__ import annotations
-import hashlib, json, re, sys
+import functools, hashlib, json, re, sys
 from dataclasses import dataclass
 from pathlib import Path
 from .checks import Result, _look, exercises, history, quiet_blanks, chapter_exercises
 
 # %% auto #0
-__all__ = ['ExercisesModule', 'blank_line', 'blank_source', 'solutions', 'strip_markers', 'make_clean', 'write_clean', 'chapters',
-           'Report', 'expected_exercises', 'grade', 'notebooks', 'write_class_reports', 'main']
+__all__ = ['THREAT_MODEL', 'ExercisesModule', 'blank_line', 'blank_source', 'solutions', 'strip_markers', 'make_clean',
+           'write_clean', 'chapters', 'Report', 'expected_exercises', 'isolation', 'grade', 'notebooks',
+           'write_class_reports', 'main']
 
 # %% ../nbs/grading.ipynb #9a1c0e07
 class ExercisesModule:
@@ -176,13 +177,14 @@ class Report:
     path: Path
     results: dict  # exercise id -> `Result` (status "not run" when its check never ran)
     errors: list  # (cell number, one-line error) for cells that raised something other than a blank
-    problem: str = ""  # why the notebook could not be graded to the end, in one line (not a notebook, timed out…)
+    problem: str = ""  # why the notebook could not be graded to the end, in one line (not a notebook, timed out, tampering…)
+    sha256: str = ""  # of the file as it was read, before anything ran: what was graded
     @property
     def ok(self): return bool(self.results) and all(r.ok for r in self.results.values()) and not self.errors and not self.problem
     @property
     def score(self) -> float: return sum(r.ok for r in self.results.values()) / len(self.results) if self.results else 0.
     def __repr__(self):
-        lines = [f"{self.path}:"] + ([f"  ✗ {self.problem}"] if self.problem else [])
+        lines = [f"{self.path}" + (f" (sha256 {self.sha256[:12]}…)" if self.sha256 else "") + ":"] + ([f"  ✗ {self.problem}"] if self.problem else [])
         lines += [f"  {id:24} {_look[r.status][0] if r.status in _look else '– Not run'}"
                   + (f" — {r.message}" if r.message else "") for id, r in self.results.items()]
         lines += [f"  cell {n}: {e}" for n, e in self.errors]
@@ -258,48 +260,123 @@ def _grade_here(path:str|Path, cell_timeout:int) -> Report:
               for o in c.get("outputs", []) if o.get("output_type") == "error" and o.get("ename") != "BlankError"]
     return Report(path, results, errors)
 
-_mark = "course-lib-report:"  # the line of the child's stdout that carries its report
+_mark = "course-lib-report:"  # reports travel down a pipe of their own: this in a notebook's output is a forgery
 
-def _child(path, cell_timeout):
-    "In the grading process of one notebook: grade it, then print the report as one JSON line."
+@functools.cache
+def isolation() -> list|None:
+    """The command that starts a grading process in mount, PID and (unless root) user namespaces of its own, where this
+    machine allows it (Linux's `unshare`, tried once); else None, and notebooks run as the grading user."""
+    import os, shutil, subprocess, tempfile
+    if not (shutil.which("unshare") and shutil.which("mount")): return None
+    cmd = ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc"]
+    if os.geteuid() != 0: cmd[1:1] = ["--user", "--map-root-user"]
+    with tempfile.TemporaryDirectory() as d:
+        try: ok = subprocess.run([*cmd, "mount", "-t", "tmpfs", "tmpfs", d], capture_output=True, timeout=60).returncode == 0
+        except (OSError, subprocess.TimeoutExpired): ok = False
+    return cmd if ok else None
+
+def _isolate(hide_dirs, hide_files, readonly):
+    "In a grading process's own mount namespace, before the notebook runs: hide the submissions, make the course and Python read-only, give up every privilege."
+    import ctypes, subprocess
+    def mount(*a): subprocess.run(["mount", *a], check=True, capture_output=True)
+    for d in hide_dirs: mount("-t", "tmpfs", "-o", "size=1m,mode=0755", "course-grade", d)  # an empty folder where the class was
+    for f in hide_files: mount("--bind", "/dev/null", f)  # a submission next to the course's own files: this one file, emptied
+    for d in readonly: mount("--bind", d, d); mount("-o", "remount,bind,ro", d)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0): raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")  # setuid programs give nothing back
+    if libc.unshare(0x10000000): raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWUSER)")  # no privilege left over these mounts
+
+def _child(path, cell_timeout, key_fd:int, out_fd:int, hide_dirs=(), hide_files=(), readonly=()):
+    "The grading process of one notebook: isolate it, grade it, send the report, with the key, down the parent's pipe."
     import os
+    key = os.read(key_fd, 256).decode(); os.close(key_fd)
+    write, dumps, exit_ = os.write, json.dumps, os._exit  # taken before the notebook runs: replacing them later changes nothing
+    if hide_dirs or hide_files or readonly: _isolate(hide_dirs, hide_files, readonly)
     r = _grade_here(path, cell_timeout)
-    print(_mark + json.dumps({"results": [[r.id, r.status, r.message] for r in r.results.values()], "errors": r.errors}), flush=True)
-    os._exit(0)  # now, even if the notebook left a thread running
+    msg = (key + " " + dumps({"results": [[x.id, x.status, x.message] for x in r.results.values()], "errors": r.errors}) + "\n").encode()
+    while msg: msg = msg[write(out_fd, msg):]
+    exit_(0)  # now, even if the notebook left a thread running
+
+def _plan_hiding(paths:list, work:Path) -> tuple[list, list, list]:
+    "What a grading process must not see or change: the submissions' folders (or, where a folder holds the course, the files), and the course and Python themselves."
+    import course_lib
+    readonly = sorted({str(Path(p).resolve()) for p in (Path(course_lib.__file__).parent, sys.prefix, sys.base_prefix)})
+    needed = [Path(p) for p in (*readonly, work)]
+    def holds(d, p): return p == d or d in p.parents
+    dirs = sorted({Path(p).resolve().parent for p in paths})
+    dirs = [d for d in dirs if not any(holds(d, n) for n in needed)]  # hiding these would hide the course from itself
+    dirs = [d for d in dirs if not any(o != d and holds(o, d) for o in dirs)]  # the outermost only
+    files = [str(Path(p).resolve()) for p in paths if Path(p).is_file() and not any(holds(d, Path(p).resolve()) for d in dirs)]
+    return [str(d) for d in dirs], files, readonly
 
 def grade(path:str|Path,  # the notebook
           cell_timeout:int=120,  # seconds one cell may run
           timeout:int=900,  # seconds the whole notebook may run
+          data:bytes|None=None,  # the file's bytes, read beforehand (default: read now)
+          others:list=(),  # the rest of the class: never reachable from this notebook
+          keep:str|Path|None=None,  # keep what the notebook wrote in a folder here (default: removed)
          ) -> Report:
-    "Grade the notebook at `path` in a process of its own, within the time limits; never raises for a bad notebook."
-    import os, signal, subprocess
+    """Grade the notebook at `path` from a private copy, in a process of its own, within the time limits; never raises
+    for a bad notebook. The report arrives down a pipe with a key only that process holds; where the machine allows it,
+    the process cannot see `path`, `others` or their folders, nor change the course or Python."""
+    import os, secrets, shutil, signal, subprocess, tempfile, threading
     _capture_shell()  # the grading process needs it: say so here, once, not in every notebook's report
     path = Path(path).resolve()
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
+        if data is None: data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        nb = json.loads(data.decode("utf-8"))
         if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list): raise ValueError("no cells")
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        return Report(path, {}, [], f"not a readable notebook ({type(e).__name__}: {' '.join(str(e).split())[:80]})")
+        return Report(path, {}, [], f"not a readable notebook ({type(e).__name__}: {' '.join(str(e).split())[:80]})",
+                      hashlib.sha256(data).hexdigest() if data is not None else "")
     expected = expected_exercises(nb, path)
-    p = subprocess.Popen([sys.executable, "-c", f"from course_lib.grading import _child; _child({str(path)!r}, {int(cell_timeout)})"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-                         env={**os.environ, "COURSE_PROGRESS": "off"})  # a student's checks are not the teacher's progress
-    try: out, _ = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)  # the notebook and anything it started
-        p.communicate()
-        return Report(path, _not_run(expected, "the notebook was stopped before this check"), [],
-                      f"stopped after {timeout} s, the limit for a whole notebook (--timeout)")
-    line = next((l for l in out.splitlines() if l.startswith(_mark)), None)
-    if line is None:
+    work = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    try:
+        for d in ("home", "tmp", "notebook"): (work / d).mkdir()
+        copy = work / "notebook" / path.name
+        copy.write_bytes(data)
+        iso = isolation()
+        hide = _plan_hiding([path, *others], work) if iso else ((), (), ())
+        key, (kr, kw), (rr, rw) = secrets.token_hex(32), os.pipe(), os.pipe()
+        code = f"from course_lib.grading import _child; _child({str(copy)!r}, {int(cell_timeout)}, {kr}, {rw}, *{hide!r})"
+        env = {**os.environ, "COURSE_PROGRESS": "off",  # a student's checks are not the teacher's progress
+               "HOME": str(work / "home"), "TMPDIR": str(work / "tmp"), "TEMP": str(work / "tmp"), "TMP": str(work / "tmp")}
+        p = subprocess.Popen([*(iso or []), sys.executable, "-c", code], cwd=copy.parent, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(kr, rw), start_new_session=True, env=env)
+        os.close(kr); os.close(rw)
+        os.write(kw, key.encode()); os.close(kw)
+        got = []
+        reader = threading.Thread(target=lambda: got.extend(iter(lambda: os.read(rr, 1 << 16), b"")), daemon=True)
+        reader.start()
+        try: out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)  # the notebook and anything it started
+            out, err = p.communicate()
+            reader.join(5); os.close(rr)
+            return Report(path, _not_run(expected, "the notebook was stopped before this check"), [],
+                          f"stopped after {timeout} s, the limit for a whole notebook (--timeout)", sha)
+        reader.join(5); os.close(rr)
+    finally:
+        if keep is not None:
+            dest = Path(keep) / f"{path.stem}-{sha[:12]}"
+            shutil.rmtree(dest, ignore_errors=True); shutil.copytree(work / "notebook", dest, symlinks=True)
+        shutil.rmtree(work, ignore_errors=True)
+    lines = b"".join(got).decode("utf-8", "replace").splitlines()
+    mine = [l[len(key) + 1:] for l in lines if l.startswith(key + " ")]
+    forged = [l for l in lines if not l.startswith(key + " ")] or len(mine) > 1 or _mark in out.decode("utf-8", "replace") + err.decode("utf-8", "replace")
+    if forged:
+        return Report(path, _not_run(expected, "not graded: the notebook tried to forge its report"), [],
+                      "tampering: the notebook wrote a grading report of its own; it is not graded", sha)
+    if not mine:
         return Report(path, _not_run(expected, "the notebook ended before this check"), [],
-                      f"the notebook ended its own process (exit status {p.returncode}) before grading finished")
-    data = json.loads(line[len(_mark):])
+                      f"the notebook ended its own process (exit status {p.returncode}) before grading finished", sha)
+    data = json.loads(mine[0])
     results = {id: Result(id, status, message) for id, status, message in data["results"]}  # the child expects the same
     errors = [tuple(e) for e in data["errors"]]
     timed_out = [n for n, e in errors if e.startswith("TimeoutError")]
     return Report(path, results, errors,
-                  f"cell {timed_out[0]} ran past {cell_timeout} s, the limit for one cell (--cell-timeout)" if timed_out else "")
+                  f"cell {timed_out[0]} ran past {cell_timeout} s, the limit for one cell (--cell-timeout)" if timed_out else "", sha)
 
 def notebooks(args:list) -> list[Path]:
     "The notebooks that files, folders (searched recursively) and glob patterns name, each once, in order."
@@ -320,17 +397,35 @@ def write_class_reports(reports:list, csv_path=None, json_path=None):
     if csv_path:
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["notebook", "correct", "of", "score", "problem", *ids])
+        w.writerow(["notebook", "sha256", "correct", "of", "score", "problem", *ids])
         for r in reports:
-            w.writerow([str(r.path), sum(x.ok for x in r.results.values()), len(r.results), f"{r.score:.3f}", r.problem,
+            w.writerow([str(r.path), r.sha256, sum(x.ok for x in r.results.values()), len(r.results), f"{r.score:.3f}", r.problem,
                         *[r.results[id].status if id in r.results else "" for id in ids]])
         write_atomic(csv_path, buf.getvalue())
     if json_path:
-        write_atomic(json_path, json.dumps([{"notebook": str(r.path), "score": r.score, "problem": r.problem,
+        write_atomic(json_path, json.dumps([{"notebook": str(r.path), "sha256": r.sha256, "score": r.score, "problem": r.problem,
             "exercises": {id: {"status": x.status, "message": x.message} for id, x in r.results.items()},
             "errors": [{"cell": n, "error": e} for n, e in r.errors]} for r in reports], indent=1, ensure_ascii=False))
 
 # %% ../nbs/grading.ipynb #efe43ec7
+THREAT_MODEL = """\
+What grading defends against: one notebook changing another's file or result (every file is read, and hashed, before
+any notebook runs; each is graded from a private copy in a fresh folder that is its working directory, HOME and
+temporary folder, removed afterwards; the report and CSV name each file's SHA-256); deleted check cells (every exercise
+of the chapter is reported, "not run" if its check never ran); edited checks (verdicts come from copies taken before the
+notebook runs); hangs and crashes (time limits per cell and per notebook, a process of its own, killed with everything
+it started); a forged report (the verdicts travel down a pipe with a key only the grading process holds: a report
+line printed, or written to the pipe without the key, marks the notebook as tampering, not graded; one written
+anywhere else is never read).
+Where the machine allows it (Linux with `unshare`, as root or with user namespaces), each notebook also runs in mount,
+PID and user namespaces of its own: the submitted files and their folders are hidden from it, the course's library and
+Python are read-only, and it holds no privilege to undo that. Elsewhere it runs as the grading user and can read, and
+write, whatever that user can: grade a class as root in a throwaway container or CI job, or copy the submissions
+somewhere the grading user alone can read and delete the rest.
+What no grader that runs a student's code can defend against: a notebook that passes the course's own solutions (its
+library holds them) to `check`, or reads the grading process's memory to find the key or the verdicts. For an exam,
+grade on a machine where the course's solutions are not installed, and read the notebooks, not just the scores."""
+
 def main(argv:list=None) -> int:
     "The `course-lib` command line."
     import argparse
@@ -339,12 +434,15 @@ def main(argv:list=None) -> int:
     c = sub.add_parser("clean", help="write nbs/clean/NN_name.ipynb for every chapter nbs/NN_name.ipynb")
     c.add_argument("--nbs", default="nbs", help="the folder of full chapter notebooks (default: nbs)")
     c.add_argument("--force", action="store_true", help="overwrite clean notebooks even where a learner edited them")
-    g = sub.add_parser("grade", help="run notebooks, each in its own process, and report on each exercise of their chapter")
+    g = sub.add_parser("grade", help="run notebooks, each in its own process, and report on each exercise of their chapter",
+                       description="Run notebooks, each from a private copy in a process of its own, and report on each exercise of their chapter.",
+                       epilog=THREAT_MODEL, formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("notebooks", nargs="+", help="notebooks, folders of notebooks or glob patterns, e.g. nbs/clean/01_intro.ipynb class/")
     g.add_argument("--cell-timeout", type=int, default=120, help="seconds one cell may run (default 120)")
     g.add_argument("--timeout", type=int, default=900, help="seconds a whole notebook may run (default 900)")
     g.add_argument("--csv", help="write one row per notebook here: score, then each exercise's status")
     g.add_argument("--json", help="write every result, with its message, here")
+    g.add_argument("--keep", metavar="DIR", help="keep what each notebook wrote, in DIR/<name>-<sha256>/ (default: removed)")
     a = p.parse_args(argv)
     try: return _run(p, a)
     except ImportError as e:
@@ -361,9 +459,15 @@ def _run(p, a) -> int:
                   "regenerated": f"  (it was not a readable notebook: kept as {f.name}.corrupt)"}.get(what, ""))
         return 0
     if not (paths := notebooks(a.notebooks)): p.error(f"no notebooks in {' '.join(a.notebooks)}")
+    def read(f):
+        try: return Path(f).read_bytes()
+        except OSError: return None  # grade says why, in the notebook's row
+    every = [(f, read(f)) for f in paths]  # every submission read before any runs: none can change another's
+    print("isolation: " + ("each notebook in namespaces of its own: the submissions hidden, the course read-only" if isolation()
+          else "none on this machine (no unshare): each notebook runs as this user (course-lib grade --help)"), flush=True)
     reports = []
-    for nb in paths:
-        reports.append(grade(nb, a.cell_timeout, a.timeout))
+    for f, data in every:
+        reports.append(grade(f, a.cell_timeout, a.timeout, data=data, others=[o for o in paths if o != f], keep=a.keep))
         print(reports[-1], flush=True)
     write_class_reports(reports, a.csv, a.json)
     return 0 if all(r.ok for r in reports) else 1

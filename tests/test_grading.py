@@ -322,3 +322,76 @@ def test_notebooks_from_files_folders_and_globs(tmp_path):
     got = G.notebooks([str(tmp_path / "a"), str(tmp_path / "c" / "*.ipynb"), str(tmp_path / "a" / "1.ipynb"), str(tmp_path / "none.ipynb")])
     assert [str(p.relative_to(tmp_path)) for p in got] == ["a/1.ipynb", "a/b/2.ipynb", "c/3.ipynb", "none.ipynb"]
 
+
+# ---- a class graded from copies: no notebook reaches another, nothing is lost, the verdicts can't be forged
+
+def _grade_class(cls, tmp_path, *extra):
+    main = "import sys; from course_lib.grading import main; sys.exit(main(sys.argv[1:]))"
+    p = subprocess.run([sys.executable, "-c", main, "grade", str(cls), "--cell-timeout", "30", "--timeout", "120",
+                        "--csv", str(tmp_path / "class.csv"), *extra], capture_output=True, text=True, timeout=600)
+    import csv
+    return p, {Path(r["notebook"]).stem: r for r in csv.DictReader((tmp_path / "class.csv").open())}
+
+def _isolated(): return bool(G.isolation())
+
+def test_forged_reports_are_tampering(tmp_path):
+    """A notebook that writes a well-formed report to the grading process's standard output and exits, or writes one down
+    every pipe it can find, is reported as tampering and graded on nothing; writing one without exiting is tampering too.
+    One printed into a cell's output is just output: the notebook that then exits is graded on what it did."""
+    cls = tmp_path / "class"; cls.mkdir()
+    every = json.dumps({"results": [[id, "correct", ""] for id in chapter_exercises("01")], "errors": []})
+    forge_line = f'"{G._mark}" + {every!r}'
+    notebooks = {"a_print_exit": _nb(f"import os, sys; sys.__stdout__.write({forge_line} + '\\n'); sys.__stdout__.flush(); os._exit(0)"),
+                 "b_print": _nb(f"import os; os.write(1, ({forge_line} + '\\n').encode())", RIGHT, CHECK),
+                 "f_cell_print_exit": _nb(f"import os; print({forge_line}, flush=True); os._exit(0)"),  # the cell's output, not the process's
+                 "c_every_pipe": _nb("import os, stat\n"
+                                     "for fd in map(int, os.listdir('/proc/self/fd')):\n"
+                                     "    try:\n"
+                                     "        if stat.S_ISFIFO(os.fstat(fd).st_mode): os.write(fd, (" + forge_line + " + '\\n').encode())\n"
+                                     "    except OSError: pass\n"
+                                     "os._exit(0)"),
+                 "d_swap_writer": _nb("import os, json; json.dumps = lambda *a, **k: " + repr(every) + "; os.write = os.write", WRONG, CHECK),
+                 "e_good": _nb(RIGHT, CHECK)}
+    for name, nb in notebooks.items(): (cls / f"{name}.ipynb").write_text(json.dumps(nb))
+    p, rows = _grade_class(cls, tmp_path)
+    for name in ("a_print_exit", "b_print", "c_every_pipe"):
+        assert rows[name]["problem"].startswith("tampering") and rows[name]["correct"] == "0", (name, rows[name])
+    assert "ended its own process" in rows["f_cell_print_exit"]["problem"] and rows["f_cell_print_exit"]["correct"] == "0"
+    assert rows["d_swap_writer"]["01.best_weight"] == "wrong", "replacing json.dumps forged the grader's own report"
+    assert rows["e_good"]["01.best_weight"] == "correct" and not rows["e_good"]["problem"]
+
+def test_a_notebook_cannot_reach_its_neighbours(tmp_path):
+    """Sabotage and copying: one notebook rewrites its neighbour's file without its checks and writes into the class
+    folder, another reads its neighbour's answer. The neighbour is graded on what it submitted, every submitted file is
+    byte-identical afterwards, the class folder holds nothing new, and each row carries the file's SHA-256. Where the
+    machine allows namespaces (root in CI), the reader finds nothing to read."""
+    import hashlib
+    cls = tmp_path / "class"; cls.mkdir()
+    good, thief = cls / "b_good.ipynb", cls / "c_copy.ipynb"
+    saboteur = _nb(f"import json, pathlib\np = pathlib.Path({str(good)!r})\n"
+                   "try:\n    nb = json.loads(p.read_text()); nb['cells'] = nb['cells'][:1]; p.write_text(json.dumps(nb))\nexcept OSError: pass\n"
+                   f"try: pathlib.Path({str(cls / 'planted.txt')!r}).write_text('x')\nexcept OSError: pass\n"
+                   "open('model.pkl', 'w').write('my working file')", WRONG, CHECK)
+    copier = _nb(f"try: copied = {str(good)!r} and 'max(c' in open({str(good)!r}).read()\nexcept OSError: copied = False\n"
+                 "def best_weight(c, perf): return (max if copied else min)(c, key=perf)", CHECK)
+    (cls / "a_sabotage.ipynb").write_text(json.dumps(saboteur))
+    good.write_text(json.dumps(_nb(RIGHT, CHECK)))
+    thief.write_text(json.dumps(copier))
+    before = {f.name: f.read_bytes() for f in cls.iterdir()}
+    p, rows = _grade_class(cls, tmp_path)
+    assert {f.name: f.read_bytes() for f in cls.iterdir()} == before, "the class folder changed during grading"
+    assert rows["b_good"]["01.best_weight"] == "correct", "the saboteur changed its neighbour's result"
+    assert all(rows[f[:-6]]["sha256"] == hashlib.sha256(b).hexdigest() for f, b in before.items()), rows
+    assert "isolation: " in p.stdout
+    if os.geteuid() == 0 and shutil.which("unshare"):  # CI runs as root: there the isolation must hold, not be skipped
+        assert _isolated(), "running as root with unshare, yet notebooks were not isolated"
+    if _isolated(): assert rows["c_copy"]["01.best_weight"] == "wrong", "the copier read its neighbour's notebook"
+
+def test_what_a_notebook_writes_is_removed_or_kept_aside(tmp_path):
+    "A notebook's working files go to its private folder: removed after grading, or kept with --keep, named by its hash."
+    cls = tmp_path / "class"; cls.mkdir()
+    (cls / "a.ipynb").write_text(json.dumps(_nb("open('model.pkl', 'w').write('mine')", RIGHT, CHECK)))
+    p, rows = _grade_class(cls, tmp_path, "--keep", str(tmp_path / "kept"))
+    assert sorted(f.name for f in cls.iterdir()) == ["a.ipynb"]
+    kept = tmp_path / "kept" / f"a-{rows['a']['sha256'][:12]}"
+    assert (kept / "model.pkl").read_text() == "mine" and (kept / "a.ipynb").is_file(), list((tmp_path / "kept").rglob("*"))
