@@ -79,10 +79,9 @@ class Exercise:
 
 exercises = {}
 
-def exercise(id:str, **kwargs) -> Exercise:
-    "Register an `Exercise` (chapter modules do this for their exercises)."
+def exercise(id:str, **kwargs) -> None:
+    "Register an `Exercise` (chapter modules do this for their exercises); `exercises[id]` holds it. Returns nothing, so a cell that registers one shows nothing."
     exercises[id] = Exercise(id, **kwargs)
-    return exercises[id]
 
 # %% ../nbs/checks.ipynb #85a80389
 _salt = "course_lib/v2"
@@ -109,11 +108,11 @@ def answer_digest(id:str, answer) -> str:
 # %% ../nbs/checks.ipynb #6fc0b02e
 _look = {"correct": ("✓ Correct", "#2e7d32"), "wrong": ("✗ Not yet", "#c62828"),
          "blank": ("○ Not attempted", "#757575"), "error": ("⚠ Your code raised an error", "#e65100"),
-         "bug": ("⚠ The check itself failed", "#6a1b9a")}
+         "bug": ("⚠ The check itself failed", "#6a1b9a"), "copied": ("⚠ The course's own solution", "#6a1b9a")}
 
 @dataclass
 class Result:
-    "What `check` found: `status` is one of correct, wrong, blank, error (the learner's code raised), bug (the check's did)."
+    "What `check` found: `status` is one of correct, wrong, blank, error (the learner's code raised), bug (the check's did), copied (the grader found `course_lib`'s own solution)."
     id: str
     status: str
     message: str = ""

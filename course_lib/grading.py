@@ -218,13 +218,23 @@ def _frozen(f):
             names[k] = types.FunctionType(v.__code__, names, v.__name__, v.__defaults__, v.__closure__)
     return types.FunctionType(f.__code__, names, f.__name__, f.__defaults__, f.__closure__)
 
+def _is_the_courses(answer, reference) -> bool:
+    "Whether `answer` is `course_lib`'s own solution: the very function (or its code), or any function of the library's modules."
+    if reference is None or not callable(answer): return False
+    code = getattr(answer, "__code__", None)
+    return answer is reference or (code is not None and code is getattr(reference, "__code__", None)) \
+        or str(getattr(answer, "__module__", "") or "").startswith("course_lib.")
+
 def _judges(ids) -> dict:
     "For each exercise in `ids`, a function giving its verdict on an answer, made from copies taken now."
     import dataclasses, course_lib.checks as C
     judge, out = _frozen(C._judge), {}
+    copied = "the answer is course_lib's own solution (imported from the library, not written in the notebook)"
     for id in ids:
         if (ex := C._exercise(id)) is None: continue  # imports its chapter's exercises
-        out[id] = lambda answer, ex=dataclasses.replace(ex, test=_frozen(ex.test)): judge(ex, answer)
+        def verdict(answer, ex=dataclasses.replace(ex, test=_frozen(ex.test))):
+            return Result(ex.id, "copied", copied) if _is_the_courses(answer, ex.reference) else judge(ex, answer)
+        out[id] = verdict
     return out
 
 def _grade_here(path:str|Path, cell_timeout:int) -> Report:
@@ -422,8 +432,10 @@ PID and user namespaces of its own: the submitted files and their folders are hi
 Python are read-only, and it holds no privilege to undo that. Elsewhere it runs as the grading user and can read, and
 write, whatever that user can: grade a class as root in a throwaway container or CI job, or copy the submissions
 somewhere the grading user alone can read and delete the rest.
-What no grader that runs a student's code can defend against: a notebook that passes the course's own solutions (its
-library holds them) to `check`, or reads the grading process's memory to find the key or the verdicts. For an exam,
+A notebook that passes the course's own function to `check` (imported from course_lib, which holds the solutions) gets
+"copied" for that exercise, not "correct". What no grader that runs a student's code can defend against: the course's
+solutions retyped, or wrapped so they no longer look like the library's, or a notebook that reads the grading process's
+memory to find the key or the verdicts. For an exam,
 grade on a machine where the course's solutions are not installed, and read the notebooks, not just the scores."""
 
 def main(argv:list=None) -> int:

@@ -48,7 +48,8 @@ def _double_test(f):
 @pytest.fixture
 def ex():
     def ref(x): return 2 * x
-    e = exercise("99.double", test=_double_test, name="double", reference=ref, hint="times two", wrong=[lambda x: x + 2])
+    assert exercise("99.double", test=_double_test, name="double", reference=ref, hint="times two", wrong=[lambda x: x + 2]) is None
+    e = exercises["99.double"]
     yield e
     del exercises["99.double"]
 

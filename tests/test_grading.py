@@ -395,3 +395,14 @@ def test_what_a_notebook_writes_is_removed_or_kept_aside(tmp_path):
     assert sorted(f.name for f in cls.iterdir()) == ["a.ipynb"]
     kept = tmp_path / "kept" / f"a-{rows['a']['sha256'][:12]}"
     assert (kept / "model.pkl").read_text() == "mine" and (kept / "a.ipynb").is_file(), list((tmp_path / "kept").rglob("*"))
+
+def test_the_courses_own_solution_is_named_not_graded(tmp_path):
+    "Passing course_lib's own solution to `check` is reported as such ('copied'), so a teacher reading the CSV knows."
+    cls = tmp_path / "class"; cls.mkdir()
+    (cls / "a_peek.ipynb").write_text(json.dumps(_nb("import course_lib.bird", 'check("01.best_weight", course_lib.bird.best_weight)')))
+    (cls / "b_import.ipynb").write_text(json.dumps(_nb("from course_lib.bird import best_weight", CHECK)))
+    (cls / "c_own.ipynb").write_text(json.dumps(_nb(RIGHT, CHECK)))
+    p, rows = _grade_class(cls, tmp_path)
+    assert rows["a_peek"]["01.best_weight"] == rows["b_import"]["01.best_weight"] == "copied", rows
+    assert rows["c_own"]["01.best_weight"] == "correct" and rows["a_peek"]["correct"] == "0"
+    assert "course's own solution" in p.stdout

@@ -117,3 +117,11 @@ def test_questions_page_links_each_question_to_a_code_cell():
     assert named, "the Questions page names no self-check"
     for id in named: assert id in chapter_exercises(id[:2]), f"the Questions page names {id}, which is no exercise"
     assert "(questions.ipynb)" in "".join("".join(c["source"]) for c in cells("index.ipynb")), "the course home must link the Questions page"
+
+def test_hidden_cells_print_nothing():
+    "A hidden cell (an exercise's check, a check of the prose) leaves nothing in the stored outputs: the site and the learner see none of it."
+    for nb in sorted((root / "nbs").glob("[0-9][0-9]_*.ipynb")):
+        for c in json.loads(nb.read_text())["cells"]:
+            src = "".join(c["source"])
+            if c["cell_type"] == "code" and re.search(r"^#\|\s*hide\s*$", src, re.M):
+                assert not c.get("outputs"), f"{nb.name}: a hidden cell printed {c['outputs'][0]!r:.120}: {src[:80]!r}"
