@@ -12,7 +12,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['exercises', 'history', 'BlankError', 'Blank', 'quiet_blanks', 'is_blank', 'NotYet', 'Exercise', 'exercise',
-           'normalize', 'answer_digest', 'Result', 'chapter_exercises', 'check', 'hint', 'Progress', 'progress', '____']
+           'normalize', 'answer_digest', 'numbers_in', 'answer_forms', 'Result', 'chapter_exercises', 'check', 'hint',
+           'Progress', 'progress', '____']
 
 # %% ../nbs/checks.ipynb #259f3745
 class BlankError(Exception):
@@ -76,6 +77,7 @@ class Exercise:
     hint: str = ""  # a nudge that doesn't give the answer away
     wrong: list = field(default_factory=list)  # known-wrong answers, for the negative tests
     reference: object = None  # the course's answer: later cells use it while the exercise is left blank
+    sig: int = None  # for a number that is "about" something: compare it rounded to this many significant figures
 
 exercises = {}
 
@@ -104,6 +106,28 @@ def normalize(answer) -> str:
 def answer_digest(id:str, answer) -> str:
     "Salted digest of `answer` to exercise `id`: what an `Exercise` stores instead of the answer."
     return hashlib.sha256(f"{_salt}:{id}:{normalize(answer)}".encode()).hexdigest()[:20]
+
+_number_words = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                 "nine": 9, "ten": 10, "twenty": 20, "fifty": 50, "hundred": 100, "a hundred": 100, "one hundred": 100,
+                 "thousand": 1000, "a thousand": 1000, "half": 0.5, "a half": 0.5, "one half": 0.5, "quarter": 0.25,
+                 "a quarter": 0.25, "one quarter": 0.25, "twice": 2, "double": 2}
+
+def numbers_in(text:str) -> list[float]:
+    "The numbers a short answer written as text may mean: '~50', 'about 50', '4x', 'four', 'half', '1/2', '50%' (0.5, or 50)."
+    t = " ".join(str(text).lower().replace("×", "x").split()).strip(" .!")
+    t = re.sub(r"^(about|around|roughly|approximately|approx\.?|nearly|almost|~|≈)\s*", "", t)
+    t = re.sub(r"\s*(x|times)$", "", t)
+    if t in _number_words: return [float(_number_words[t])]
+    if m := re.fullmatch(r"([-+]?\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)", t): return [float(m[1]) / float(m[2])] if float(m[2]) else []
+    if m := re.fullmatch(r"([-+]?\d*\.?\d+)\s*(%|percent|per cent)", t): return [float(m[1]) / 100, float(m[1])]
+    try: return [float(t)]
+    except ValueError: return []
+
+def answer_forms(answer, sig:int=None) -> list:
+    "Every reading of a short `answer` that `check` compares: itself, the numbers its words may mean, and those rounded to `sig` significant figures."
+    out = [answer] + (numbers_in(answer) if isinstance(answer, str) else [])
+    if sig: out += [float(f"{x:.{sig}g}") for x in out if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    return out
 
 # %% ../nbs/checks.ipynb #6fc0b02e
 _look = {"correct": ("✓ Correct", "#2e7d32"), "wrong": ("✗ Not yet", "#c62828"),
@@ -202,8 +226,13 @@ def _judge(ex:Exercise, answer) -> Result:
     if answer is _missing or is_blank(answer): return Result(id, "blank", "fill in the blanks (____) above, run that cell, then this one")
     try:
         if ex.digest is not None:
-            if answer_digest(id, answer) not in (ex.digest if isinstance(ex.digest, tuple) else (ex.digest,)):
-                raise NotYet(f"{answer!r} is not the answer")
+            digests = ex.digest if isinstance(ex.digest, tuple) else (ex.digest,)
+            forms = answer_forms(answer, ex.sig)
+            if not any(answer_digest(id, f) in digests for f in forms):
+                numeric = any(isinstance(f, (int, float)) and not isinstance(f, bool) for f in forms)
+                how = (f" (a number counts when it rounds to the answer at {ex.sig} significant figure{'s' * (ex.sig > 1)})" if numeric and ex.sig
+                       else " (a number must be exact here; written in words, as a fraction or as a percentage counts too)" if numeric else "")
+                raise NotYet(f"{answer!r} is not the answer{how}")
         if ex.test is not None: ex.test(answer)
         return Result(id, "correct")
     except NotYet as e: return Result(id, "wrong", str(e))

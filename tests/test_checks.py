@@ -108,7 +108,9 @@ ACCEPTED = {"01.q_weights": ["weights", "Weight", "the weights"], "01.q_loss": [
             "01.q_new_entity": ["whole patients", "Patients", "new patients", "the whole patients"], "01.q_timm": ["timm", "TIMM"],
             "02.q_too_large": ["diverges", "diverge", "It diverges.", "diverging", "diverged", "explodes", "blows up"],
             "02.q_sigmoid0": [0.5, "0.5", 1 / 2], "03.q_validation": ["no", "No", "no."], "03.q_halfway": [1e-3, 0.001, "1e-3"],
-            "04.q_diagonal": ["diagonal", "The diagonal", "on the diagonal"], "04.q_min_scale": [0.5, "0.5", 1 / 2],
+            "04.q_diagonal": ["diagonal", "The diagonal", "on the diagonal"], "04.q_min_scale": [0.5, "0.5", 1 / 2, "half", "a half", "1/2", "50%", "50 %"],
+            "02.q_batch_noise": [2, "2", 1.9, 2.2, "about 2", "~2", "2x", "two", "twice"], "03.q_window": [50, "about 50", "~50", "fifty", "50."],
+            "03.q_stop": [4, "4x", "4 times", "four", "4×"],
             "04.q_pin": ["2.8.12", "fastai==2.8.12"]}
 
 @pytest.mark.parametrize("id", ACCEPTED)
@@ -235,3 +237,38 @@ def test_exercises_are_registered_checked_and_reject_wrong_answers(full):
             assert r.status == "wrong" and r.message, f"{id}: the wrong answer {w!r} got {r!r}"
         if e.reference is not None: assert check(id, e.reference).ok, f"{id}: the course's own answer fails its check"
 
+
+
+def test_numbers_in_words_and_the_tolerance_said():
+    "Short numeric answers read as a person writes them; a wrong one says how exact it has to be, never the answer."
+    from course_lib.checks import numbers_in
+    assert numbers_in("about 50") == numbers_in("~50") == numbers_in("fifty") == [50.] and numbers_in("4x") == numbers_in("four") == [4.]
+    assert numbers_in("1/2") == numbers_in("half") == [0.5] and numbers_in("50%") == [0.5, 50.] and numbers_in("diverges") == []
+    C.chapter_exercises("02"); C.chapter_exercises("04")
+    assert check("02.q_batch_noise", 4).status == "wrong" and "1 significant figure" in check("02.q_batch_noise", 4).message
+    msg = check("04.q_min_scale", 0.4).message
+    assert "must be exact" in msg and "0.5" not in msg and "half" not in msg
+
+def test_fair_checks_reject_what_breaks_later_and_accept_plain_numbers():
+    "The checks of issue 17: forms that pass a check and break a later cell are refused; a Python float is one number."
+    import torch
+    from torch import nn
+    C.chapter_exercises("01"); C.chapter_exercises("02")
+    non_leaf = check("02.init_params", lambda size, std=1.0: torch.randn(size).requires_grad_() * std)
+    assert non_leaf.status == "wrong" and ".grad stays None" in non_leaf.message
+    stack_only = check("02.mnist_distance", lambda a, b: (a - b).abs().mean((1, 2)))
+    assert stack_only.status == "wrong" and "single image" in stack_only.message
+    twice = check("02.simple_net", lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 1), nn.Sigmoid()))
+    assert twice.status == "wrong" and "sigmoid" in twice.message
+    as_float = check("01.loss_by_hand", lambda p, t: float(-p[range(len(t)), t].log().mean()))
+    assert as_float.ok, as_float
+    per_image = check("01.loss_by_hand", lambda p, t: -p[range(len(t)), t].log())
+    assert per_image.status == "wrong" and "one loss per image" in per_image.message
+    assert check("01.error_by_hand", lambda p, t: float((p.argmax(dim=1) != t).float().mean())).ok
+
+def test_questionnaire_hints_stand_alone():
+    "No questionnaire hint points at a section the clean twin doesn't keep: each carries a nudge of its own."
+    for ch in ("01", "02", "03", "04"):
+        for id in C.chapter_exercises(ch):
+            h = exercises[id].hint
+            assert h and "section above" not in h and "the loss section" not in h, (id, h)

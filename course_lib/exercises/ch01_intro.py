@@ -92,7 +92,9 @@ def _test_loss(f):
     import torch
     p, t = _preds()
     got, want = f(p, t), torch.nn.functional.nll_loss(p.log(), t)
-    if not torch.is_tensor(got) or got.ndim != 0: raise NotYet(f"it returned {tuple(getattr(got, 'shape', ()))} values; a loss is one number (take the mean)")
+    if isinstance(got, (int, float)): got = torch.tensor(float(got))  # a Python number is one number too
+    if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected one number (a Python float or a one-number tensor)")
+    if got.ndim != 0: raise NotYet(f"it returned a tensor of shape {tuple(got.shape)}, one loss per image; a loss is one number for the batch (take the mean)")
     if got < 0: raise NotYet(f"it returned {got:.3f}, a negative loss: log of a probability is ≤ 0, so…")
     if not torch.allclose(got, want, atol=1e-5): raise NotYet(f"on 8 fixed predictions it returned {got:.4f}; cross-entropy is {want:.4f}")
 
@@ -101,14 +103,16 @@ def _test_error(f):
     from fastai.metrics import error_rate
     p, t = _preds()
     got, want = f(p, t), float(error_rate(p, t))  # floats: fastai's TensorBase can't be formatted with :.3f
-    if not torch.is_tensor(got) or got.ndim != 0: raise NotYet("it should return one number: the fraction of wrong predictions")
+    if isinstance(got, (int, float)): got = torch.tensor(float(got))  # a Python number is one number too
+    if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected one number (a Python float or a one-number tensor)")
+    if got.ndim != 0: raise NotYet(f"it returned a tensor of shape {tuple(got.shape)}; expected one number for the batch: the fraction of wrong predictions")
     g = float(got)
     if abs(g - (1 - want)) < 1e-6: raise NotYet(f"it returned {g:.3f}: that's the accuracy, the fraction *right*")
     if abs(g - want * len(t)) < 1e-6: raise NotYet(f"it returned {g:.0f}, the number of mistakes: the rate is a fraction of all images")
     if abs(g - want) > 1e-6: raise NotYet(f"on 8 fixed predictions it returned {g:.3f}; the error rate is {want:.3f}")
 
 exercise("01.loss_by_hand", name="loss_by_hand", test=_test_loss, reference=loss_by_hand,
-         hint="for each image you need one number from its row: the probability it gave the right label (indexing with two lists picks one element per row); the loss section says what to do with those numbers",
+         hint="for each image you need one number from its row: the probability it gave the right label (indexing with two lists picks one element per row); cross-entropy turns each of those probabilities into a cost that is 0 when the model is sure and right and grows without bound as the probability falls, then averages them",
          wrong=[lambda p, t: p[range(len(t)), t].log().mean(), lambda p, t: -p.log().mean(), lambda p, t: -p[range(len(t)), t].log()])
 exercise("01.error_by_hand", name="error_by_hand", test=_test_error, reference=error_by_hand,
          hint="the label the model predicts is the one it gives the highest probability; which tensor method finds that position in each row?",
@@ -138,4 +142,5 @@ _answers = {"01.q_weights": "aa6fa9897c62f8d10250",
             "01.q_timm": "a283343b66afa1570adf", "01.q_new_entity": ("36841f8ffa52a141131b", "236d9016f5572a25cee7", "92ce3f6aaca4968fb6f8")}  # salted digests, not answers
 _wrong = {"01.q_weights": ["biases"], "01.q_loss": ["metric"], "01.q_train_size": [60], "01.q_imagenet_outputs": [2],
           "01.q_epochs": [3], "01.q_overfit": ["underfitting"], "01.q_batch_shape": [(16, 64, 64, 3)], "01.q_split": ["random days", "random"], "01.q_feedback": ["yes"], "01.q_updates": [15], "01.q_timm": ["torchvision"], "01.q_new_entity": ["random scans", "random"]}
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")
+_hints = {'01.q_weights': "Samuel's program had numbers that change what it does, besides its inputs; the course's diagrams of a model draw them as a second input", '01.q_loss': 'one of the two must change smoothly when a weight changes a little, or following it would be impossible', '01.q_train_size': 'what is held back is a share of the total; the rest trains', '01.q_imagenet_outputs': "a classifier has one output per category it was trained on; count ImageNet's categories", '01.q_epochs': 'fine_tune first trains with the body frozen, then unfrozen for the number you gave it', '01.q_overfit': 'getting better on the images it trains on while getting worse on new ones: the model is memorising', '01.q_split': 'validate on data like what the model will meet in use: will it forecast days between known days, or after them?', '01.q_new_entity': 'if the same patient is in both sets, the model can recognise the patient instead of the illness', '01.q_feedback': 'in the simulation the records only grow where patrols are sent, and patrols go where the records are', '01.q_batch_shape': 'PyTorch puts the number of images first, then the colour channels, then height and width', '01.q_updates': 'one update per full batch; count the batches in one epoch, then the epochs', '01.q_timm': "a model's name as a string is looked up in PyTorch Image Models, preinstalled in Colab and Kaggle"}  # each a nudge of its own: the clean twin keeps no prose to point at
+for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id])

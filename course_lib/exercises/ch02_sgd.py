@@ -19,28 +19,36 @@ def _test_distance(f):
     stack, one = torch.rand(5, 28, 28, generator=g), torch.rand(28, 28, generator=g)
     got = f(stack, one)
     if not isinstance(got, torch.Tensor) or got.shape != (5,):
-        raise NotYet(f"a stack of 5 images against one image gave shape {tuple(getattr(got, 'shape', ()))}; expected (5,): average over the last two axes only")
+        raise NotYet(f"a stack of 5 images against one image gave shape {tuple(getattr(got, 'shape', ()))}; expected (5,), one distance per image of the stack")
     want = (stack - one).abs().mean((-1, -2))
     if torch.allclose(got.abs(), ((stack - one).mean((-1, -2))).abs()): raise NotYet("differences of opposite sign cancel out: take the absolute value before averaging")
     if not torch.allclose(got, want): raise NotYet(f"for fixed images it returned {got[0]:.4f} for the first; the mean absolute difference is {want[0]:.4f}")
+    one_more = torch.rand(28, 28, generator=g)  # is_3 later measures one image against the mean: no stack at all
+    try: single = f(one_more, one)
+    except Exception as e: raise NotYet(f"one image against another raised {type(e).__name__}: count the axes from the end (-1, -2), so a single image works too") from None
+    if not isinstance(single, torch.Tensor) or single.shape != () or not torch.allclose(single, (one_more - one).abs().mean()):
+        raise NotYet(f"one 28×28 image against another gave shape {tuple(getattr(single, 'shape', ()))}; expected one number: count the axes from the end (-1, -2)")
 
 exercise("02.mnist_distance", name="mnist_distance", test=_test_distance, reference=mnist_distance,
-         hint="the L1 distance of section 2, for one image, is where to start; then average over the pixels of each image only, not over the stack: which axes hold an image's rows and columns?",
-         wrong=[lambda a, b: (a - b).mean((-1, -2)), lambda a, b: (a - b).abs().mean(), lambda a, b: ((a - b) ** 2).mean((-1, -2))])
+         hint="the L1 distance (the mean of the absolute differences) is where to start; then average over the pixels of each image only, not over the stack: which axes hold an image's rows and columns?",
+         wrong=[lambda a, b: (a - b).mean((-1, -2)), lambda a, b: (a - b).abs().mean(), lambda a, b: ((a - b) ** 2).mean((-1, -2)),
+                lambda a, b: (a - b).abs().mean((1, 2))])  # right for a stack, an IndexError for one image
 
 # %% ../../nbs/02_sgd.ipynb #868c1cd2
 def _test_init(f):
     torch.manual_seed(0)
     p = f((200, 50), std=0.1)
     if not isinstance(p, torch.Tensor) or tuple(p.shape) != (200, 50): raise NotYet(f"init_params((200, 50)) gave shape {tuple(getattr(p, 'shape', ()))}")
-    if not p.requires_grad: raise NotYet("autograd isn't tracking the parameters: section 3 shows how to ask it to")
+    if not p.requires_grad: raise NotYet("autograd isn't tracking the parameters: a tensor has a method that asks it to, named after the gradients it will need")
+    if not p.is_leaf: raise NotYet("the result is computed from a tracked tensor, not tracked itself, so its .grad stays None and training can't update it: scale first, then ask autograd to track the result")
     if abs(p.mean().item()) > 0.02: raise NotYet(f"their mean is {p.mean().item():.3f}; random normal numbers average about 0")
     if not 0.09 < p.std().item() < 0.11: raise NotYet(f"with std=0.1 their standard deviation is {p.std().item():.3f}: standard normal numbers have standard deviation 1; scale them to std")
 
 exercise("02.init_params", name="init_params", test=_test_init, reference=init_params,
-         hint="which PyTorch function draws random numbers from the standard normal distribution (standard deviation 1)? Scaling numbers scales their spread; and section 3 shows how to have autograd track a tensor",
+         hint="which PyTorch function draws random numbers from the standard normal distribution (standard deviation 1)? Scaling numbers scales their spread; and a tensor method named after what autograd needs, gradients, makes it track a tensor",
          wrong=[lambda size, std=1.0: torch.randn(size) * std, lambda size, std=1.0: (torch.rand(size) * std).requires_grad_(),
-                lambda size, std=1.0: torch.randn(size).requires_grad_()])
+                lambda size, std=1.0: torch.randn(size).requires_grad_(),
+                lambda size, std=1.0: torch.randn(size).requires_grad_() * std])  # tracked, but not a leaf: .grad stays None
 
 # %% ../../nbs/02_sgd.ipynb #4cc7c282
 def _test_linear1(f):
@@ -69,7 +77,7 @@ def _test_mnist_loss(f):
     if not torch.allclose(f(p, t), mnist_loss(p, t), atol=1e-6): raise NotYet("it disagrees with the definition on 50 random predictions")
 
 exercise("02.mnist_loss", name="mnist_loss", test=_test_mnist_loss, reference=mnist_loss,
-         hint="the distance already in the cell expects predictions between 0 and 1, and ours can be any number: which function of the section above squashes any number into that range?",
+         hint="the distance already in the cell expects predictions between 0 and 1, and ours can be any number: which function squashes any number into the range 0 to 1?",
          wrong=[lambda p, t: torch.where(t == 1, 1 - p, p).mean(), lambda p, t: torch.where(t == 1, p.sigmoid(), 1 - p.sigmoid()).mean(),
                 lambda p, t: torch.where(t == 1, 1 - p.sigmoid(), p.sigmoid())])
 
@@ -109,7 +117,7 @@ class _NoLrOptim(BasicOptim):
         for p in self.params: p.data -= p.grad.data
 
 exercise("02.basic_optim", name="BasicOptim", test=_test_optim, reference=BasicOptim,
-         hint="step 5 of the seven steps (section 4), for each parameter: which way, and how far? Change the values without autograd recording it, as section 5 does by hand", wrong=[_UpOptim, _NoLrOptim])
+         hint="for each parameter: which way does its gradient point, and how far should a step go? Change the values through an attribute that autograd doesn't record", wrong=[_UpOptim, _NoLrOptim])
 
 # %% ../../nbs/02_sgd.ipynb #bc9a9637
 def _tiny_run(train):
@@ -150,12 +158,14 @@ def _test_simple_net(f):
     out = net(torch.randn(3, 10))
     if out.shape != (3, 1): raise NotYet(f"3 inputs gave output shape {tuple(out.shape)}; expected (3, 1)")
     if not any(isinstance(m, nn.ReLU) for m in net.modules()): raise NotYet("without a non-linearity two linear layers are just one: add a ReLU between them")
+    if any(isinstance(m, nn.Sigmoid) for m in net.modules()): raise NotYet("it ends in a sigmoid, but mnist_loss applies the sigmoid itself: the predictions would be squashed twice; return the raw output of the last linear layer")
 
 exercise("02.simple_net", name="simple_net", test=_test_simple_net, reference=simple_net,
          hint="torch.nn has a layer for each of simple_net_v0's three lines, and a container that runs layers one after the other",
          wrong=[lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, 1)),
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, 30), nn.ReLU(), nn.Linear(30, 1)),
-                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 2))])
+                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 2)),
+                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 1), nn.Sigmoid())])
 
 # %% ../../nbs/02_sgd.ipynb #b22bp004
 def _test_relu_grad(f):
@@ -181,4 +191,6 @@ _answers = {"02.q_flat_shape": "ec38cad405cb1e22c1f7", "02.q_flat_gradient": "8a
             "02.q_too_large": ("3114556268625bb8c38c", "09536dbcad7631bfe3e1", "7bef923392376d236f9e", "586c0c58a056b800d0e3", "ed81f0ec97fabb0b6431")}  # salted digests, not answers
 _wrong = {"02.q_flat_shape": [(64, 28, 28)], "02.q_flat_gradient": [1], "02.q_sigmoid0": [0], "02.q_kaiming": [0.044],
           "02.q_batches": [48], "02.q_two_linear": [2], "02.q_batch_noise": [4], "02.q_activations": [23550], "02.q_hinge": [-0.5, 2], "02.q_conv_size": [26, 28], "02.q_transfer": ["body"], "02.q_too_large": ["crawls"]}
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")
+_hints = {'02.q_flat_shape': "linear1 takes one row per image: each image's rows of pixels, one after the other", '02.q_flat_gradient': "a tiny nudge almost never flips a prediction across 0.5, so the count of right answers doesn't move", '02.q_sigmoid0': 'sigmoid(x) = 1 / (1 + exp(-x)); what is exp(0)?', '02.q_kaiming': 'the Kaiming standard deviation is the square root of 2 divided by the number of inputs', '02.q_batches': 'divide, and round up: the last, smaller batch counts too', '02.q_two_linear': 'a linear function of a linear function is itself linear', '02.q_batch_noise': 'the error of an average of independent samples shrinks like 1 / sqrt(batch size); 4 times the batch is what factor in the square root?', '02.q_activations': 'each image gets one activation per hidden unit: how many hidden units does simple_net have by default?', '02.q_hinge': 'relu(z) is above zero when z is above zero: solve 2x - 1 > 0', '02.q_transfer': "the pretrained part keeps what it learned; the part that names the old task's categories has to go", '02.q_conv_size': 'with padding 1 a 3×3 kernel fits at every pixel; a stride of 2 keeps every second position', '02.q_too_large': 'each step overshoots the minimum by more than it started from: the loss grows instead of shrinking'}  # each a nudge of its own: the clean twin keeps no prose to point at
+_sig = {"02.q_batch_noise": 1}  # "about how much": 1.9 is about 2
+for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id], sig=_sig.get(_id))

@@ -41,7 +41,7 @@ def _test_ema(f):
         if not math.isclose(float(s), want_avg / (1 - 0.9 ** n), rel_tol=1e-6): raise NotYet(f"with beta=0.9, after losses 1, 3, 2, 5 the debiased averages differ from the right ones at loss {n}")
 
 exercise("03.ema_step", name="ema_step", test=_test_ema, reference=ema_step,
-         hint="the new average keeps a share beta of the old one and gives the rest of the weight to the new loss; debiasing divides by the total weight the losses have had so far (section 2, smoothing the loss)",
+         hint="the new average keeps a share beta of the old one and gives the rest of the weight to the new loss; debiasing divides by the total weight the losses have had so far",
          wrong=[lambda avg, loss, count, beta=0.98: (beta * avg + (1 - beta) * loss,) * 2,
                 lambda avg, loss, count, beta=0.98: ((1 - beta) * avg + beta * loss, ((1 - beta) * avg + beta * loss) / (1 - beta ** count)),
                 lambda avg, loss, count, beta=0.98: (beta * avg + (1 - beta) * loss, (beta * avg + (1 - beta) * loss) / (1 - beta))])
@@ -104,7 +104,7 @@ def _test_valley(f):
         if not isinstance(got, (int, np.integer)): raise NotYet(f"return an index (an int); got {type(got).__name__}")
         if got != want:
             where = "the bottom" if got >= want + 5 else "the start" if got <= want - 5 else "a point near the right one"
-            raise NotYet(f"on test curve {k + 1} it picked index {got}, {where}; fastai picks {want}, about halfway along the longest decreasing stretch")
+            raise NotYet(f"on test curve {k + 1} it picked index {got}, {where}; fastai picks {want}: its rule rounds a third and a sixth of the stretch down separately, so it lands near, not exactly at, the middle; this exercise asks for fastai's index exactly")
 
 def _valley_bottom(lrs, losses):
     import numpy as np
@@ -118,7 +118,7 @@ def _valley_third(lrs, losses):
     return s + int((e - s) / 3)
 
 exercise("03.valley", name="valley", test=_test_valley, reference=valley,
-         hint="section 3 quotes fastai's arithmetic: two pieces added to the start of the stretch, one of them `third`, each rounded down on its own",
+         hint="fastai's arithmetic: from the start of the longest decreasing stretch, add two pieces of its length, a third of it and a sixth of it, each rounded down on its own — not the exact middle",
          wrong=[_valley_bottom, _valley_third, lambda lrs, losses: len(losses) // 2])
 
 # %% ../../nbs/03_lr_find.ipynb #a33oc004
@@ -147,4 +147,5 @@ _answers = {"03.q_halfway": "a137aefe876fce2c73b8", "03.q_window": "e1e82297b13c
             "03.q_stop": "ef55a9d3737c77c1655f", "03.q_minimum": "931b665523d5996ae058",
             "03.q_doublings": "6ce99c3b0ce348633634", "03.q_three_ways": ("a62dc00d43ec21e5d0d4", "fd94d2a92bf75f9c3232"), "03.q_validation": "83f0b6a84217381abea1"}  # salted digests, not answers
 _wrong = {"03.q_halfway": [5.0], "03.q_window": [98], "03.q_stop": [2], "03.q_minimum": [0.3], "03.q_doublings": [100], "03.q_validation": ["yes"], "03.q_three_ways": ["fastai", "PyTorch"]}
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint="the section above that covers it has the answer")
+_hints = {'03.q_halfway': 'the schedule multiplies by the same factor every step, so half the steps cover half the orders of magnitude between 1e-7 and 10', '03.q_window': 'compute 1 / (1 - 0.98)', '03.q_stop': "the stop rule compares the smoothed loss with a multiple of the best smoothed loss so far (fastai's stop_div)", '03.q_minimum': 'the minimum suggestion backs off from the lowest point, because the loss is about to turn up there: by a factor of ten', '03.q_doublings': '2 to the power of how many is the first one above 10 / 1e-7 = 10^8?', '03.q_validation': 'the finder changes the learning rate after every training batch and only watches the training loss', '03.q_three_ways': 'each loop computes gradients somewhere: look for who calls backward in each'}  # each a nudge of its own: the clean twin keeps no prose to point at
+for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id])
