@@ -113,8 +113,8 @@ _number_words = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5
                  "a quarter": 0.25, "one quarter": 0.25, "twice": 2, "double": 2}
 
 def numbers_in(text:str) -> list[float]:
-    "The numbers a short answer written as text may mean: '~50', 'about 50', '4x', 'four', 'half', '1/2', '50%' (0.5, or 50)."
-    t = " ".join(str(text).lower().replace("×", "x").split()).strip(" .!")
+    "The numbers a short answer written as text may mean: '~50', 'about 50', '4x', 'four', 'half', '1/2', '50%' (0.5, or 50), '80,000'."
+    t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", " ".join(str(text).lower().replace("×", "x").split()).strip(" .!"))  # 80,000
     t = re.sub(r"^(about|around|roughly|approximately|approx\.?|nearly|almost|~|≈)\s*", "", t)
     t = re.sub(r"\s*(x|times)$", "", t)
     if t in _number_words: return [float(_number_words[t])]
