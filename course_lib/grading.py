@@ -301,7 +301,11 @@ def _child(path, cell_timeout, key_fd:int, out_fd:int, hide_dirs=(), hide_files=
     import os
     key = os.read(key_fd, 256).decode(); os.close(key_fd)
     write, dumps, exit_ = os.write, json.dumps, os._exit  # taken before the notebook runs: replacing them later changes nothing
-    if hide_dirs or hide_files or readonly: _isolate(hide_dirs, hide_files, readonly)
+    try:
+        if hide_dirs or hide_files or readonly: _isolate(hide_dirs, hide_files, readonly)
+    except Exception as e:  # say so, rather than grade a notebook that could reach the others
+        write(out_fd, (key + " " + dumps({"problem": f"not graded: the notebook could not be isolated ({type(e).__name__}: {' '.join(str(e).split())[:80]})"}) + "\n").encode())
+        exit_(0)
     r = _grade_here(path, cell_timeout)
     msg = (key + " " + dumps({"results": [[x.id, x.status, x.message] for x in r.results.values()], "errors": r.errors}) + "\n").encode()
     while msg: msg = msg[write(out_fd, msg):]
@@ -313,7 +317,7 @@ def _plan_hiding(paths:list, work:Path) -> tuple[list, list, list]:
     readonly = sorted({str(Path(p).resolve()) for p in (Path(course_lib.__file__).parent, sys.prefix, sys.base_prefix)})
     needed = [Path(p) for p in (*readonly, work)]
     def holds(d, p): return p == d or d in p.parents
-    dirs = sorted({Path(p).resolve().parent for p in paths})
+    dirs = sorted({Path(p).resolve().parent for p in paths if Path(p).resolve().parent.is_dir()})  # a name that matched nothing hides nothing
     dirs = [d for d in dirs if not any(holds(d, n) for n in needed)]  # hiding these would hide the course from itself
     dirs = [d for d in dirs if not any(o != d and holds(o, d) for o in dirs)]  # the outermost only
     files = [str(Path(p).resolve()) for p in paths if Path(p).is_file() and not any(holds(d, Path(p).resolve()) for d in dirs)]
@@ -382,6 +386,7 @@ def grade(path:str|Path,  # the notebook
         return Report(path, _not_run(expected, "the notebook ended before this check"), [],
                       f"the notebook ended its own process (exit status {p.returncode}) before grading finished", sha)
     data = json.loads(mine[0])
+    if "problem" in data: return Report(path, _not_run(expected, "the notebook was not run"), [], data["problem"], sha)
     results = {id: Result(id, status, message) for id, status, message in data["results"]}  # the child expects the same
     errors = [tuple(e) for e in data["errors"]]
     timed_out = [n for n, e in errors if e.startswith("TimeoutError")]

@@ -406,3 +406,15 @@ def test_the_courses_own_solution_is_named_not_graded(tmp_path):
     assert rows["a_peek"]["01.best_weight"] == rows["b_import"]["01.best_weight"] == "copied", rows
     assert rows["c_own"]["01.best_weight"] == "correct" and rows["a_peek"]["correct"] == "0"
     assert "course's own solution" in p.stdout
+
+def test_hiding_plan_hides_the_class_never_the_course(tmp_path):
+    "The folders of the class are hidden, the course's library, Python and the notebook's own folder never; a name that matched nothing hides nothing."
+    import course_lib
+    cls, work = tmp_path / "class", tmp_path / "work"
+    (cls / "sub").mkdir(parents=True); work.mkdir()
+    for f in ("a.ipynb", "sub/b.ipynb"): (cls / f).write_text("{}")
+    lib = Path(course_lib.__file__).parent
+    dirs, files, ro = G._plan_hiding([cls / "a.ipynb", cls / "sub" / "b.ipynb", tmp_path / "typo" / "c.ipynb", lib / "x.ipynb"], work)
+    assert dirs == [str(cls)], dirs  # the outermost folder only, and not the library's
+    assert files == []  # none of the names outside the hidden folder is a file: nothing to bind over
+    assert str(lib.resolve()) in ro and str(Path(sys.prefix).resolve()) in ro and not any(str(work).startswith(d) for d in dirs)
