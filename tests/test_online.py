@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from course_lib.photos import SearchError, gather_images, make_standins, search_images
-from standins import (PhotoSite, SearchStandin, StaticSite, resnet18_standin_checkpoint, result, unwatch_opens,
+from standins import (PhotoSite, SearchStandin, StaticSite, result, unwatch_opens,
                       watch_opens)
 
 root = Path(__file__).parent.parent
@@ -204,7 +204,7 @@ def _outputs(nb_path) -> list[tuple[str, str]]:
     return out
 
 
-def _run_online(name, tmp_path, monkeypatch, torch_home=None):
+def _run_online(name, tmp_path, monkeypatch):
     """Run a copy of nbs/`name` in `tmp_path` (its data lands there, never in the repository) with COURSE_OFFLINE=0,
     fastai's and torch's folders in `tmp_path`, and every stand-in in place. Return each code cell's (source, output),
     all the output text, and the folder the notebook ran in."""
@@ -218,7 +218,7 @@ def _run_online(name, tmp_path, monkeypatch, torch_home=None):
     shutil.copy(root / "nbs" / name, nb)
     monkeypatch.setenv("COURSE_OFFLINE", "0")  # online, whatever the machine's network says
     monkeypatch.setenv("FASTAI_HOME", str(tmp_path / "fastai_home"))  # fastai's archive and data folders
-    monkeypatch.setenv("TORCH_HOME", str(torch_home or tmp_path / "torch"))  # torchvision's weights cache
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # torchvision's weights cache: nothing lands in the user's
     ext.fastai_cfg.cache_clear()  # fastai reads FASTAI_HOME once per process: an earlier test may have read it already
     cfg = get_config(root)
     skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else cfg.tst_flags
@@ -253,13 +253,12 @@ def test_intro_notebook_online(online, photos, catalogue, lite0_weights, mnist_s
     weights (no download), the normalization experiment downloads MNIST_SAMPLE with fastai's `untar_data`, and the
     pretrained-vs-scratch comparison prints."""
     import fastai.data.external as ext
-    path, opened = lite0_weights
+    _, opened = lite0_weights
     monkeypatch.setattr(ext.URLs, "MNIST_SAMPLE", f"{mnist_site.url}/mnist_sample.tgz")  # what mnist_sample downloads
     n_hits, n_queries, n_mnist = len(photos.hits), len(online.queries()), len(mnist_site.hits)
     outs, text, work = _run_online("01_intro.ipynb", tmp_path, monkeypatch)
     assert mnist_site.hits[n_mnist:] == ["/mnist_sample.tgz"] and "Online: fastai's MNIST_SAMPLE" in text
 
-    def output_of(snippet): return next(o for s, o in outs if snippet in s)
     assert "Online: searching the web for real photos." in text
     assert set(online.queries()[n_queries:]) == {t for ts in TERMS.values() for t in ts}, "a search term never reached the search"
     _assert_gathered(work / "bird_or_not", TERMS, catalogue, text, failed=lambda terms: 3)  # the three broken downloads
@@ -336,7 +335,7 @@ def test_production_notebook_online(online, photos, bear_catalogue, mnist_site, 
     `untar_data`, and the Gradio app, served on 127.0.0.1 with the tripwire proxies set, answers gradio_client."""
     import os
     import fastai.data.external as ext
-    path, opened = lite0_weights
+    _, opened = lite0_weights
     monkeypatch.setattr(ext.URLs, "MNIST_SAMPLE", f"{mnist_site.url}/mnist_sample.tgz")  # what mnist_sample downloads
     n_hits, n_queries, n_mnist, n_refused = len(photos.hits), len(online.queries()), len(mnist_site.hits), len(online.refused)
     analytics = os.environ.get("GRADIO_ANALYTICS_ENABLED")  # the notebook sets it when unset: put it back after
@@ -344,7 +343,6 @@ def test_production_notebook_online(online, photos, bear_catalogue, mnist_site, 
     finally:
         if analytics is None: os.environ.pop("GRADIO_ANALYTICS_ENABLED", None)
 
-    def output_of(snippet): return next(o for s, o in outs if snippet in s)
     # the photos: searched through the stand-in, downloaded into the notebook's folder, the broken ones left out
     assert set(online.queries()[n_queries:]) == {t for ts in BEARS.values() for t in ts}, "a search term never reached the search"
     _assert_gathered(work / "bears", BEARS, bear_catalogue, text, failed=len)  # one broken download per search

@@ -146,7 +146,7 @@ def test_imagenet_weights_know_real_photos():
     import torch, timm
     import numpy as np
     from PIL import Image
-    from course_lib.photos import course_cache
+    from course_lib.toolbox import course_cache
     from course_lib.toolbox import imagenet_weights
     stamps = course_cache() / "tuxpaint-stamps"
     assert stamps.is_dir(), "Tux Paint's photos are missing: tools/course setup fetches them (Debian's apt-get)"
