@@ -237,14 +237,14 @@ def _judges(ids) -> dict:
         out[id] = verdict
     return out
 
-def _grade_here(path:str|Path, cell_timeout:int) -> Report:
-    "Run the notebook at `path` in this process and report on each exercise of its chapter."
+def _grade_here(path:str|Path, cell_timeout:int, nb=None) -> Report:
+    "Run the notebook at `path` (or `nb`, read from it, which then keeps the outputs) in this process and report on each exercise of its chapter."
     import os, contextlib
     import course_lib.checks as C
     from fastcore.nbio import read_nb
     CaptureShell = _capture_shell()
     path = Path(path).resolve()
-    nb = read_nb(path)
+    nb = read_nb(path) if nb is None else nb
     expected = expected_exercises(nb, path)
     # Verdicts come from copies of the exercises and of `check`'s judge taken before the notebook runs, given every
     # answer `check` sees through a hook: a notebook that edits the exercises, `check` or `history` fools nothing, and

@@ -37,7 +37,7 @@ def smooth_losses(losses, beta:float=0.98) -> list:
 
 # %% ../nbs/03_lr_find.ipynb #0e79dd91
 def diverged(smooth_loss:float, best_loss:float, stop_div:bool=True) -> bool:
-    "Should the range test stop? Yes on a NaN or infinite loss; and, if `stop_div`, once the smoothed loss is over 4x the best so far."
+    "Should the range test stop? Yes on a NaN or infinite loss; and, if `stop_div`, once the smoothed loss has risen too far above the best so far (fastai's factor: `hint('03.diverged')` if you don't remember it)."
     if not math.isfinite(smooth_loss): return True
     return stop_div and smooth_loss > 4 * best_loss  # SOLUTION
 
@@ -115,7 +115,7 @@ def lr_range_test(model:nn.Module, # a PyTorch model
                   start_lr:float=1e-7, # learning rate of the first batch
                   end_lr:float=10., # the learning rate the schedule heads for (reached at iteration `num_it`)
                   num_it:int=100, # how many batches, at most
-                  stop_div:bool=True, # stop once the smoothed loss is over 4x the best
+                  stop_div:bool=True, # stop once the smoothed loss has risen far above the best
                   beta:float=0.98, # smoothing of the loss
                   lrs:list|None=None, # an explicit schedule (one learning rate per batch) instead of the exponential one
                  ) -> LRFind:

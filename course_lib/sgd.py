@@ -14,7 +14,7 @@ from .toolbox import is_offline, write_atomic
 
 # %% auto #0
 __all__ = ['mnist_sample', 'stack_digits', 'mnist_distance', 'pixel_similarity', 'mnist_tensors', 'init_params', 'linear1',
-           'mnist_loss', 'mnist_dls', 'calc_grad', 'batch_accuracy', 'validate_epoch', 'BasicOptim', 'train_epoch',
+           'batch_accuracy', 'mnist_loss', 'mnist_dls', 'calc_grad', 'validate_epoch', 'BasicOptim', 'train_epoch',
            'BasicLearner', 'simple_net', 'relu_grad']
 
 # %% ../nbs/02_sgd.ipynb #77ed4d0b
@@ -133,6 +133,12 @@ def _check_preds_targs(name:str, preds, targs):
     if not ((targs == 0) | (targs == 1)).all():
         raise ValueError(f"{name}: expected targets 1. (a 3) or 0. (a 7); got values {targs.unique()[:6].tolist()}")
 
+# %% ../nbs/02_sgd.ipynb #8ce3ee07
+def batch_accuracy(preds:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
+    "Accuracy of `preds` for the 0/1 `targets`: the fraction of predictions that name the right digit (a prediction above 0 means a 3)."
+    _check_preds_targs("batch_accuracy", preds, targets)
+    return ((preds.sigmoid() > 0.5) == targets).float().mean()  # SOLUTION
+
 # %% ../nbs/02_sgd.ipynb #794efaf4
 def mnist_loss(predictions:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
     "The loss of `predictions` for the 0/1 `targets` (1. a 3, 0. a 7): one number, lower the better the predictions, smooth in the weights."
@@ -156,12 +162,6 @@ def calc_grad(xb:torch.Tensor, yb:torch.Tensor, model, loss_func=mnist_loss) -> 
     loss = loss_func(model(xb), yb)
     loss.backward()
     return loss.detach()
-
-# %% ../nbs/02_sgd.ipynb #8ce3ee07
-def batch_accuracy(preds:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
-    "Accuracy of `preds` for the 0/1 `targets`: the fraction of predictions that name the right digit (a prediction above 0 means a 3)."
-    _check_preds_targs("batch_accuracy", preds, targets)
-    return ((preds.sigmoid() > 0.5) == targets).float().mean()  # SOLUTION
 
 # %% ../nbs/02_sgd.ipynb #d28ed775
 def _averages(model, dl, fns) -> list:

@@ -164,6 +164,169 @@ def test_no_answer_in_sight(full):
               if not re.fullmatch(r"[\"'][\w ]+[\"']", a) and _gives_away(a, twin)]
     assert not leaks, "\n".join(leaks)
 
+# ---- no answer in sight, second pass: what the twin says and prints, and earlier cells that already hold a solution
+
+def _questionnaire(full) -> dict:
+    "Each questionnaire exercise of chapter `full` and its answer, read off its `answer = …  # SOLUTION` line."
+    import ast
+    out = {}
+    for c in read_nb(full).cells:
+        m, i = re.search(r"^answer = (.+?)\s*#\s*SOLUTION\s*$", c.source, re.M), re.search(r"""check\(["'](\d\d\.q_\w+)""", c.source)
+        if c.cell_type == "code" and m and i: out[i[1]] = ast.literal_eval(m[1])
+    return out
+
+def _stated(question:str, answer) -> list:
+    """How `answer` would be written in a line of code, a comment or an output. None for a choice the question itself
+    offers ("yes"/"no", "loss" or "metric"): those words are everywhere in a lesson, so those questions are written
+    not to be answered by a line of it (a reviewer's job, not this scan's)."""
+    if isinstance(answer, str): return [] if re.search(rf"""["']{re.escape(answer)}["']""", question) else [answer]
+    if isinstance(answer, tuple): return [str(answer), str(answer)[1:-1], "×".join(map(str, answer))]
+    forms = {str(answer), f"{answer:g}", f"{answer:,}"} | ({f"{answer:.0e}", f"{answer:.0e}".replace("e-0", "e-")} if isinstance(answer, float) else set())
+    return [f for f in forms if len(f) > 1]  # a one-digit number is in every other line
+
+def _said(answer_forms:list, text:str) -> str|None:
+    "The part of `text` (with some context) that states one of `answer_forms`, as a whole number or word."
+    for f in answer_forms:
+        if m := re.search(rf"(?<![\w.,×]){re.escape(f)}(?![\w×]|[.,]\d)", text, re.I):
+            return text[max(0, m.start() - 40):m.end() + 20]
+
+def _learner_sees(twin) -> list:
+    "(where, text) for every comment and string (docstrings, labels, titles, printed text) in the twin's code cells, checks aside."
+    import ast, io, tokenize
+    out = []
+    for i, c in enumerate(read_nb(twin).cells):
+        if c.cell_type != "code" or _check_call_re.search(c.source): continue
+        out += [(f"a comment in cell {i}", t.string) for t in tokenize.generate_tokens(io.StringIO(c.source).readline) if t.type == tokenize.COMMENT]
+        out += [(f"a string in cell {i}", n.value) for n in ast.walk(ast.parse(c.source)) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return out
+
+_check_call_re = re.compile(r"""\bcheck\(\s*["']\d\d\.""")
+
+def _outputs(cells, keep=lambda c: True) -> list:
+    "(where, text) for what the code cells printed or displayed as text, matplotlib's figure reprs aside."
+    out = []
+    for i, c in enumerate(cells):
+        if c.cell_type != "code" or _check_call_re.search(c.source) or not keep(c): continue
+        for o in c.get("outputs", []):
+            t = o.get("text") or o.get("data", {}).get("text/plain", "")
+            t = re.sub(r"<Figure size [^>]*>", "", "".join(t) if isinstance(t, list) else t)
+            if t.strip(): out.append((f"the output of cell {i}", t))
+    return out
+
+def _stated_answers(full, places) -> list[str]:
+    "Each questionnaire answer of `full` that one of `places` states."
+    asks = [c.source for c in read_nb(full).cells if c.cell_type == "code" and "answer =" in c.source]
+    found = []
+    for id, answer in _questionnaire(full).items():
+        question = next(s for s in asks if f'check("{id}"' in s)
+        forms = _stated(question.split("answer =")[0], answer)
+        found += [f"{where} states {id}'s answer {answer!r}: …{said!r}…" for where, text in places if (said := _said(forms, text))]
+    return found
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_no_questionnaire_answer_in_what_the_twin_says_or_prints(full):
+    """No comment, string or output of the clean twin states a questionnaire answer. The outputs are the full chapter's
+    stored ones of the cells the twin keeps as they are (the twin run as shipped prints those: its blanks get the
+    course's versions); `test_clean_as_shipped` scans the twin's own run."""
+    twin = root / "nbs" / "clean" / full.name
+    kept = {c.source for c in read_nb(twin).cells}
+    places = _learner_sees(twin) + _outputs(read_nb(full).cells, keep=lambda c: c.source in kept)
+    found = _stated_answers(full, places)
+    assert not found, "\n".join(found)
+
+def _shape(code:str) -> list[str]:
+    """`code`'s tokens with names abstracted: any variable is `N`, `self.` and `.data` are dropped (they don't change
+    what a line computes), attributes and functions keep their names: `p.data -= p.grad * lr` and
+    `p.data -= p.grad.data * self.lr` have one shape."""
+    import io, keyword, tokenize
+    try: toks = [t for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type in (tokenize.NAME, tokenize.OP, tokenize.NUMBER, tokenize.STRING)]
+    except (tokenize.TokenError, IndentationError, SyntaxError): return []
+    out, i = [], 0
+    while i < len(toks):
+        s = toks[i].string
+        if s == "self" and i + 1 < len(toks) and toks[i + 1].string == ".": i += 2; continue
+        if s == "." and i + 1 < len(toks) and toks[i + 1].string == "data": i += 2; continue
+        after_dot = bool(out) and out[-1] == "."
+        out.append("N" if toks[i].type == tokenize.NAME and not after_dot and not keyword.iskeyword(s) and s not in _api else s)
+        i += 1
+    return out
+
+_api = {"torch", "F", "nn", "np", "math", "fv", "sum", "len", "max", "min", "range", "zip", "float", "int", "abs"}
+
+def _holds(line:list, answer:list) -> bool: return any(line[i:i + len(answer)] == answer for i in range(len(line) - len(answer) + 1))
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_no_cell_of_the_twin_already_holds_a_solution(full):
+    """No line of the clean twin above a blank computes what the blank hides, whatever its variables are called: the
+    twin must not be passable by copying a line a learner has already passed."""
+    twin = [c.source for c in read_nb(root / "nbs" / "clean" / full.name).cells if c.cell_type == "code"]
+    found = []
+    for c in read_nb(full).cells:
+        if c.cell_type != "code" or not solutions(c.source): continue
+        bare = lambda src: "\n".join(l for l in src.splitlines() if not l.startswith("#|")).strip()  # the twin drops directives
+        above = twin[:[bare(t) for t in twin].index(bare(blank_source(c.source)))]
+        for answer in _answers(c.source):
+            shape = _shape(answer.strip())
+            if len(shape) < 5 or re.fullmatch(r"[\"'].*[\"']", answer.strip()): continue  # too short to tell; questionnaire words are scanned above
+            found += [f"{line.strip()!r} computes the answer {answer.strip()!r}" for src in above if "____" not in src
+                      for line in src.splitlines() if _holds(_shape(line.split("#")[0].strip()), shape)]
+    assert not found, "\n".join(found)
+
+_safe_calls = {"torch", "F", "nn", "math", "sum", "len", "max", "min", "abs", "range", "float", "int", "list", "tuple", "zip", "enumerate"}
+
+def _expressions(code:str, n_names:int, known:set):
+    """Each expression in `code` that reads exactly `n_names` names of its own (neither known globals nor bound inside it),
+    and calls nothing but their methods and `_safe_calls`: (the expression, those names)."""
+    import ast
+    try: tree = ast.parse(code)
+    except SyntaxError: return
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.expr) or isinstance(node, (ast.Name, ast.Constant, ast.Lambda)): continue
+        inner = list(ast.walk(node))
+        bound = {n.id for n in inner if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        names = list(dict.fromkeys(n.id for n in inner if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in known | bound))
+        def root(f):  # whose function or method a call calls: a name, or None for a method of a computed value
+            while isinstance(f, (ast.Attribute, ast.Subscript, ast.Call)): f = f.func if isinstance(f, ast.Call) else f.value
+            return f.id if isinstance(f, ast.Name) else None
+        if len(names) == n_names and all(root(c.func) in set(names) | _safe_calls | bound | {None} for c in inner if isinstance(c, ast.Call)):
+            yield node, names
+
+def _as_function(node, names, order, params, glob):
+    "Expression `node` as a function of `params`, its own `names` renamed to those of `order` (a permutation of `params`)."
+    import ast, copy
+    class Rename(ast.NodeTransformer):
+        def visit_Name(self, n): return ast.copy_location(ast.Name(order[names.index(n.id)], n.ctx), n) if n.id in names else n
+    body = Rename().visit(copy.deepcopy(node))
+    fn = ast.Expression(ast.Lambda(ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], kwonlyargs=[], kw_defaults=[], defaults=[]), body))
+    return eval(compile(ast.fix_missing_locations(fn), "<twin>", "eval"), glob)
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_no_expression_above_a_blank_is_an_accepted_answer(full):
+    """Where a blank is a function's whole return value (a dozen tokens or more), no expression in the twin above it passes the function's check,
+    its variables renamed to the function's arguments in any order: an accepted answer can't stand in sight in another
+    form (`((preds > 0.0).float() == train_y).float().mean()` above `batch_accuracy`)."""
+    import ast, builtins, importlib, itertools
+    import course_lib.checks as C
+    twin = [c.source for c in read_nb(root / "nbs" / "clean" / full.name).cells if c.cell_type == "code"]
+    bare = lambda src: "\n".join(l for l in src.splitlines() if not l.startswith("#|")).strip()
+    glob = vars(importlib.import_module(f"course_lib.exercises.ch{full.stem}"))
+    known = set(dir(builtins)) | set(glob)
+    found = []
+    for c in read_nb(full).cells:
+        if c.cell_type != "code" or not (m := re.search(r"^def (\w+)\((.*)\).*:\n(?:.*\n)*?\s+return .*#\s*SOLUTION\s*$", c.source, re.M)): continue
+        id = next((i for i in chapter_exercises(full.name[:2]) if exercises[i].name == m[1]), None)
+        if id is None: continue
+        if len(_shape(re.search(r"return (.*?)\s*#\s*SOLUTION", c.source)[1])) < 12: continue  # `(z > 0).float()`: an idiom any chapter repeats, not a computation to copy
+        params = [a.arg for a in ast.parse(f"def f({m[2]}): pass").body[0].args.args]
+        above = twin[:[bare(t) for t in twin].index(bare(blank_source(c.source)))]
+        for src in above:
+            for node, names in _expressions(src, len(params), known):
+                for order in itertools.permutations(params):
+                    try: fn = _as_function(node, names, order, params, glob)
+                    except Exception: continue
+                    if C._judge(exercises[id], fn).ok: found.append(f"{ast.unparse(node)!r} passes {id}")
+    assert not found, "\n".join(found)
+
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
 def test_clean_twin_asks_to_predict_then_run(full):
     "Each chapter asks at least once for a guess before an output, and its clean twin keeps the prompt."
@@ -179,12 +342,16 @@ def _filled(full, dest):
 @pytest.mark.twin_runs
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
 def test_clean_as_shipped(full, monkeypatch):
-    """(b) as shipped: every check of the chapter 'Not attempted', nothing else fails.
+    """(b) as shipped: every check of the chapter 'Not attempted', nothing else fails, and nothing it prints states a
+    questionnaire answer.
     Graded in this process (`_grade_here`): the twins are under test here; the grading process of its own is tested below."""
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    shipped = G._grade_here(root / "nbs" / "clean" / full.name, cell_timeout=300)
+    twin = root / "nbs" / "clean" / full.name
+    shipped = G._grade_here(twin, cell_timeout=300, nb=(ran := read_nb(twin)))
     assert shipped.results and {r.status for r in shipped.results.values()} == {"blank"}, shipped
     assert set(shipped.results) == set(chapter_exercises(full.name[:2])) and not shipped.errors, shipped
+    found = _stated_answers(full, _outputs(ran.cells))  # what the twin itself printed, run as a learner first runs it
+    assert not found, "\n".join(found)
 
 quickest = root / "nbs" / "03_lr_find.ipynb"  # the chapter that runs in the fewest seconds
 

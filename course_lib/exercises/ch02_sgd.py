@@ -64,6 +64,19 @@ exercise("02.linear1", name="linear1", test=_test_linear1, reference=linear1,
          hint="each prediction is the sum of pixel × weight, plus the bias (step 2); which operation does those sums for every image of the batch at once?",
          wrong=[lambda xb, w, b: xb @ w, lambda xb, w, b: (xb * w.T).sum() + b, lambda xb, w, b: xb @ w - b])
 
+# %% ../../nbs/02_sgd.ipynb #b33a8991
+def _test_accuracy(f):
+    p, t = torch.tensor([[2.], [-1.], [0.5], [-3.]]), torch.tensor([[1.], [1.], [0.], [0.]])
+    got = f(p, t)
+    if not isinstance(got, torch.Tensor) or got.ndim != 0: raise NotYet("accuracy is one number: the mean of right (1.) and wrong (0.)")
+    if not math.isclose(got.item(), 0.5, abs_tol=1e-6): raise NotYet(f"2 of these 4 predictions are right, so 0.5; it gave {got.item():.3f}")
+    p2 = torch.tensor([[0.2], [-0.2]])
+    if not math.isclose(f(p2, torch.tensor([[1.], [0.]])).item(), 1.0): raise NotYet("predictions 0.2 (a 3) and -0.2 (a 7) are both right, so 1.0: a prediction above 0 (sigmoid above 0.5) means a 3")
+
+exercise("02.batch_accuracy", name="batch_accuracy", test=_test_accuracy, reference=batch_accuracy,
+         hint="decide 3 or 7 for each prediction, compare each decision with its target; the mean of right (1.) and wrong (0.) is the fraction right",
+         wrong=[lambda p, t: ((p > 0.5) == t).float().mean(), lambda p, t: ((p.sigmoid() > 0.5) != t).float().mean()])
+
 # %% ../../nbs/02_sgd.ipynb #c7512eeb
 def _test_mnist_loss(f):
     p, t = torch.tensor([[0.], [math.log(3)], [-math.log(3)]]), torch.tensor([[1.], [0.], [1.]])
@@ -81,18 +94,38 @@ exercise("02.mnist_loss", name="mnist_loss", test=_test_mnist_loss, reference=mn
          wrong=[lambda p, t: torch.where(t == 1, 1 - p, p).mean(), lambda p, t: torch.where(t == 1, p.sigmoid(), 1 - p.sigmoid()).mean(),
                 lambda p, t: torch.where(t == 1, 1 - p.sigmoid(), p.sigmoid())])
 
-# %% ../../nbs/02_sgd.ipynb #b33a8991
-def _test_accuracy(f):
-    p, t = torch.tensor([[2.], [-1.], [0.5], [-3.]]), torch.tensor([[1.], [1.], [0.], [0.]])
-    got = f(p, t)
-    if not isinstance(got, torch.Tensor) or got.ndim != 0: raise NotYet("accuracy is one number: the mean of right (1.) and wrong (0.)")
-    if not math.isclose(got.item(), 0.5, abs_tol=1e-6): raise NotYet(f"2 of these 4 predictions are right, so 0.5; it gave {got.item():.3f}")
-    p2 = torch.tensor([[0.2], [-0.2]])
-    if not math.isclose(f(p2, torch.tensor([[1.], [0.]])).item(), 1.0): raise NotYet("predictions 0.2 (a 3) and -0.2 (a 7) are both right, so 1.0: a prediction above 0 (sigmoid above 0.5) means a 3")
+# %% ../../nbs/02_sgd.ipynb #00b7e80e
+def _epoch_v0(model, dl, lr, params):
+    "The course's `train_epoch_v0`."
+    for xb, yb in dl:
+        calc_grad(xb, yb, model)
+        for p in params:
+            p.data -= p.grad * lr
+            p.grad.zero_()
 
-exercise("02.batch_accuracy", name="batch_accuracy", test=_test_accuracy, reference=batch_accuracy,
-         hint="decide 3 or 7 for each prediction, compare each decision with its target; the mean of right (1.) and wrong (0.) is the fraction right",
-         wrong=[lambda p, t: ((p > 0.5) == t).float().mean(), lambda p, t: ((p.sigmoid() > 0.5) != t).float().mean()])
+def _v0_run(f, lr=0.5):
+    "The parameters of a tiny linear model before and after `f` trains it for one epoch of 4 batches."
+    g = torch.Generator().manual_seed(0)
+    xs, ys = torch.rand(32, 4, generator=g), (torch.rand(32, 1, generator=g) > 0.5).float()
+    w, b = torch.randn(4, 1, generator=g).requires_grad_(), torch.zeros(1).requires_grad_()
+    start = torch.cat([w.detach().flatten(), b.detach()])
+    f(lambda x: linear1(x, w, b), [(xs[i:i + 8], ys[i:i + 8]) for i in range(0, 32, 8)], lr, (w, b))
+    return start, torch.cat([w.detach().flatten(), b.detach()])
+
+def _v0_up(model, dl, lr, params): _epoch_v0(model, dl, -lr, params)
+def _v0_no_lr(model, dl, lr, params): _epoch_v0(model, dl, 1., params)
+
+def _test_epoch_v0(f):
+    start, got = _v0_run(f)
+    if torch.equal(got, start): raise NotYet("the parameters didn't move: change their values in place (`p = …` only gives the name p a new tensor)")
+    if torch.allclose(got, _v0_run(_epoch_v0)[1], atol=1e-6): return
+    if torch.allclose(got, _v0_run(_v0_up)[1], atol=1e-5): raise NotYet("the parameters moved *up* their gradients: it is a step against the gradient that lowers the loss")
+    if torch.allclose(got, _v0_run(_v0_no_lr)[1], atol=1e-5): raise NotYet("each step moved by the whole gradient: the learning rate sets how far a step goes")
+    raise NotYet("after one epoch of 4 batches at lr=0.5 the parameters differ from what step 5 gives")
+
+exercise("02.train_epoch_v0", name="train_epoch_v0", test=_test_epoch_v0, reference=_epoch_v0,
+         hint="which way does a parameter's gradient point, and how far should one step go? Change the values where autograd won't record it",
+         wrong=[_v0_up, _v0_no_lr])
 
 # %% ../../nbs/02_sgd.ipynb #52dff32a
 def _test_optim(cls):
@@ -146,7 +179,7 @@ def _no_step(model, dl, opt, loss_func=mnist_loss):
     for xb, yb in dl: calc_grad(xb, yb, model, loss_func); opt.zero_grad()
 
 exercise("02.train_epoch", name="train_epoch", test=_test_train_epoch, reference=train_epoch,
-         hint="the optimizer does both: one call moves the parameters, the other clears the gradients", wrong=[_no_zero, _no_step])
+         hint="after calc_grad the gradients are ready: the optimizer must use them, then make sure they don't add up into the next batch's", wrong=[_no_zero, _no_step])
 
 # %% ../../nbs/02_sgd.ipynb #e625499c
 def _test_simple_net(f):
@@ -187,10 +220,10 @@ exercise("02.relu_grad", name="relu_grad", test=_test_relu_grad, reference=relu_
 # %% ../../nbs/02_sgd.ipynb #d074d61c
 _answers = {"02.q_flat_shape": "ec38cad405cb1e22c1f7", "02.q_flat_gradient": "8ade901b49112376277e",
             "02.q_sigmoid0": "efe817fa8484568088bd", "02.q_kaiming": "0ef8944c0f170b30888c",
-            "02.q_batches": "5ce90b58bc275b9fd6c3", "02.q_two_linear": "0197a01d62620de9bd36", "02.q_conv_size": "2f137b9c0b64d8e60cdb", "02.q_hinge": "4eedbe7c57c788893892", "02.q_transfer": "20cea6cb729da67bdb3f", "02.q_activations": "4a6b42fd0632e6b8a2b1", "02.q_batch_noise": "40a16956ad6b39a4a8e7",
+            "02.q_batches": "5ce90b58bc275b9fd6c3", "02.q_two_linear": "0197a01d62620de9bd36", "02.q_conv_size": "cecbbc8853017865f0f8", "02.q_hinge": "4eedbe7c57c788893892", "02.q_transfer": "20cea6cb729da67bdb3f", "02.q_activations": "4a6b42fd0632e6b8a2b1", "02.q_batch_noise": "40a16956ad6b39a4a8e7",
             "02.q_too_large": ("3114556268625bb8c38c", "09536dbcad7631bfe3e1", "7bef923392376d236f9e", "586c0c58a056b800d0e3", "ed81f0ec97fabb0b6431")}  # salted digests, not answers
 _wrong = {"02.q_flat_shape": [(64, 28, 28)], "02.q_flat_gradient": [1], "02.q_sigmoid0": [0], "02.q_kaiming": [0.044],
-          "02.q_batches": [48], "02.q_two_linear": [2], "02.q_batch_noise": [4], "02.q_activations": [23550], "02.q_hinge": [-0.5, 2], "02.q_conv_size": [30, 32], "02.q_transfer": ["body"], "02.q_too_large": ["crawls"]}
+          "02.q_batches": [48], "02.q_two_linear": [2], "02.q_batch_noise": [4], "02.q_activations": [23550], "02.q_hinge": [-0.5, 2], "02.q_conv_size": [24, 50, 48], "02.q_transfer": ["body"], "02.q_too_large": ["crawls"]}
 _hints = {'02.q_flat_shape': "linear1 takes one row per image: each image's rows of pixels, one after the other", '02.q_flat_gradient': "a tiny nudge almost never flips a prediction across 0.5, so the count of right answers doesn't move", '02.q_sigmoid0': 'sigmoid(x) = 1 / (1 + exp(-x)); what is exp(0)?', '02.q_kaiming': 'the Kaiming standard deviation is the square root of 2 divided by the number of inputs', '02.q_batches': 'divide, and round up: the last, smaller batch counts too', '02.q_two_linear': 'a linear function of a linear function is itself linear', '02.q_batch_noise': 'the error of an average of independent samples shrinks like 1 / sqrt(batch size); 4 times the batch is what factor in the square root?', '02.q_activations': 'each image gets one activation per hidden unit: how many hidden units does simple_net have by default?', '02.q_hinge': 'relu(z) is above zero when z is above zero: solve 2x - 1 > 0', '02.q_transfer': "the pretrained part keeps what it learned; the part that names the old task's categories has to go", '02.q_conv_size': 'with padding 1 a 3×3 kernel fits at every pixel; a stride of 2 keeps every second position', '02.q_too_large': 'each step overshoots the minimum by more than it started from: the loss grows instead of shrinking'}  # each a nudge of its own: the clean twin keeps no prose to point at
 _sig = {"02.q_batch_noise": 1}  # "about how much": 1.9 is about 2
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id], sig=_sig.get(_id))

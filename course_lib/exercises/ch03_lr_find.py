@@ -58,7 +58,7 @@ def _test_diverged(f):
             raise NotYet(f"diverged{args} gave {bool(got)}; expected {want}: {why}")
 
 exercise("03.diverged", name="diverged", test=_test_diverged, reference=diverged,
-         hint="two conditions must both hold: the caller asked to stop on divergence, and the smoothed loss has passed the limit the docstring gives",
+         hint="two conditions must both hold: the caller asked to stop on divergence, and the smoothed loss is over 4 times the best so far (fastai's factor)",
          wrong=[lambda s, b, stop_div=True: not math.isfinite(s) or s > 4 * b, lambda s, b, stop_div=True: not math.isfinite(s) or (stop_div and s > b),
                 lambda s, b, stop_div=True: not math.isfinite(s) or (stop_div and s > 4 + b)])
 
@@ -145,7 +145,7 @@ exercise("03.one_cycle_lr", name="one_cycle_lr", test=_test_one_cycle, reference
 # %% ../../nbs/03_lr_find.ipynb #1a1dbb46
 _answers = {"03.q_halfway": "d4d404112762e60fbc82", "03.q_window": "e1e82297b13c587079c7",
             "03.q_stop": "10a4edc659336fe15e85", "03.q_minimum": "931b665523d5996ae058",
-            "03.q_doublings": "6468ca684cd7eaecd23b", "03.q_three_ways": ("a62dc00d43ec21e5d0d4", "fd94d2a92bf75f9c3232"), "03.q_validation": "83f0b6a84217381abea1"}  # salted digests, not answers
-_wrong = {"03.q_halfway": [5.0], "03.q_window": [98], "03.q_stop": ["yes"], "03.q_minimum": [0.3], "03.q_doublings": [19, 21, 100], "03.q_validation": ["yes"], "03.q_three_ways": ["fastai", "PyTorch"]}
-_hints = {'03.q_halfway': 'the schedule multiplies by the same factor every step, so half the steps cover half the orders of magnitude from start_lr to end_lr', '03.q_window': 'compute 1 / (1 - 0.98)', '03.q_stop': 'compare the smoothed loss with the multiple of the best loss that the stop rule uses', '03.q_minimum': 'the minimum suggestion backs off from the lowest point, because the loss is about to turn up there: by a factor of ten', '03.q_doublings': 'each doubling multiplies by 2: 2 to the power of how many is the first power of 2 above 1 / 1e-6 = 10^6?', '03.q_validation': 'the finder changes the learning rate after every training batch and only watches the training loss', '03.q_three_ways': 'each loop computes gradients somewhere: look for who calls backward in each'}  # each a nudge of its own: the clean twin keeps no prose to point at
+            "03.q_doublings": "cab9096882abbb270239", "03.q_three_ways": ("a62dc00d43ec21e5d0d4", "fd94d2a92bf75f9c3232"), "03.q_validation": "83f0b6a84217381abea1"}  # salted digests, not answers
+_wrong = {"03.q_halfway": [5.0], "03.q_window": [98], "03.q_stop": ["yes"], "03.q_minimum": [0.3], "03.q_doublings": [23, 25, 100], "03.q_validation": ["yes"], "03.q_three_ways": ["fastai", "PyTorch"]}
+_hints = {'03.q_halfway': 'the schedule multiplies by the same factor every step, so half the steps cover half the orders of magnitude from start_lr to end_lr', '03.q_window': 'compute 1 / (1 - 0.98)', '03.q_stop': 'fastai stops once the smoothed loss is over 4 times the best so far: compare', '03.q_minimum': 'the minimum suggestion backs off from the lowest point, because the loss is about to turn up there: by a factor of ten', '03.q_doublings': 'each doubling multiplies by 2: 2 to the power of how many is the first power of 2 above 10 / 1e-6 = 10^7?', '03.q_validation': 'the finder changes the learning rate after every training batch and only watches the training loss', '03.q_three_ways': 'each loop computes gradients somewhere: look for who calls backward in each'}  # each a nudge of its own: the clean twin keeps no prose to point at
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id])
