@@ -113,7 +113,7 @@ _number_words = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5
                  "a quarter": 0.25, "one quarter": 0.25, "twice": 2, "double": 2}
 
 def numbers_in(text:str) -> list[float]:
-    "The numbers a short answer written as text may mean: '~50', 'about 50', '4x', 'four', 'half', '1/2', '50%' (0.5, or 50), '80,000'."
+    "The numbers a short answer written as text may mean: '~50', 'about 50', '4x', 'four', 'half', '1/2', '50%' (0.5, or 50), '80,000', '24 doublings'."
     t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", " ".join(str(text).lower().replace("×", "x").split()).strip(" .!"))  # 80,000
     t = re.sub(r"^(about|around|roughly|approximately|approx\.?|nearly|almost|~|≈)\s*", "", t)
     t = re.sub(r"\s*(x|times)$", "", t)
@@ -121,7 +121,9 @@ def numbers_in(text:str) -> list[float]:
     if m := re.fullmatch(r"([-+]?\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)", t): return [float(m[1]) / float(m[2])] if float(m[2]) else []
     if m := re.fullmatch(r"([-+]?\d*\.?\d+)\s*(%|percent|per cent)", t): return [float(m[1]) / 100, float(m[1])]
     try: return [float(t)]
-    except ValueError: return []
+    except ValueError: pass
+    if m := re.fullmatch(r"(.*\d%?)\s+[a-z]+(?:\s+[a-z]+)?", t): return numbers_in(m[1])  # a unit after the number: "24 doublings", "80,000 pixels"
+    return []
 
 def answer_forms(answer, sig:int=None) -> list:
     "Every reading of a short `answer` that `check` compares: itself, the numbers its words may mean, and those rounded to `sig` significant figures."

@@ -108,7 +108,9 @@ ACCEPTED = {"01.q_weights": ["no", "No", "no."], "01.q_loss": ["loss", "The loss
             "01.q_new_entity": ["whole patients", "Patients", "new patients", "the whole patients"], "01.q_head": ["no", "No."],
             "02.q_too_large": ["diverges", "diverge", "It diverges.", "diverging", "diverged", "explodes", "blows up"],
             "02.q_sigmoid0": [0.5, "0.5", 1 / 2], "03.q_validation": ["no", "No", "no."], "03.q_halfway": [1e-2, 0.01, "1e-2", "0.01"],
-            "04.q_diagonal": ["diagonal", "The diagonal", "on the diagonal"], "04.q_min_scale": [80000, "80000", "80,000", 80000.0, "about 80000"],
+            "04.q_diagonal": ["diagonal", "The diagonal", "on the diagonal", "main diagonal", "the main diagonal"],
+            "04.q_min_scale": [80000, "80000", "80,000", 80000.0, "about 80000", "80,000 pixels"],
+            "03.q_three_ways": ["all", "all three", "All of them."], "03.q_doublings": [24, "24 doublings", "about 24"],
             "02.q_batch_noise": [2, "2", 1.9, 2.2, "about 2", "~2", "2x", "two", "twice"], "03.q_window": [50, "about 50", "~50", "fifty", "50."],
             "03.q_stop": ["no", "No", "no."],
             "04.q_pin": ["no", "No"]}
@@ -125,6 +127,36 @@ def test_every_accepted_digest_is_a_listed_form():
         C.chapter_exercises(id[:2])
         d = exercises[id].digest
         assert {answer_digest(id, f) for f in ACCEPTED[id]} >= set(d if isinstance(d, tuple) else (d,)), id
+
+# messages that name the actual mismatch, and answers of another type than the chapter's that are still right
+
+def test_right_answers_in_another_container_are_right():
+    "A NumPy scalar is one number, a list of two is two numbers, a NumPy matrix of counts is the counts."
+    import numpy as np, torch
+    from course_lib.lr_find import ema_step, exp_lr
+    from course_lib.production import confusion
+    for c in ("03", "04"): C.chapter_exercises(c)
+    assert check("03.exp_lr", lambda s, e, p: np.float32(exp_lr(s, e, p))).ok
+    assert check("03.ema_step", lambda *a: list(ema_step(*a))).ok
+    assert check("04.confusion", lambda p, t, n: confusion(p, t, n).numpy()).ok
+
+@pytest.mark.parametrize("id,answer,words", [
+    ("03.ema_step", lambda *a: 0.5, "it returned a float; expected two numbers, as a tuple"),
+    ("03.exp_lr", lambda s, e, p: "1e-3", "gave a str; expected one number (a Python float, or a NumPy or PyTorch scalar)"),
+    ("04.confusion", lambda p, t, n: __import__("torch").zeros(2, 2), "a tensor of shape (2, 2); expected shape (3, 3)"),
+    ("04.confusion", lambda p, t, n: {"counts": 3}, "it returned a dict; expected a tensor of counts")])
+def test_messages_name_the_type_or_shape_expected(id, answer, words):
+    C.chapter_exercises(id[:2])
+    r = check(id, answer)
+    assert r.status == "wrong" and words in r.message, r
+
+def test_safe_load_tells_knowledge_from_the_default():
+    "`torch.load(path)` is safe today only because torch 2.6 changed its default: the check runs it under the old one."
+    import torch
+    C.chapter_exercises("04")
+    r = check("04.safe_load", lambda p: torch.load(p))
+    assert r.status == "wrong" and "today's default" in r.message, r
+    assert check("04.safe_load", lambda p: torch.load(p, weights_only=True)).ok
 
 # ---- whose fault: an error in the learner's code is theirs; one raised only inside the course's check is the course's
 

@@ -224,6 +224,16 @@ def _stated_answers(full, places) -> list[str]:
     return found
 
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_no_question_contains_its_answer(full):
+    "A question may offer its answer among choices (\"yes\" or \"no\"), never state it (`fastai==2.8.12 … which version?`)."
+    asks = [c.source for c in read_nb(full).cells if c.cell_type == "code" and "answer =" in c.source]
+    found = []
+    for id, answer in _questionnaire(full).items():
+        question = next(s for s in asks if f'check("{id}"' in s).split("answer =")[0]
+        if said := _said(_stated(question, answer), question): found.append(f"{id}'s question states its answer {answer!r}: …{said!r}…")
+    assert not found, "\n".join(found)
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
 def test_no_questionnaire_answer_in_what_the_twin_says_or_prints(full):
     """No comment, string or output of the clean twin states a questionnaire answer. The outputs are the full chapter's
     stored ones of the cells the twin keeps as they are (the twin run as shipped prints those: its blanks get the

@@ -18,7 +18,9 @@ def _test_confusion(f):
     preds = torch.tensor([0, 1, 0, 1, 2, 2, 0, 2, 2, 0])
     got = f(preds, targs, 3)
     want = torch.tensor([[3, 1, 0], [0, 1, 1], [1, 0, 3]])
-    if not torch.is_tensor(got) or tuple(got.shape) != (3, 3): raise NotYet(f"for 3 labels it returned {tuple(getattr(got, 'shape', ()))}: it should be 3×3")
+    if type(got).__module__ == "numpy" or isinstance(got, list): got = torch.as_tensor(got)  # counts in another container are still the counts
+    if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor of counts, one row per actual label")
+    if tuple(got.shape) != (3, 3): raise NotYet(f"for 3 labels it returned a tensor of shape {tuple(got.shape)}; expected shape (3, 3): a row and a column per label")
     if torch.equal(got.long(), want.T): raise NotYet("rows and columns are swapped: rows are the actual labels, columns the predictions")
     if int(got.sum()) != len(targs): raise NotYet(f"its counts add up to {int(got.sum())}, but there are {len(targs)} images: each is counted once")
     if not torch.equal(got.long(), want): raise NotYet(f"on 10 fixed predictions it returned {got.tolist()}")
@@ -51,14 +53,22 @@ def _test_safe_load(f):
     try: f(bad)
     except Exception: pass
     if marker.exists(): raise NotYet("loading a planted file ran the code stored in it: tell torch.load to accept weights only")
+    # torch before 2.6 unpickled anything unless told otherwise: an answer that relies on today's default is safe by luck
+    real = torch.load
+    def old_default(*args, weights_only=False, **kwargs): return real(*args, weights_only=weights_only, **kwargs)
+    torch.load = old_default
+    try: f(bad)
+    except Exception: pass
+    finally: torch.load = real
+    if marker.exists(): raise NotYet("safe only by today's default: with torch before 2.6, which unpickles anything by default, it ran the planted code; ask torch.load for weights only yourself")
 
 exercise("04.safe_load", name="safe_load", test=_test_safe_load, reference=safe_load,
          hint="torch.load has an argument that makes it read tensors and plain containers only",
-         wrong=[lambda p: __import__("torch").load(p, weights_only=False)])
+         wrong=[lambda p: __import__("torch").load(p, weights_only=False), lambda p: __import__("torch").load(p)])
 
 # %% ../../nbs/04_production.ipynb #53870db3
 _answers = {"04.q_valid_aug": "36985523dd26b7d255ce", "04.q_min_scale": "c2fa57ce167220810fd7",
-            "04.q_diagonal": ("bb3cee343a9a7d33f2d7", "dde8caf5110a20808d4e"), "04.q_pickle": "20fbefa3b5bacda4ee56",
+            "04.q_diagonal": ("bb3cee343a9a7d33f2d7", "dde8caf5110a20808d4e", "58bfa5f355e35f1ca7b6"), "04.q_pickle": "20fbefa3b5bacda4ee56",
             "04.q_pin": "2036b1fd0979e72e23d8"}  # salted digests, not answers
 _wrong = {"04.q_valid_aug": ["yes"], "04.q_min_scale": [200, 40000, 160000], "04.q_diagonal": ["corner"], "04.q_pickle": ["no"], "04.q_pin": ["yes"]}
 _hints = {'04.q_valid_aug': 'the validation score must mean the same every epoch: what happens to its images each time?', '04.q_min_scale': "min_scale is a share of the original image's area, not of its side: how many pixels does a 400×400 photo have?", '04.q_diagonal': "rows are the actual labels, columns the predicted ones: where is a row's label equal to its column's?", '04.q_pickle': 'a pickle stores how to rebuild each object, and rebuilding can mean calling any function', '04.q_pin': 'a pin (==) names one exact version, whatever has been released since'}  # each a nudge of its own: the clean twin keeps no prose to point at
