@@ -235,13 +235,20 @@ def test_no_question_contains_its_answer(full):
 
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
 def test_no_questionnaire_answer_in_what_the_twin_says_or_prints(full):
-    """No comment, string or output of the clean twin states a questionnaire answer. The outputs are the full chapter's
+    """No comment, string or output of the clean twin states a questionnaire answer, nor does the question's own hint
+    or its message for a known-wrong answer. The outputs are the full chapter's
     stored ones of the cells the twin keeps as they are (the twin run as shipped prints those: its blanks get the
     course's versions); `test_clean_as_shipped` scans the twin's own run."""
     twin = root / "nbs" / "clean" / full.name
     kept = {c.source for c in read_nb(twin).cells}
     places = _learner_sees(twin) + _outputs(read_nb(full).cells, keep=lambda c: c.source in kept)
     found = _stated_answers(full, places)
+    asks = [c.source for c in read_nb(full).cells if c.cell_type == "code" and "answer =" in c.source]
+    chapter_exercises(full.name[:2])  # imports the chapter's exercises
+    for id, answer in _questionnaire(full).items():  # its own hint and messages (0.5 or 0.01 in another's is a coincidence)
+        forms = _stated(next(s for s in asks if f'check("{id}"' in s).split("answer =")[0], answer)
+        texts = [("its hint", exercises[id].hint or "")] + [("its message for " + repr(w), check(id, w).message.replace(repr(w), "")) for w in exercises[id].wrong]
+        found += [f"{where} states {id}'s answer {answer!r}: …{said!r}…" for where, text in texts if (said := _said(forms, text))]
     assert not found, "\n".join(found)
 
 def _shape(code:str) -> list[str]:

@@ -190,7 +190,7 @@ def _test_simple_net(f):
     if n != 10 * 5 + 5 + 5 + 1: raise NotYet(f"simple_net(10, 5) has {n} parameters; Linear(10, 5) and Linear(5, 1) have {10 * 5 + 5 + 5 + 1}")
     out = net(torch.randn(3, 10))
     if out.shape != (3, 1): raise NotYet(f"3 inputs gave output shape {tuple(out.shape)}; expected (3, 1)")
-    if not any(isinstance(m, nn.ReLU) for m in net.modules()): raise NotYet("without a non-linearity two linear layers are just one: add a ReLU between them")
+    if not any(isinstance(m, nn.ReLU) for m in net.modules()): raise NotYet("with nothing non-linear between them, stacked linear layers can only compute a linear function of the pixels: add a ReLU between them")
     if any(isinstance(m, nn.Sigmoid) for m in net.modules()): raise NotYet("it ends in a sigmoid, but mnist_loss applies the sigmoid itself: the predictions would be squashed twice; return the raw output of the last linear layer")
 
 exercise("02.simple_net", name="simple_net", test=_test_simple_net, reference=simple_net,
