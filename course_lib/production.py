@@ -8,9 +8,6 @@ Docs: https://dl-course.github.io/course/production.html.md"""
 from __future__ import annotations
 import json, os, shutil
 from pathlib import Path
-if "GRADIO_ANALYTICS_ENABLED" not in os.environ: os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # else gradio reports usage
-for _k in ("NO_PROXY", "no_proxy"):  # a starting gradio app calls its own address: never through a proxy
-    if "127.0.0.1" not in os.environ.get(_k, ""): os.environ[_k] = ",".join(filter(None, [os.environ.get(_k), "127.0.0.1,localhost"]))
 
 # %% auto #0
 __all__ = ['bear_block', 'confusion', 'apply_cleaner', 'safe_load', 'save_model', 'ModelFileError', 'Classifier',

