@@ -110,7 +110,7 @@ def _check_preds_targs(name:str, preds, targs):
 def batch_accuracy(preds:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
     "Accuracy of `preds` for the 0/1 `targets`: the fraction of predictions that name the right digit (a prediction above 0 means a 3)."
     _check_preds_targs("batch_accuracy", preds, targets)
-    return ((preds.sigmoid() > 0.5) == targets).float().mean()  # SOLUTION
+    return ((preds > 0) == targets).float().mean()  # SOLUTION
 
 # %% ../nbs/02_sgd.ipynb #794efaf4
 def mnist_loss(predictions:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:

@@ -71,11 +71,11 @@ def _test_accuracy(f):
     if not isinstance(got, torch.Tensor) or got.ndim != 0: raise NotYet("accuracy is one number: the mean of right (1.) and wrong (0.)")
     if not math.isclose(got.item(), 0.5, abs_tol=1e-6): raise NotYet(f"2 of these 4 predictions are right, so 0.5; it gave {got.item():.3f}")
     p2 = torch.tensor([[0.2], [-0.2]])
-    if not math.isclose(f(p2, torch.tensor([[1.], [0.]])).item(), 1.0): raise NotYet("predictions 0.2 (a 3) and -0.2 (a 7) are both right, so 1.0: a prediction above 0 (sigmoid above 0.5) means a 3")
+    if not math.isclose(f(p2, torch.tensor([[1.], [0.]])).item(), 1.0): raise NotYet("predictions 0.2 (a 3) and -0.2 (a 7) are both right, so 1.0: a prediction above 0 means a 3")
 
 exercise("02.batch_accuracy", name="batch_accuracy", test=_test_accuracy, reference=batch_accuracy,
          hint="decide 3 or 7 for each prediction, compare each decision with its target; the mean of right (1.) and wrong (0.) is the fraction right",
-         wrong=[lambda p, t: ((p > 0.5) == t).float().mean(), lambda p, t: ((p.sigmoid() > 0.5) != t).float().mean()])
+         wrong=[lambda p, t: ((p > 0.5) == t).float().mean(), lambda p, t: ((p > 0) != t).float().mean()])
 
 # %% ../../nbs/02_sgd.ipynb #c7512eeb
 def _test_mnist_loss(f):
