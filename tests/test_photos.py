@@ -305,7 +305,7 @@ def test_search_unreachable_says_what_to_do(monkeypatch):
     assert e.value.__suppress_context__  # raised `from None`: the notebook shows one message, not a chain
 
 def _flaky_ddgs(monkeypatch, fails, exc, msg="202 Ratelimit"):
-    from ddgs import DDGS
+    from ddgs.ddgs import DDGS  # the class itself: since ddgs 9.16 `ddgs.DDGS` is a lazy proxy until first used
     calls, sleeps = [], []
     def images(self, query, **kwargs):
         calls.append(query)
