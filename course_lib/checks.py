@@ -78,6 +78,7 @@ class Exercise:
     wrong: list = field(default_factory=list)  # known-wrong answers, for the negative tests
     reference: object = None  # the course's answer: later cells use it while the exercise is left blank
     sig: int = None  # for a number that is "about" something: compare it rounded to this many significant figures
+    apply: bool = False  # an apply-it exercise: the chapter's idea on a case it didn't show, so retyping the chapter can't pass it
 
 exercises = {}
 

@@ -113,7 +113,9 @@ ACCEPTED = {"01.q_weights": ["no", "No", "no."], "01.q_loss": ["loss", "The loss
             "03.q_three_ways": ["all", "all three", "All of them."], "03.q_doublings": [24, "24 doublings", "about 24"],
             "02.q_batch_noise": [2, "2", 1.9, 2.2, "about 2", "~2", "2x", "two", "twice"], "03.q_window": [50, "about 50", "~50", "fifty", "50."],
             "03.q_stop": ["no", "No", "no."],
-            "04.q_pin": ["no", "No"]}
+            "04.q_pin": ["no", "No"], "04.q_pickle": ["no", "No."],
+            "01.q_frozen_head": [18981, "18,981", "18981 weights"], "02.q_lr_limit": [0.125, "0.125", ".125", "1/8"],
+            "03.q_lag": [55, "55", "55 iterations", "about 55"]}
 
 @pytest.mark.parametrize("id", ACCEPTED)
 def test_short_answers_accept_reasonable_forms(id):

@@ -1,5 +1,5 @@
 "Tests of `course_lib.grading`: blanking solutions, the clean twins (in sync, no answer in sight, as shipped and filled in), and `course-lib grade`."
-import json, os, re, shutil, subprocess, sys
+import ast, json, os, re, shutil, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -203,10 +203,10 @@ def _learner_sees(twin) -> list:
 _check_call_re = re.compile(r"""\bcheck\(\s*["']\d\d\.""")
 
 def _outputs(cells, keep=lambda c: True) -> list:
-    "(where, text) for what the code cells printed or displayed as text, matplotlib's figure reprs aside."
+    "(where, text) for what the code cells printed or displayed as text, matplotlib's figure reprs and the count `progress()` gives aside."
     out = []
     for i, c in enumerate(cells):
-        if c.cell_type != "code" or _check_call_re.search(c.source) or not keep(c): continue
+        if c.cell_type != "code" or _check_call_re.search(c.source) or c.source.strip() == "progress()" or not keep(c): continue  # progress counts exercises: "25 of 25" answers nothing
         for o in c.get("outputs", []):
             t = o.get("text") or o.get("data", {}).get("text/plain", "")
             t = re.sub(r"<Figure size [^>]*>", "", "".join(t) if isinstance(t, list) else t)
@@ -342,6 +342,54 @@ def test_no_expression_above_a_blank_is_an_accepted_answer(full):
                     try: fn = _as_function(node, names, order, params, glob)
                     except Exception: continue
                     if C._judge(exercises[id], fn).ok: found.append(f"{ast.unparse(node)!r} passes {id}")
+    assert not found, "\n".join(found)
+
+# ---- apply-it exercises: the chapter's idea on a case it didn't show, so retyping the chapter can't pass them
+
+def _exercise_cells(cells, id) -> range:
+    "Positions of exercise `id`'s cells: from its statement (**Exercise** (`id`)) to its check."
+    start = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and f"(`{id}`)" in c.source)
+    end = next(i for i, c in enumerate(cells) if c.cell_type == "code" and re.search(rf"""check\(\s*["']{re.escape(id)}["']""", c.source))
+    return range(start, end + 1)
+
+def _chapter_modules(upto:str) -> list:
+    "The modules chapters up to `upto` (\"03\") export, by their `#| default_exp`."
+    import importlib
+    mods = [re.search(r"#\|\s*default_exp\s+(\S+)", "\n".join(c.source for c in read_nb(f).cells))[1] for f in chapters if f.name[:2] <= upto]
+    return [importlib.import_module(f"course_lib.{m}") for m in mods]
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_apply_it_exercises_are_not_passed_by_retyping_the_chapter(full):
+    """Every chapter has at least three apply-it exercises. None of their accepted answers is shown by the chapter's
+    teaching cells (every code cell a reader sees outside the exercise itself, whatever its variables are called, and
+    what those cells print), and no function the chapters so far export passes their checks."""
+    import inspect
+    import course_lib.checks as C
+    ch, cells = full.name[:2], read_nb(full).cells
+    ids = [i for i in chapter_exercises(ch) if exercises[i].apply]
+    assert len(ids) >= 3, f"{full.name} has {len(ids)} apply-it exercises: {ids}"
+    own = {i for id in ids for i in _exercise_cells(cells, id)}
+    teaching = [c for i, c in enumerate(cells) if c.cell_type == "code" and i not in own and "hide" not in G._directives(c.source)]
+    shown = [_shape(l.split("#")[0].strip()) for c in teaching for l in c.source.splitlines()]
+    printed = _outputs(teaching)
+    funcs = [f for m in _chapter_modules(ch) for _, f in inspect.getmembers(m, inspect.isfunction) if f.__module__ == m.__name__]
+    assert funcs, f"no exported functions found for chapters up to {ch}"
+    found = []
+    for id in ids:
+        code = [cells[i].source for i in _exercise_cells(cells, id) if cells[i].cell_type == "code"]
+        sols = [s for src in code for s in solutions(src)]
+        assert sols, f"{id} marks no solution"
+        if exercises[id].digest is not None:  # a short answer: the chapter's code and outputs don't state it
+            answer = next(ast.literal_eval(m[1]) for src in code if (m := re.search(r"^answer = (.+?)\s*#\s*SOLUTION\s*$", src, re.M)))
+            forms = _stated("", answer)
+            found += [f"{id}: {where} states its answer {answer!r}: …{said!r}…"
+                      for where, text in [(f"teaching cell {i}", c.source) for i, c in enumerate(teaching)] + printed if (said := _said(forms, text))]
+            continue
+        for s in sols:
+            shape = _shape(s)
+            if len(shape) < 8: continue  # `n = len(vocab)`, `start, low, end = moms`: too short to be an answer alone
+            found += [f"{id}: the chapter shows {s!r}" for line in shown if _holds(line, shape)]
+        found += [f"{id}: the chapter's own {f.__module__}.{f.__name__} passes its check" for f in funcs if C._judge(exercises[id], f).ok]
     assert not found, "\n".join(found)
 
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)

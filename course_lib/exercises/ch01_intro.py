@@ -132,6 +132,82 @@ exercise("01.n_trainable", name="n_trainable", test=_test_n_trainable, reference
          hint="a model lists its weights as a few tensors; each tensor says whether training updates it, and how many numbers it holds",
          wrong=[lambda m: sum(p.numel() for p in m.parameters()), lambda m: len([p for p in m.parameters() if p.requires_grad])])
 
+# %% ../../nbs/01_intro.ipynb #19e9b253
+def _positions(x):
+    "A learner's positions as Python ints (from a list, tuple, NumPy array or tensor), or None."
+    try: return [int(i) for i in x]
+    except (TypeError, ValueError): return None
+
+def _test_time_split(f):
+    import random
+    days = [f"2024-{m:02d}-{d:02d}" for m in (1, 2) for d in range(1, 26)]  # 50 days as text: they sort as dates do
+    random.Random(0).shuffle(days)
+    for dates, pct in ((days, 0.2), ([7, 3, 9, 1, 5, 8, 2], 0.3)):
+        n, k = len(dates), int(len(dates) * pct)
+        by_date = sorted(range(n), key=lambda i: dates[i])
+        got = f(list(dates), pct)
+        if not isinstance(got, (tuple, list)) or len(got) != 2: raise NotYet(f"it returned a {type(got).__name__}; expected two lists of positions, as a tuple: (training, validation)")
+        train, valid = _positions(got[0]), _positions(got[1])
+        if train is None or valid is None: raise NotYet("expected two lists of positions into `dates` (ints): (training, validation)")
+        if sorted(train + valid) != list(range(n)): raise NotYet(f"with {n} records the two lists should hold each position 0…{n - 1} exactly once between them")
+        if set(train) == set(by_date[n - k:]): raise NotYet("it returned (validation, training): the training positions come first")
+        if len(valid) != k: raise NotYet(f"with {n} records and valid_pct={pct} the validation set holds int({n} * {pct}) = {k} records; it holds {len(valid)}")
+        if set(valid) == set(by_date[:k]): raise NotYet("it held back the earliest records; the model will forecast the days after the last one")
+        if set(valid) == set(range(n - k, n)): raise NotYet("it held back the last records of the list, but the list isn't in date order")
+        if set(valid) != set(by_date[n - k:]): raise NotYet(f"with these {n} dates the validation set should be the {k} latest records; it holds others")
+
+def _split_by(order):
+    "A wrong `time_split`: the validation set is the last of the positions `order(dates)` lists."
+    def split(dates, valid_pct=0.2):
+        o = order(dates)
+        n_train = len(dates) - int(len(dates) * valid_pct)
+        return o[:n_train], o[n_train:]
+    return split
+
+exercise("01.time_split", name="time_split", apply=True, test=_test_time_split,
+         hint="the positions in date order are the positions sorted by the date each one points to; which end of that order will the model meet in use?",
+         wrong=[_split_by(lambda d: __import__("random").Random(42).sample(range(len(d)), len(d))),
+                _split_by(lambda d: sorted(range(len(d)), key=lambda i: d[i], reverse=True)),
+                _split_by(lambda d: list(range(len(d))))])
+
+# %% ../../nbs/01_intro.ipynb #75a0e4e9
+def _green_sets():
+    "Green shares and 'not a bird' flags for a training and a validation set, made up: tuned on either, the threshold differs."
+    import numpy as np
+    g = np.random.default_rng(1)
+    def one(n):
+        y = g.random(n) < 0.5
+        return np.where(y, g.normal(0.55, 0.15, n), g.normal(0.35, 0.15, n)), y
+    return one(60), one(20)
+
+def _acc(data, t): return float(((data[0] > t) == data[1]).mean())
+
+def _tune_on(choose, score, cands):
+    "A threshold picked on `choose`, and its accuracy on `score`."
+    t = best_weight(cands, lambda t: _acc(choose, t))
+    return t, _acc(score, t)
+
+def _test_tune(f):
+    import math, numpy as np
+    train, valid = _green_sets()
+    cands = [round(float(t), 3) for t in np.linspace(0.2, 0.7, 26)]
+    t_train, t_valid = best_weight(cands, lambda t: _acc(train, t)), best_weight(cands, lambda t: _acc(valid, t))
+    got = f(train, valid, cands)
+    if not isinstance(got, (tuple, list)) or len(got) != 2: raise NotYet(f"it returned a {type(got).__name__}; expected two numbers, as a tuple: (threshold, accuracy)")
+    t, a = float(got[0]), float(got[1])
+    if math.isclose(t, t_valid): raise NotYet("it picked the threshold with the validation photos, so they no longer stand for new photos: their accuracy is the one the threshold was picked to maximise")
+    if not math.isclose(t, t_train): raise NotYet(f"on these sets the threshold best_weight picks from the training photos is {t_train}; it returned {t}")
+    if math.isclose(a, _acc(train, t)) and not math.isclose(a, _acc(valid, t)): raise NotYet("the threshold is right, but the accuracy is measured on the photos that picked it")
+    if not math.isclose(a, _acc(valid, t), rel_tol=1e-6): raise NotYet(f"the threshold is right; its accuracy on the held-out photos is {_acc(valid, t):.3f}, it returned {a:.3f}")
+
+exercise("01.tune_and_score", name="tune_and_score", apply=True, test=_test_tune,
+         hint="a validation set is worth something only while nothing about the model was chosen with it: which set does the classmate's code use to choose?",
+         wrong=[lambda train, valid, cands: _tune_on(valid, valid, cands), lambda train, valid, cands: _tune_on(train, train, cands)])
+
+# %% ../../nbs/01_intro.ipynb #b976baf4
+exercise("01.q_frozen_head", apply=True, digest="792d2b54167b2665d633", wrong=[18944, 37, 512, 19456],
+         hint="a frozen weight isn't updated, so only the head's count: a linear layer has one weight per (input, output) pair, and one bias per output")
+
 # %% ../../nbs/01_intro.ipynb #2a8efb4c
 _answers = {"01.q_weights": "a9713e316ab53756be62",
             "01.q_loss": ("f7627554b0ec41c2a8e8", "bfb6c763dda5350075cd"),

@@ -217,6 +217,62 @@ exercise("02.relu_grad", name="relu_grad", test=_test_relu_grad, reference=relu_
          hint="draw the ReLU: two straight pieces meeting at 0. What is the slope of each piece? Then: which elements of z are on which piece?",
          wrong=[lambda z: z.clamp(min=0), lambda z: (z < 0).float(), lambda z: torch.ones_like(z)])
 
+# %% ../../nbs/02_sgd.ipynb #2cb8e5d7
+def _test_linear_grads(f):
+    g = torch.Generator().manual_seed(0)
+    x, w, b, y = torch.randn(16, 3, generator=g), torch.randn(3, 1, generator=g), torch.randn(1, generator=g), torch.randn(16, 1, generator=g)
+    wg, bg = w.clone().requires_grad_(), b.clone().requires_grad_()
+    ((x @ wg + bg - y) ** 2).mean().backward()
+    try:
+        with torch.no_grad(): got = f(x, w, b, y)
+    except RuntimeError as e:
+        if "grad" not in str(e): raise
+        raise NotYet("it asked autograd for the gradients, which this exercise leaves out (the check runs it under torch.no_grad()): apply the chain rule to the loss") from None
+    if not isinstance(got, (tuple, list)) or len(got) != 2: raise NotYet(f"it returned a {type(got).__name__}; expected two tensors, as a tuple: (dw, db)")
+    dw, db = (torch.as_tensor(t, dtype=torch.float32) for t in got)
+    if dw.shape != w.shape: raise NotYet(f"dw has shape {tuple(dw.shape)}; a gradient has its parameter's shape, {tuple(w.shape)}")
+    if db.numel() != 1: raise NotYet(f"db holds {db.numel()} numbers; b is one number, and so is its gradient")
+    for mine, want, name in ((dw, wg.grad, "dw"), (db.reshape(1), bg.grad, "db")):
+        if torch.allclose(mine, want, atol=1e-5): continue
+        if torch.allclose(mine, -want, atol=1e-5): raise NotYet(f"{name} has the opposite sign of autograd's: which way round is the error, prediction minus target or target minus prediction?")
+        if torch.allclose(mine, want / 2, atol=1e-5): raise NotYet(f"{name} is half of autograd's: what is the derivative of a square?")
+        if torch.allclose(mine, want * len(x), atol=1e-4): raise NotYet(f"{name} is {len(x)} times autograd's, once per row: the loss is a mean over the rows, and so is its gradient")
+        raise NotYet(f"{name} differs from autograd's by up to {float((mine - want).abs().max()):.3g}")
+
+def _grads_times(k_w, k_b, sign=1):
+    "A wrong `linear_grads`: the right gradients times `k_w` and `k_b`, with the error's sign `sign`."
+    def grads(x, w, b, y):
+        err = sign * (x @ w + b - y)
+        return k_w * x.T @ err / len(x), k_b * err.mean(0)
+    return grads
+
+exercise("02.linear_grads", name="linear_grads", apply=True, test=_test_linear_grads,
+         hint="the loss is a mean of squared errors: the chain rule gives each row's error times how that row's prediction moves with the parameter; for a weight that is the row's input, for the bias it is 1",
+         wrong=[_grads_times(1, 1), _grads_times(2, 2, sign=-1), _grads_times(2 * 16, 2 * 16)])
+
+# %% ../../nbs/02_sgd.ipynb #0ef339f5
+exercise("02.q_lr_limit", apply=True, digest="9fbca1ead69f37277953", wrong=[1, 0.0625, 2, 0.25],
+         hint="write one step as x ← x − lr·16x = (1 − 16·lr)·x: the size of x shrinks only while the factor stays between −1 and 1")
+
+# %% ../../nbs/02_sgd.ipynb #f0b1620f
+def _test_conv_out(f):
+    cases = [(28, 3, 2, 1), (7, 3, 2, 1), (32, 5, 1, 0), (32, 5, 1, 2), (64, 7, 2, 3), (10, 4, 3, 0), (9, 3, 3, 1)]
+    wants = [nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, n, n)).shape[-1] for n, k, s, p in cases]
+    gots = [f(*c) for c in cases]
+    for (n, k, s, p), want, got in zip(cases, wants, gots):
+        where = f"for n={n}, kernel={k}, stride={s}, padding={p}"
+        if isinstance(got, float) or (torch.is_tensor(got) and got.is_floating_point()):
+            raise NotYet(f"{where} it returned {float(got):g}, a float; a side is a whole number of positions, and PyTorch's Conv2d gives {want}")
+        if got == want: continue
+        if all(g == (n - k) // s + 1 for (n, k, s, p), g in zip(cases, gots)): raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}: the padding widens the input on both sides")
+        if all(g == w - 1 for g, w in zip(gots, wants)): raise NotYet(f"{where} it returned {got}, one short of PyTorch's {want}: count the kernel's first position as well as its steps")
+        raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}")
+
+exercise("02.conv_out", name="conv_out", apply=True, test=_test_conv_out,
+         hint="pad the input first; then count where the kernel can start: its first position, then one more each `stride` pixels while the whole kernel still fits",
+         wrong=[lambda n, k, s=1, p=0: (n + 2 * p - k) // s, lambda n, k, s=1, p=0: (n - k) // s + 1,
+                lambda n, k, s=1, p=0: n // s, lambda n, k, s=1, p=0: (n + 2 * p - k) / s + 1])
+
 # %% ../../nbs/02_sgd.ipynb #d074d61c
 _answers = {"02.q_flat_shape": "ec38cad405cb1e22c1f7", "02.q_flat_gradient": "8ade901b49112376277e",
             "02.q_sigmoid0": "efe817fa8484568088bd", "02.q_kaiming": "0ef8944c0f170b30888c",

@@ -145,6 +145,54 @@ exercise("03.one_cycle_lr", name="one_cycle_lr", test=_test_one_cycle, reference
          wrong=[_linear_warmup, lambda pos, lr_max, pct_start=0.25, div=25., div_final=1e5: lr_max,
                 lambda pos, lr_max, pct_start=0.25, div=25., div_final=1e5: one_cycle_lr(pos, lr_max, 0.5, div, div_final)])
 
+# %% ../../nbs/03_lr_find.ipynb #f167ed1b
+def _first_iter(lr, start_lr=1e-7, end_lr=10, num_it=100):
+    return next(i for i in range(num_it) if exp_lr(start_lr, end_lr, i / num_it) >= lr)
+
+def _test_iter_at(f):
+    import numpy as np
+    for lr, s, e, n in [(3e-4, 1e-7, 10, 100), (0.37, 1e-7, 10, 100), (2e-6, 1e-7, 10, 100), (5.5, 1e-7, 10, 100), (3e-4, 1e-5, 1, 50), (0.0123, 1e-5, 1, 50)]:
+        got, want, run = f(lr, s, e, n), _first_iter(lr, s, e, n), f"from {s:g} to {e:g} in {n} iterations"
+        if isinstance(got, bool) or not isinstance(got, (int, np.integer)) and not (torch.is_tensor(got) and got.numel() == 1 and not got.is_floating_point()):
+            raise NotYet(f"it returned a {type(got).__name__}; an iteration is a whole number: return an int (math.ceil and math.floor give one)")
+        got = int(got)
+        if got == want: continue
+        if got == math.ceil(n * (lr - s) / (e - s)) and want > 1: raise NotYet(f"{run}, iter_at({lr:g}) gave {got}; the learning rate first reaches {lr:g} at iteration {want}: that places lr along a straight line from start_lr to end_lr, and the schedule is straight only on a log scale")
+        if got == want - 1: raise NotYet(f"{run}, iter_at({lr:g}) gave {got}, one early: there the learning rate is still {exp_lr(s, e, got / n):.3g}, below {lr:g}")
+        if got == want + 1: raise NotYet(f"{run}, iter_at({lr:g}) gave {got}, one late: the iteration before already reaches {exp_lr(s, e, want / n):.3g}")
+        raise NotYet(f"{run}, iter_at({lr:g}) gave {got}; the learning rate first reaches {lr:g} at iteration {want}")
+
+exercise("03.iter_at", name="iter_at", apply=True, test=_test_iter_at,
+         hint="on a log scale the schedule is a straight line from log(start_lr) to log(end_lr): what share of that line's length is log(lr) along? Then round up to a whole iteration",
+         wrong=[lambda lr, s=1e-7, e=10, n=100: math.ceil(n * (lr - s) / (e - s)), lambda lr, s=1e-7, e=10, n=100: math.floor(n * math.log(lr / s) / math.log(e / s)),
+                lambda lr, s=1e-7, e=10, n=100: n * math.log(lr / s) / math.log(e / s)])
+
+# %% ../../nbs/03_lr_find.ipynb #85281588
+def _test_one_cycle_mom(f):
+    from fastai.callback.schedule import combined_cos
+    for moms, pct in [((0.95, 0.85, 0.95), 0.25), ((0.9, 0.8, 0.95), 0.3)]:
+        want = combined_cos(pct, *moms)  # what fit_one_cycle gives the 'mom' hyper-parameter
+        gots = {pos: f(pos, moms, pct) for pos in (0., 0.1, pct / 2, pct, 0.5, 0.8, 0.999)}
+        for pos, got in gots.items():
+            if isinstance(got, bool) or not isinstance(got, (int, float)) and not hasattr(got, "item"): raise NotYet(f"it returned a {type(got).__name__}; expected one number, the momentum")
+            if math.isclose(float(got), float(want(pos)), rel_tol=1e-4): continue  # fastai computes in 32-bit floats
+            if math.isclose(float(gots[0.]), moms[1], rel_tol=1e-4): raise NotYet(f"it starts at {moms[1]}: momentum starts high while the learning rate starts low, and dips as the learning rate peaks")
+            part = "the warm-up" if pos < pct else "the annealing"
+            raise NotYet(f"with moms={moms}, pct_start={pct}: at pos={pos:g} ({part}) it gave {float(got):.4g}; fastai's schedule gives {float(want(pos)):.4g}")
+
+def _mom_lin(pos, moms=(0.95, 0.85, 0.95), pct_start=0.25):
+    a, b, c = moms
+    return a + (b - a) * pos / pct_start if pos < pct_start else b + (c - b) * (pos - pct_start) / (1 - pct_start)
+
+exercise("03.one_cycle_mom", name="one_cycle_mom", apply=True, test=_test_one_cycle_mom,
+         hint="the same two half-cosines as `one_cycle_lr`, between the three values of `moms` instead of the three learning rates",
+         wrong=[_mom_lin, lambda pos, moms=(0.95, 0.85, 0.95), pct_start=0.25: 0.9,
+                lambda pos, moms=(0.95, 0.85, 0.95), pct_start=0.25: _mom_lin(pos, (moms[1], moms[0], moms[1]), pct_start)])
+
+# %% ../../nbs/03_lr_find.ipynb #a01df0ab
+exercise("03.q_lag", apply=True, digest="b89546183b34754598bd", wrong=[50, 45, 35, 1],
+         hint="start from avg=0 and call ema_step once per loss, 100 times with 2.0 and then with 1.0, counting the calls after the drop until the debiased value is below 1.3")
+
 # %% ../../nbs/03_lr_find.ipynb #1a1dbb46
 _answers = {"03.q_halfway": "d4d404112762e60fbc82", "03.q_window": "e1e82297b13c587079c7",
             "03.q_stop": "10a4edc659336fe15e85", "03.q_minimum": "931b665523d5996ae058",

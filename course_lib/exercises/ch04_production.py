@@ -66,10 +66,86 @@ exercise("04.safe_load", name="safe_load", test=_test_safe_load, reference=safe_
          hint="torch.load has an argument that makes it read tensors and plain containers only",
          wrong=[lambda p: __import__("torch").load(p, weights_only=False), lambda p: __import__("torch").load(p)])
 
+# %% ../../nbs/04_production.ipynb #2d5857d4
+def _labels():
+    "Actual and predicted labels of 30 made-up images of 3 kinds: each label's precision differs from its recall."
+    import numpy as np
+    g = np.random.default_rng(3)
+    actual = g.integers(0, 3, 30)
+    return actual, np.where(g.random(30) < 0.7, actual, g.integers(0, 3, 30))
+
+def _test_precision_recall(f):
+    import math, torch
+    from sklearn.metrics import precision_score, recall_score
+    actual, pred = _labels()
+    cm = confusion(torch.as_tensor(pred), torch.as_tensor(actual), 3)
+    for k in range(3):
+        p, r = (float(s(actual, pred, labels=[k], average=None)[0]) for s in (precision_score, recall_score))
+        got = f(cm.clone(), k)
+        if not isinstance(got, (tuple, list)) or len(got) != 2: raise NotYet(f"it returned a {type(got).__name__}; expected two numbers, as a tuple: (precision, recall)")
+        gp, gr = (float(x) for x in got)
+        if math.isclose(gp, p, rel_tol=1e-6) and math.isclose(gr, r, rel_tol=1e-6): continue
+        if math.isclose(gp, r, rel_tol=1e-6) and math.isclose(gr, p, rel_tol=1e-6): raise NotYet(f"for label {k} it returned ({gp:.3f}, {gr:.3f}), scikit-learn's recall and precision: the other way round (rows are the actual labels)")
+        if math.isclose(gp, float(cm.diag().sum() / cm.sum()), rel_tol=1e-6): raise NotYet(f"for label {k} it returned {gp:.3f}, the accuracy over all labels; precision is about the images called {k} alone")
+        raise NotYet(f"for label {k} it returned ({gp:.3f}, {gr:.3f}); scikit-learn gives precision {p:.3f} and recall {r:.3f}")
+
+exercise("04.precision_recall", name="precision_recall", apply=True, test=_test_precision_recall,
+         hint="both share the same numerator, the images of k called k, which sits on the diagonal; the images *called* k are one column of the matrix, the images that *are* k one row",
+         wrong=[lambda cm, k: (float(cm[k, k] / cm[k].sum()), float(cm[k, k] / cm[:, k].sum())),
+                lambda cm, k: (float(cm.diag().sum() / cm.sum()),) * 2, lambda cm, k: (float(cm[k, k]), float(cm[k, k]))])
+
+# %% ../../nbs/04_production.ipynb #2c2da00d
+def _test_most_confused(f):
+    import types, numpy as np, torch
+    from fastai.interpret import ClassificationInterpretation
+    vocab = ["black", "grizzly", "teddy", "polar"]
+    cm = torch.tensor([[9, 4, 0, 1], [2, 7, 0, 0], [0, 1, 5, 3], [0, 4, 0, 6]])
+    for min_val in (1, 3):
+        interp = types.SimpleNamespace(vocab=vocab, confusion_matrix=lambda: cm.numpy().copy())  # fastai's method reads only these two
+        want = [(a, p, int(c)) for a, p, c in ClassificationInterpretation.most_confused(interp, min_val)]
+        got = f(cm.clone(), vocab, min_val)
+        try: got = [(a, p, int(c)) for a, p, c in got]
+        except (TypeError, ValueError): raise NotYet(f"it returned {got!r:.60}; expected a list of (actual label, predicted label, count) tuples") from None
+        if any(a == p for a, p, _ in got): raise NotYet(f"it lists {next((a, p) for a, p, _ in got if a == p)}: the diagonal holds the right answers, not mistakes")
+        if any(isinstance(a, (int, np.integer)) for a, _, _ in got): raise NotYet("it names labels by their index; name them by their text, from vocab")
+        if set(got) != set(want):
+            if {(p, a, c) for a, p, c in got} == set(want): raise NotYet("each pair is the wrong way round: rows are the actual labels, columns the predicted ones")
+            missing, extra = set(want) - set(got), set(got) - set(want)
+            raise NotYet(f"with min_val={min_val}" + (f" it leaves out {sorted(missing)[0]}" if missing else f" it lists {sorted(extra)[0]}, which fastai doesn't"))
+        if [c for _, _, c in got] != [c for _, _, c in want]: raise NotYet(f"with min_val={min_val} the pairs are right but in the wrong order: largest count first")
+
+def _confused(cm, vocab, min_val=1, diag=False, order=-1):
+    n = len(vocab)
+    return sorted([(vocab[a], vocab[p], int(cm[a, p])) for a in range(n) for p in range(n) if (diag or a != p) and cm[a, p] >= min_val], key=lambda t: order * t[2])
+
+exercise("04.most_confused", name="most_confused", apply=True, test=_test_most_confused,
+         hint="go over every (row, column) cell off the diagonal, keep those with a count of at least min_val, name the row and column with vocab, then sort by the count",
+         wrong=[lambda cm, v, m=1: _confused(cm, v, m, diag=True), lambda cm, v, m=1: _confused(cm, v, m, order=1),
+                lambda cm, v, m=1: [(p, a, c) for a, p, c in _confused(cm, v, m)], lambda cm, v, m=1: _confused(cm, v, 1)])
+
+# %% ../../nbs/04_production.ipynb #22d2a1b2
+def _test_unsure(f):
+    import torch
+    vocab = ["black", "grizzly", "teddy"]
+    for probs, th, want in [([0.1, 0.85, 0.05], 0.8, "grizzly"), ([0.5, 0.3, 0.2], 0.8, "unsure"), ([0.05, 0.15, 0.8], 0.8, "teddy"),
+                            ([0.5, 0.3, 0.2], 0.5, "black"), ([0.34, 0.33, 0.33], 0.3, "black"), ([0.9, 0.05, 0.05], 0.95, "unsure")]:
+        got = f(torch.tensor(probs), vocab, th)
+        if got == want: continue
+        about = f"for probabilities {probs} and threshold {th} it returned {got!r}; expected {want!r}"
+        if isinstance(got, (int, torch.Tensor)) and not isinstance(got, str): raise NotYet(f"{about}: name the label with vocab, not its index")
+        if want == "unsure": raise NotYet(f"{about}: no label reaches the threshold")
+        if got == "unsure" and max(probs) == th: raise NotYet(f"{about}: a probability equal to the threshold is at least the threshold")
+        raise NotYet(about)
+
+exercise("04.label_or_unsure", name="label_or_unsure", apply=True, test=_test_unsure,
+         hint="find the position of the largest probability; compare that probability (not its position) with the threshold",
+         wrong=[lambda p, v, th=0.8: v[int(p.argmax())], lambda p, v, th=0.8: v[int(p.argmax())] if p.max() > th else "unsure",
+                lambda p, v, th=0.8: int(p.argmax()) if p.max() >= th else "unsure", lambda p, v, th=0.8: v[int(p.argmin())] if p.max() >= th else "unsure"])
+
 # %% ../../nbs/04_production.ipynb #53870db3
 _answers = {"04.q_valid_aug": "36985523dd26b7d255ce", "04.q_min_scale": "c2fa57ce167220810fd7",
-            "04.q_diagonal": ("bb3cee343a9a7d33f2d7", "dde8caf5110a20808d4e", "58bfa5f355e35f1ca7b6"), "04.q_pickle": "20fbefa3b5bacda4ee56",
+            "04.q_diagonal": ("bb3cee343a9a7d33f2d7", "dde8caf5110a20808d4e", "58bfa5f355e35f1ca7b6"), "04.q_pickle": "82051ee6db6f1056819b",
             "04.q_pin": "2036b1fd0979e72e23d8"}  # salted digests, not answers
-_wrong = {"04.q_valid_aug": ["yes"], "04.q_min_scale": [200, 40000, 160000], "04.q_diagonal": ["corner"], "04.q_pickle": ["no"], "04.q_pin": ["yes"]}
-_hints = {'04.q_valid_aug': 'the validation score must mean the same every epoch: what happens to its images each time?', '04.q_min_scale': "min_scale is a share of the original image's area, not of its side: how many pixels does a 400×400 photo have?", '04.q_diagonal': "rows are the actual labels, columns the predicted ones: where is a row's label equal to its column's?", '04.q_pickle': 'a pickle stores how to rebuild each object, and rebuilding can mean calling any function', '04.q_pin': 'a pin (==) names one exact version, whatever has been released since'}  # each a nudge of its own: the clean twin keeps no prose to point at
+_wrong = {"04.q_valid_aug": ["yes"], "04.q_min_scale": [200, 40000, 160000], "04.q_diagonal": ["corner"], "04.q_pickle": ["yes"], "04.q_pin": ["yes"]}
+_hints = {'04.q_valid_aug': 'the validation score must mean the same every epoch: what happens to its images each time?', '04.q_min_scale': "min_scale is a share of the original image's area, not of its side: how many pixels does a 400×400 photo have?", '04.q_diagonal': "rows are the actual labels, columns the predicted ones: where is a row's label equal to its column's?", '04.q_pickle': 'a pickle stores how to rebuild each object, and rebuilding can mean calling any function: whoever made the file chose which', '04.q_pin': 'a pin (==) names one exact version, whatever has been released since'}  # each a nudge of its own: the clean twin keeps no prose to point at
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id])
