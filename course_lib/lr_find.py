@@ -192,7 +192,7 @@ suggestion_funcs = {"valley": valley, "slide": slide, "minimum": minimum, "steep
 
 @dataclass
 class Suggestion:
-    "A suggested learning rate `lr`, and the point `(lr_at, loss)` of the curve it comes from (for minimum, lr = lr_at / 10)."
+    "A suggested learning rate `lr`, and the point `(lr_at, loss)` of the curve it comes from (they differ for minimum)."
     lr: float
     lr_at: float
     loss: float

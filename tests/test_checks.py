@@ -105,15 +105,15 @@ def test_short_answers_compare_normalised():
 ACCEPTED = {"01.q_weights": ["no", "No", "no."], "01.q_loss": ["loss", "The loss", "loss function"],
             "01.q_overfit": ["overfitting", "Over-fitting", "overfit", "it is overfitting", "overfitted"],
             "01.q_train_size": [240, "240", 240.0], "01.q_batch_shape": [(16, 3, 64, 64), [16, 3, 64, 64]],
-            "01.q_new_entity": ["whole patients", "Patients", "new patients", "the whole patients"], "01.q_head": ["no", "No."],
+            "01.q_new_entity": ["whole patients", "Patients", "new patients", "the whole patients"], "01.q_head": ["yes", "Yes."],
             "02.q_too_large": ["diverges", "diverge", "It diverges.", "diverging", "diverged", "explodes", "blows up"],
             "02.q_sigmoid0": [0.5, "0.5", 1 / 2], "03.q_validation": ["no", "No", "no."], "03.q_halfway": [1e-2, 0.01, "1e-2", "0.01"],
             "04.q_diagonal": ["diagonal", "The diagonal", "on the diagonal", "main diagonal", "the main diagonal"],
             "04.q_min_scale": [80000, "80000", "80,000", 80000.0, "about 80000", "80,000 pixels"],
             "03.q_three_ways": ["all", "all three", "All of them."], "03.q_doublings": [24, "24 doublings", "about 24"],
             "02.q_batch_noise": [2, "2", 1.9, 2.2, "about 2", "~2", "2x", "two", "twice"], "03.q_window": [50, "about 50", "~50", "fifty", "50."],
-            "03.q_stop": ["no", "No", "no."],
-            "04.q_pin": ["no", "No"], "04.q_pickle": ["no", "No."],
+            "03.q_stop": ["yes", "Yes", "yes."],
+            "04.q_pin": ["yes", "Yes"], "04.q_pickle": ["no", "No."],
             "01.q_frozen_head": [18981, "18,981", "18981 weights"], "02.q_lr_limit": [0.125, "0.125", ".125", "1/8"],
             "03.q_lag": [55, "55", "55 iterations", "about 55"]}
 

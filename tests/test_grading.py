@@ -251,6 +251,26 @@ def test_no_questionnaire_answer_in_what_the_twin_says_or_prints(full):
         found += [f"{where} states {id}'s answer {answer!r}: …{said!r}…" for where, text in texts if (said := _said(forms, text))]
     assert not found, "\n".join(found)
 
+def test_yes_no_questions_are_not_passed_by_always_saying_one_word():
+    "A learner who answers every yes/no question of the course with the same word gets at most 70% of them right."
+    answers = [a for full in chapters for a in _questionnaire(full).values() if a in ("yes", "no")]
+    assert len(answers) >= 6 and max(answers.count("yes"), answers.count("no")) <= 0.7 * len(answers), answers
+
+# what a line of the twin said that gave a yes/no answer away (a choice answer is not scanned for above): none may come back
+RESTATED = {"04.q_valid_aug": ["never augmented", "not augmented"], "04.q_pickle": ["can run any code", "runs any code"],
+            "03.q_validation": ["only watches the training loss"], "01.q_weights": ["predicting doesn't change", "never change the weights"]}
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_no_yes_no_answer_restated_in_the_twin(full):
+    twin = root / "nbs" / "clean" / full.name
+    kept = {c.source for c in read_nb(twin).cells}
+    places = _learner_sees(twin) + _outputs(read_nb(full).cells, keep=lambda c: c.source in kept)
+    chapter_exercises(full.name[:2])
+    places += [(f"the hint of {id}", exercises[id].hint) for id in RESTATED if id in exercises and id[:2] == full.name[:2]]
+    found = [f"{where} restates {id}'s answer: {p!r}" for id, phrases in RESTATED.items() if id[:2] == full.name[:2]
+             for where, text in places for p in phrases if p in text.lower()]
+    assert not found, "\n".join(found)
+
 def _shape(code:str) -> list[str]:
     """`code`'s tokens with names abstracted: any variable is `N`, `self.` and `.data` are dropped (they don't change
     what a line computes), attributes and functions keep their names: `p.data -= p.grad * lr` and

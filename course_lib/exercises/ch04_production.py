@@ -145,7 +145,7 @@ exercise("04.label_or_unsure", name="label_or_unsure", apply=True, test=_test_un
 # %% ../../nbs/04_production.ipynb #53870db3
 _answers = {"04.q_valid_aug": "36985523dd26b7d255ce", "04.q_min_scale": "c2fa57ce167220810fd7",
             "04.q_diagonal": ("bb3cee343a9a7d33f2d7", "dde8caf5110a20808d4e", "58bfa5f355e35f1ca7b6"), "04.q_pickle": "82051ee6db6f1056819b",
-            "04.q_pin": "2036b1fd0979e72e23d8"}  # salted digests, not answers
-_wrong = {"04.q_valid_aug": ["yes"], "04.q_min_scale": [200, 40000, 160000], "04.q_diagonal": ["corner"], "04.q_pickle": ["yes"], "04.q_pin": ["yes"]}
+            "04.q_pin": "94cc310fb4d3c124c109"}  # salted digests, not answers
+_wrong = {"04.q_valid_aug": ["yes"], "04.q_min_scale": [200, 40000, 160000], "04.q_diagonal": ["corner"], "04.q_pickle": ["yes"], "04.q_pin": ["no"]}
 _hints = {'04.q_valid_aug': 'the validation score must mean the same every epoch: what happens to its images each time?', '04.q_min_scale': "min_scale is a share of the original image's area, not of its side: how many pixels does a 400×400 photo have?", '04.q_diagonal': "rows are the actual labels, columns the predicted ones: where is a row's label equal to its column's?", '04.q_pickle': 'a pickle stores how to rebuild each object, and rebuilding can mean calling any function: whoever made the file chose which', '04.q_pin': 'a pin (==) names one exact version, whatever has been released since'}  # each a nudge of its own: the clean twin keeps no prose to point at
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id])
