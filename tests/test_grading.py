@@ -400,8 +400,9 @@ def test_apply_it_exercises_are_not_passed_by_retyping_the_chapter(full):
         sols = [s for src in code for s in solutions(src)]
         assert sols, f"{id} marks no solution"
         if exercises[id].digest is not None:  # a short answer: the chapter's code and outputs don't state it
-            answer = next(ast.literal_eval(m[1]) for src in code if (m := re.search(r"^answer = (.+?)\s*#\s*SOLUTION\s*$", src, re.M)))
-            forms = _stated("", answer)
+            ask = next(src for src in code if re.search(r"^answer = .+?#\s*SOLUTION\s*$", src, re.M))
+            answer = ast.literal_eval(re.search(r"^answer = (.+?)\s*#\s*SOLUTION\s*$", ask, re.M)[1])
+            forms = _stated(ask.split("answer =")[0], answer)  # a choice the question offers is a word any lesson uses
             found += [f"{id}: {where} states its answer {answer!r}: …{said!r}…"
                       for where, text in [(f"teaching cell {i}", c.source) for i, c in enumerate(teaching)] + printed if (said := _said(forms, text))]
             continue
