@@ -125,3 +125,16 @@ def test_hidden_cells_print_nothing():
             src = "".join(c["source"])
             if c["cell_type"] == "code" and re.search(r"^#\|\s*hide\s*$", src, re.M):
                 assert not c.get("outputs"), f"{nb.name}: a hidden cell printed {c['outputs'][0]!r:.120}: {src[:80]!r}"
+
+def test_every_chapter_opens_with_a_map_and_ends_with_a_recap():
+    "Before its first code, each chapter lists its sections, one item per main section (`## `), and it ends with a recap."
+    skip = re.compile(r"^(Where are you running|Recap|Your progress|The figures this run reached|Apply it|Questionnaire)", re.I)
+    for nb in sorted((root / "nbs").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        md = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+        sections = [l for s in md for l in s.splitlines() if l.startswith("## ") and not skip.match(l[3:])]
+        intro = "".join("".join(c["source"]) for c in cells[:next(i for i, c in enumerate(cells) if c["cell_type"] == "code" and "default_exp" not in "".join(c["source"]))])
+        assert "**In this chapter**" in intro, f"{nb.name}: no map before its first code"
+        items = re.findall(r"^\d+\. ", intro.split("**In this chapter**", 1)[1].split("**Set-up.**")[0], re.M)
+        assert len(items) == len(sections), f"{nb.name}: the map lists {len(items)} sections, the chapter has {len(sections)}: {sections}"
+        assert any(l.strip() == "## Recap" for s in md for l in s.splitlines()), f"{nb.name}: no recap"
