@@ -10,8 +10,8 @@ import json, os, shutil
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['bear_block', 'confusion', 'apply_cleaner', 'safe_load', 'save_model', 'ModelFileError', 'Classifier',
-           'load_classifier', 'make_app', 'serve', 'write_space']
+__all__ = ['bear_block', 'softmax', 'cross_entropy', 'confusion', 'apply_cleaner', 'safe_load', 'save_model', 'ModelFileError',
+           'Classifier', 'load_classifier', 'make_app', 'serve', 'write_space']
 
 # %% ../nbs/04_production.ipynb #5f86c07d
 def bear_block(size:int=128,  # side of the square images the model sees
@@ -23,6 +23,16 @@ def bear_block(size:int=128,  # side of the square images the model sees
                         splitter=fv.RandomSplitter(valid_pct=0.2, seed=42), get_y=fv.parent_label,
                         item_tfms=fv.RandomResizedCrop(size, min_scale=0.5) if aug else fv.Resize(size, method="crop"),
                         batch_tfms=fv.aug_transforms() if aug else None)
+
+# %% ../nbs/04_production.ipynb #371cc785
+def softmax(x):
+    "Each row of activations `x` turned into probabilities: its exponentials over their total."
+    return x.exp() / x.exp().sum(dim=1, keepdim=True)  # SOLUTION
+
+# %% ../nbs/04_production.ipynb #f685ca24
+def cross_entropy(acts, targs):
+    "The mean over the photos of −log of the probability softmax gives each photo's right label."
+    return -softmax(acts)[range(len(targs)), targs].log().mean()  # SOLUTION
 
 # %% ../nbs/04_production.ipynb #9509e7a6
 def confusion(preds, targs, n:int):

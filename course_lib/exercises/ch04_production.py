@@ -11,6 +11,46 @@ from pathlib import Path
 from ..checks import NotYet, exercise
 from ..production import *
 
+# %% ../../nbs/04_production.ipynb #9228ebc2
+def _test_softmax(f):
+    import torch
+    x = torch.tensor([[1., 2., 3.], [-1., 0., 4.], [2., 2., 2.], [0.5, -3., 1.], [10., 9., -2.]])  # 5 photos, 3 labels
+    got = f(x.clone())
+    if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor shaped like the activations")
+    if got.shape != x.shape: raise NotYet(f"for 5 photos and 3 labels it returned shape {tuple(got.shape)}; the probabilities keep the activations' shape (5, 3)")
+    want = torch.softmax(x, dim=1)
+    if torch.allclose(got, want, atol=1e-6): return
+    if torch.allclose(got, torch.softmax(x, dim=0), atol=1e-6): raise NotYet("each *column* adds up to 1: it normalised each label over the photos; each row, one photo, should add up to 1")
+    if torch.allclose(got, x.sigmoid(), atol=1e-6): raise NotYet("that's the sigmoid of each activation on its own: a photo's three numbers don't add up to 1")
+    if (got < 0).any(): raise NotYet("some probabilities are negative: the exponential makes every activation positive first")
+    raise NotYet(f"on 5 fixed photos its probabilities differ from softmax's by up to {float((got - want).abs().max()):.3g}")
+
+exercise("04.softmax", name="softmax", test=_test_softmax, reference=softmax,
+         hint="two steps: make everything positive (which function grows fastest?), then divide each row by its own sum — `sum(dim=..., keepdim=True)` keeps the shape that lines up with the rows",
+         wrong=[lambda x: x.exp() / x.exp().sum(dim=0, keepdim=True), lambda x: x.sigmoid(), lambda x: x / x.sum(dim=1, keepdim=True)])
+
+# %% ../../nbs/04_production.ipynb #4c595b73
+def _test_cross_entropy(f):
+    import torch, torch.nn.functional as F
+    from fastai.losses import CrossEntropyLossFlat
+    g = torch.Generator().manual_seed(0)
+    acts, targs = torch.randn(6, 3, generator=g) * 2, torch.tensor([0, 2, 1, 1, 0, 2])
+    got = f(acts.clone(), targs.clone())
+    if isinstance(got, (int, float)): got = torch.tensor(float(got))  # a Python number is one number too
+    if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected one number (a one-number tensor or a Python float)")
+    if got.numel() != 1: raise NotYet(f"it returned shape {tuple(got.shape)}, one loss per photo; the batch's loss is their mean")
+    want, fastai = F.cross_entropy(acts, targs), CrossEntropyLossFlat()(acts, targs)
+    if torch.allclose(got.float().reshape(()), want, atol=1e-5): return
+    if torch.allclose(got.float().reshape(()), -want, atol=1e-5): raise NotYet(f"it returned {float(got):.4f}, a negative loss: the log of a probability is at most 0")
+    p = torch.softmax(acts, 1)[range(6), targs]
+    if torch.allclose(got.float().reshape(()), (1 - p).mean(), atol=1e-5): raise NotYet("that's chapter 2's loss, 1 − p: cross-entropy takes −log p, which punishes a confident mistake far more")
+    raise NotYet(f"on 6 fixed photos it returned {float(got):.4f}; PyTorch's F.cross_entropy and fastai's CrossEntropyLossFlat both give {float(fastai):.4f}")
+
+exercise("04.cross_entropy", name="cross_entropy", test=_test_cross_entropy, reference=cross_entropy,
+         hint="softmax first; then, in each row, the probability at the right label (index with two sequences: the rows and the labels); then −log, and the mean",
+         wrong=[lambda a, t: softmax(a)[range(len(t)), t].log().mean(), lambda a, t: (1 - softmax(a)[range(len(t)), t]).mean(),
+                lambda a, t: -softmax(a)[range(len(t)), t].log()])
+
 # %% ../../nbs/04_production.ipynb #e25b56ad
 def _test_confusion(f):
     import torch
