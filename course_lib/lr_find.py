@@ -14,7 +14,7 @@ from torch import nn
 # %% auto #0
 __all__ = ['suggestion_funcs', 'exp_lr', 'ema_step', 'smooth_losses', 'diverged', 'save_state', 'restore_state', 'set_lr',
            'LRFind', 'lr_range_test', 'valley', 'slide', 'minimum', 'steep', 'Suggestion', 'suggest', 'plot_lr_find',
-           'plot_schedule', 'lr_find', 'one_cycle_lr']
+           'plot_schedule', 'lr_find', 'momentum_step', 'MomentumOptim', 'one_cycle_lr']
 
 # %% ../nbs/03_lr_find.ipynb #7a9ae38c
 def exp_lr(start_lr:float, end_lr:float, pos:float) -> float:
@@ -257,6 +257,23 @@ def lr_find(learn, # chapter 2's `BasicLearner` or a fastai `Learner`
     res.suggestions = suggest(res.lrs, res.losses, num_it, suggest_funcs)
     if show_plot: plot_lr_find(res)
     return res
+
+# %% ../nbs/03_lr_find.ipynb #9298bdcf
+def momentum_step(params, bufs, lr:float, mom:float=0.9):
+    "One step of SGD with momentum, in place: each buffer becomes `mom` times itself plus its parameter's gradient, and the parameter steps along it."
+    for p, buf in zip(params, bufs):
+        buf.mul_(mom).add_(p.grad)  # SOLUTION
+        p.data -= lr * buf  # SOLUTION
+
+# %% ../nbs/03_lr_find.ipynb #a08c5d4b
+from .sgd import BasicOptim  # chapter 2's optimizer, which this one extends
+
+class MomentumOptim(BasicOptim):
+    "`BasicOptim` with momentum: every step goes along each parameter's running sum of gradients (`momentum_step`)."
+    def __init__(self, params, lr:float, mom:float=0.9):
+        super().__init__(params, lr)
+        self.mom, self.bufs = mom, [torch.zeros_like(p) for p in self.params]
+    def step(self, *args, **kwargs): momentum_step(self.params, self.bufs, self.lr, self.mom)
 
 # %% ../nbs/03_lr_find.ipynb #a33oc003
 def one_cycle_lr(pos:float, lr_max:float, pct_start:float=0.25, div:float=25., div_final:float=1e5) -> float:

@@ -124,6 +124,50 @@ exercise("03.valley", name="valley", test=_test_valley, reference=valley,
          hint="fastai's arithmetic: from the start of the longest decreasing stretch, add two pieces of its length, a third of it and a sixth of it, each rounded down on its own — not the exact middle",
          wrong=[_valley_bottom, _valley_third, lambda lrs, losses: len(losses) // 2])
 
+# %% ../../nbs/03_lr_find.ipynb #e5787fa9
+def _trajectory(step, n=5):
+    "The parameter after each of `n` steps of `step(params, bufs, lr, mom)` on a fixed quadratic, from a fixed start."
+    torch.manual_seed(0)
+    p = torch.randn(3, 2, requires_grad=True)
+    target, bufs, out = torch.randn(3, 2), [torch.zeros(3, 2)], []
+    for _ in range(n):
+        p.grad = None
+        ((p - target) ** 2 * torch.arange(1., 7.).view(3, 2)).sum().backward()  # uneven curvature: momentum matters
+        step([p], bufs, 0.05, 0.9)
+        out.append(p.detach().clone())
+    return out
+
+def _torch_momentum(params, bufs, lr, mom):
+    "PyTorch's SGD with momentum, one step, its buffer kept in `bufs` (the check's reference)."
+    for p, buf in zip(params, bufs):
+        opt = torch.optim.SGD([p], lr=lr, momentum=mom)
+        if buf.abs().sum() > 0: opt.state[p]["momentum_buffer"] = buf.clone()
+        opt.step()
+        buf.copy_(opt.state[p]["momentum_buffer"])
+
+def _no_momentum(params, bufs, lr, mom):
+    for p in params: p.data -= lr * p.grad
+def _averaged(params, bufs, lr, mom):
+    for p, buf in zip(params, bufs): buf.mul_(mom).add_((1 - mom) * p.grad); p.data -= lr * buf
+def _step_first(params, bufs, lr, mom):
+    for p, buf in zip(params, bufs): p.data -= lr * buf; buf.mul_(mom).add_(p.grad)
+def _rebound(params, bufs, lr, mom):
+    for p, buf in zip(params, bufs): buf = mom * buf + p.grad; p.data -= lr * buf
+
+def _test_momentum(f):
+    got, want = _trajectory(f), _trajectory(_torch_momentum)
+    if all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want)): return
+    same = lambda other: all(torch.allclose(g, o, atol=1e-6) for g, o in zip(got, _trajectory(other)))
+    if same(_no_momentum) or same(_rebound): raise NotYet("it stepped like plain SGD: the running sums never grew — change each buf in place (buf.mul_(…).add_(…), or buf[:] = …); `buf = …` only gives the name buf a new tensor")
+    if same(_averaged): raise NotYet("it averaged the gradients (mom × buf + (1 − mom) × grad), which makes steps ten times smaller than PyTorch's: add the whole gradient to mom × buf")
+    if same(_step_first): raise NotYet("it stepped along the old sum, then updated it: the first step went nowhere; update the sum first, then step along it")
+    k = next(k for k, (g, w) in enumerate(zip(got, want)) if not torch.allclose(g, w, atol=1e-6))
+    raise NotYet(f"after step {k + 1} of 5 on a fixed quadratic the parameters differ from PyTorch's SGD with momentum by up to {float((got[k] - want[k]).abs().max()):.3g}")
+
+exercise("03.momentum_step", name="momentum_step", test=_test_momentum, reference=momentum_step,
+         hint="two in-place changes per parameter: the buffer (shrink it by mom, add the gradient), then the parameter (a step of lr along the buffer, downhill)",
+         wrong=[_no_momentum, _averaged, _step_first, _rebound])
+
 # %% ../../nbs/03_lr_find.ipynb #a33oc004
 def _test_one_cycle(f):
     from fastai.callback.schedule import combined_cos
