@@ -203,13 +203,14 @@ def _learner_sees(twin) -> list:
 _check_call_re = re.compile(r"""\bcheck\(\s*["']\d\d\.""")
 
 def _outputs(cells, keep=lambda c: True) -> list:
-    "(where, text) for what the code cells printed or displayed as text, matplotlib's figure reprs and the count `progress()` gives aside."
+    "(where, text) for what the code cells printed or displayed as text, matplotlib's figure reprs, progress bars and the count `progress()` gives aside."
     out = []
     for i, c in enumerate(cells):
         if c.cell_type != "code" or _check_call_re.search(c.source) or c.source.strip() == "progress()" or not keep(c): continue  # progress counts exercises: "25 of 25" answers nothing
         for o in c.get("outputs", []):
             t = o.get("text") or o.get("data", {}).get("text/plain", "")
             t = re.sub(r"<Figure size [^>]*>", "", "".join(t) if isinstance(t, list) else t)
+            t = re.sub(r"\d+\.\d+% \[\d+/\d+[^\]]*\]", "", t)  # a progress bar's "[32/40 00:00<00:00]" counts batches, it states nothing
             if t.strip(): out.append((f"the output of cell {i}", t))
     return out
 
