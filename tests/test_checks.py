@@ -118,7 +118,11 @@ ACCEPTED = {"01.q_weights": ["no", "No", "no."], "01.q_loss": ["loss", "The loss
             "03.q_lag": [55, "55", "55 iterations", "about 55"],
             "05.q_oob_share": [0.37, "0.37", "37%", "about 0.37", 0.368, "~0.37"], "05.q_extrapolate": ["the same", "same", "The same.", "equal", "unchanged"],
             "05.q_split": ["the latest sales", "latest sales", "The latest."], "05.q_leaves": [32, "32", "32 leaves"],
-            "05.q_deep_train": [0, "0", "zero", 0.0], "05.q_more_trees": ["no", "No."], "05.q_ood": ["yes", "Yes."]}
+            "05.q_deep_train": [0, "0", "zero", 0.0], "05.q_more_trees": ["no", "No."], "05.q_ood": ["yes", "Yes."],
+            "06.q_top_pick": ["gamma", "Gamma", "gamma."], "06.q_params": [63000, "63,000", "63000 parameters", 63_000.0],
+            "06.q_bias_one": [0.25, "0.25", ".25", "1/4", "a quarter"], "06.q_y_range": ["no", "No."],
+            "06.q_wd_grad": [0.06, "0.06", ".06"], "06.q_cold": [0, "0", "zero", 0.0, "about 0"],
+            "06.q_rec_split": ["the latest ratings", "latest ratings", "the latest", "each user's latest ratings", "Each user's latest ratings."]}
 
 @pytest.mark.parametrize("id", ACCEPTED)
 def test_short_answers_accept_reasonable_forms(id):
