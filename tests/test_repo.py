@@ -128,7 +128,7 @@ def test_hidden_cells_print_nothing():
 
 def test_every_chapter_opens_with_a_map_and_ends_with_a_recap():
     "Before its first code, each chapter lists its sections, one item per main section (`## `), and it ends with a recap."
-    skip = re.compile(r"^(Where are you running|Recap|Your progress|The figures this run reached|Apply it|Questionnaire)", re.I)
+    skip = re.compile(r"^(Where are you running|Recap|Your progress|The figures this run reached|Apply it|Questionnaire|Appendix)", re.I)
     for nb in sorted((root / "nbs").glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]
         md = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
