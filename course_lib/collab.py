@@ -77,10 +77,11 @@ def encode(df:pd.DataFrame) -> tuple:
 def rating_dls(x:torch.Tensor, y:torch.Tensor, valid:np.ndarray, bs:int=512, seed:int=0):
     "fastai `DataLoaders` of (pairs, ratings): training batches of `bs` in a seeded shuffle; the rows where `valid` is True, in one batch."
     from fastai.data.core import DataLoaders
-    from torch.utils.data import DataLoader, TensorDataset
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
     v = torch.as_tensor(valid)
-    shuffled = DataLoader(TensorDataset(x[~v], y[~v]), batch_size=bs, shuffle=True, generator=torch.Generator().manual_seed(seed))
-    return DataLoaders(shuffled, DataLoader(TensorDataset(x[v], y[v]), batch_size=int(v.sum())))
+    order = RandomSampler(range(int((~v).sum())), generator=torch.Generator().manual_seed(seed))
+    shuffled = DataLoader(TensorDataset(x[~v], y[~v]), batch_size=None, sampler=BatchSampler(order, bs, drop_last=False))  # a batch indexed at once
+    return DataLoaders(shuffled, DataLoader(TensorDataset(x[v], y[v]), batch_size=None, sampler=[torch.arange(int(v.sum()))]))
 
 # %% ../nbs/06_collab.ipynb #19e749e5
 def l2_penalty(weights:list, wd:float) -> torch.Tensor:

@@ -109,11 +109,11 @@ def test_both_models_learn_low_rank_ratings_better_than_the_mean():
     pairs = torch.cartesian_prod(torch.arange(40), torch.arange(60))
     y = (3 + (users[pairs[:, 0]] * movies[pairs[:, 1]]).sum(1)).clamp(0.5, 5)
     valid = np.random.default_rng(0).random(len(y)) < 0.2
-    dls = rating_dls(pairs, y, valid, bs=64)
     mean_rmse = float((y[torch.as_tensor(valid)] - y[torch.as_tensor(~valid)].mean()).pow(2).mean().sqrt())
-    for model in (DotProductBias(40, 60, n_factors=4), CollabNN(40, 60, n_factors=4, n_hidden=20)):
+    for make in (lambda: DotProductBias(40, 60, n_factors=4), lambda: CollabNN(40, 60, n_factors=4, n_hidden=20)):
         torch.manual_seed(0)
-        learn = fit_ratings(model, dls, wd=1e-5, n_epoch=20, lr=1e-2, show=False)
-        assert learn.history[-1]["rmse"] < mean_rmse / 2, type(model).__name__
+        model = make()
+        learn = fit_ratings(model, rating_dls(pairs, y, valid, bs=64), wd=1e-5, n_epoch=20, lr=3e-2, show=False)
+        assert learn.history[-1]["rmse"] < mean_rmse / 2, type(model).__name__  # seeds 0-3: the network 0.18-0.23 of it, the dot product 0.11
         with torch.no_grad(): out = model(pairs)
         assert out.min() > 0 and out.max() < 5.5
