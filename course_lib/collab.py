@@ -41,9 +41,11 @@ def bias_predict(train:pd.DataFrame, valid:pd.DataFrame, lam:float=5.) -> np.nda
 # %% ../nbs/06_collab.ipynb #513544c5
 def one_hot(idx:torch.Tensor, n:int) -> torch.Tensor:
     "A float matrix, one row per position in `idx`: 1. in column `idx[j]` of row `j`, 0. elsewhere."
-    out = torch.zeros(len(idx), n)  # SOLUTION
-    out[torch.arange(len(idx)), idx] = 1.  # SOLUTION
-    return out  # SOLUTION
+    # BEGIN SOLUTION
+    out = torch.zeros(len(idx), n)
+    out[torch.arange(len(idx)), idx] = 1.
+    return out
+    # END SOLUTION
 
 # %% ../nbs/06_collab.ipynb #2ddc22e2
 def sigmoid_range(x:torch.Tensor, lo:float, hi:float) -> torch.Tensor:
