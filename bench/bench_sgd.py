@@ -13,7 +13,8 @@ MODELS = {"linear": (lambda: nn.Linear(28 * 28, 1), 10, 1.), "simple_net": (None
 def data():
     "MNIST_SAMPLE-sized tensors: the 1,000 real offline digits (600 train, 400 valid), repeated."
     import contextlib, io
-    from course_lib.sgd import mnist_sample, mnist_tensors
+    from course_lib.sgd import mnist_tensors
+    from course_lib.toolbox import mnist_sample
     with contextlib.redirect_stdout(io.StringIO()): tx, ty, vx, vy = mnist_tensors(mnist_sample(offline=True))
     rep = lambda t, n: t.repeat((n + len(t) - 1) // len(t), 1)[:n].contiguous()
     return rep(tx, N_TRAIN), rep(ty, N_TRAIN), rep(vx, N_VALID), rep(vy, N_VALID)

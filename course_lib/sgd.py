@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 import torch
 from torch import nn
-from .toolbox import check_flat, check_preds_targs, mnist_sample
+from .toolbox import check_flat, check_preds_targs
 
 # %% auto #0
 __all__ = ['stack_digits', 'mnist_distance', 'pixel_similarity', 'mnist_tensors', 'init_params', 'linear1', 'batch_accuracy',

@@ -8,7 +8,8 @@ from torch import nn
 
 from course_lib.lr_find import (LRFind, diverged, ema_step, exp_lr, lr_find, lr_range_test, minimum, plot_lr_find,
                                 plot_schedule, restore_state, save_state, slide, smooth_losses, steep, suggest, valley)
-from course_lib.sgd import BasicLearner, BasicOptim, batch_accuracy, mnist_dls, mnist_loss, mnist_sample, mnist_tensors, simple_net
+from course_lib.sgd import BasicLearner, BasicOptim, batch_accuracy, mnist_dls, mnist_loss, mnist_tensors, simple_net
+from course_lib.toolbox import mnist_sample
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

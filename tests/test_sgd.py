@@ -10,8 +10,9 @@ from PIL import Image
 from torch import nn
 
 from course_lib.sgd import (BasicLearner, BasicOptim, batch_accuracy, calc_grad, init_params, linear1, mnist_dls,
-                            mnist_distance, mnist_loss, mnist_sample, mnist_tensors, pixel_similarity, simple_net,
+                            mnist_distance, mnist_loss, mnist_tensors, pixel_similarity, simple_net,
                             stack_digits, train_epoch, validate_epoch)
+from course_lib.toolbox import mnist_sample  # chapter 2's data, from the toolbox
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
