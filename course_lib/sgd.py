@@ -1,4 +1,4 @@
-"""Build a handwritten-digit classifier by hand — tensors, gradients, a loss, mini-batches, an optimizer, a training loop, a neural network, its initialization — then check every piece against PyTorch and fastai.
+"""Build a handwritten-digit classifier by hand — tensors, gradients, a loss, mini-batches, an optimizer, a training loop, a neural network — then check every piece against PyTorch and fastai.
 
 Docs: https://dl-course.github.io/course/sgd.html.md"""
 
@@ -15,7 +15,7 @@ from .toolbox import check_flat, check_preds_targs
 # %% auto #0
 __all__ = ['stack_digits', 'mnist_distance', 'pixel_similarity', 'mnist_tensors', 'init_params', 'linear1', 'batch_accuracy',
            'mnist_loss', 'mnist_dls', 'calc_grad', 'validate_epoch', 'BasicOptim', 'train_epoch', 'BasicLearner',
-           'simple_net', 'relu_grad']
+           'simple_net']
 
 # %% ../nbs/02_sgd.ipynb #ead47ef4
 def stack_digits(folder:str|Path) -> torch.Tensor:
@@ -176,8 +176,3 @@ class BasicLearner:
 def simple_net(n_in:int=28 * 28, n_hidden:int=30) -> nn.Module:
     "The smallest useful neural network, as a PyTorch module: `n_in` inputs, one hidden layer of `n_hidden` units, one output."
     return nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 1))  # SOLUTION
-
-# %% ../nbs/02_sgd.ipynb #b22bp003
-def relu_grad(z:torch.Tensor) -> torch.Tensor:
-    "The derivative of the ReLU at each element of `z`, as a float tensor shaped like `z`."
-    return (z > 0).float()  # SOLUTION

@@ -122,7 +122,10 @@ ACCEPTED = {"01.q_weights": ["no", "No", "no."], "01.q_loss": ["loss", "The loss
             "06.q_top_pick": ["gamma", "Gamma", "gamma."], "06.q_params": [63000, "63,000", "63000 parameters", 63_000.0],
             "06.q_bias_one": [0.25, "0.25", ".25", "1/4", "a quarter"], "06.q_y_range": ["no", "No."],
             "06.q_wd_grad": [0.06, "0.06", ".06"], "06.q_cold": [0, "0", "zero", 0.0, "about 0"],
-            "06.q_rec_split": ["the latest ratings", "latest ratings", "the latest", "each user's latest ratings", "Each user's latest ratings."]}
+            "06.q_rec_split": ["the latest ratings", "latest ratings", "the latest", "each user's latest ratings", "Each user's latest ratings."],
+            "07.q_hinge": [0.5, "0.5", ".5", "1/2"], "07.q_activations": [1920, "1920", "1,920"],
+            "07.q_kaiming": [0.0625, "0.0625", "1/16", ".0625"], "07.q_transfer": ["head", "the head", "Head.", "The head"],
+            "07.q_conv_size": [25, "25", "25 pixels", "25.0"], "07.q_receptive": [13, "13", "13 pixels"]}
 
 @pytest.mark.parametrize("id", ACCEPTED)
 def test_short_answers_accept_reasonable_forms(id):

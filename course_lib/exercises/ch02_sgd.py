@@ -200,23 +200,6 @@ exercise("02.simple_net", name="simple_net", test=_test_simple_net, reference=si
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 2)),
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 1), nn.Sigmoid())])
 
-# %% ../../nbs/02_sgd.ipynb #b22bp004
-def _test_relu_grad(f):
-    z = torch.tensor([[-2., -0.5, 0.], [0.5, 3., -1e-3]])
-    got = f(z)
-    if not isinstance(got, torch.Tensor) or got.shape != z.shape: raise NotYet(f"for a (2, 3) input it gave shape {tuple(getattr(got, 'shape', ()))}; expected (2, 3): one derivative per element")
-    got = got.float()
-    if torch.equal(got, z.clamp(min=0)): raise NotYet("that is the ReLU itself, not its slope")
-    if torch.equal(got, 1 - (z > 0).float()): raise NotYet("it is 1 where the ReLU is flat and 0 where it passes its input through: the other way round")
-    if torch.equal(got, torch.ones_like(z)): raise NotYet("a slope of 1 everywhere is a linear function's; the ReLU is flat for negative inputs")
-    w = torch.randn(100, generator=torch.Generator().manual_seed(0)).requires_grad_()
-    w.relu().sum().backward()
-    if not torch.equal(f(w.detach()).float(), w.grad): raise NotYet("on 100 random numbers it disagrees with autograd's derivative of relu")
-
-exercise("02.relu_grad", name="relu_grad", test=_test_relu_grad, reference=relu_grad,
-         hint="draw the ReLU: two straight pieces meeting at 0. What is the slope of each piece? Then: which elements of z are on which piece?",
-         wrong=[lambda z: z.clamp(min=0), lambda z: (z < 0).float(), lambda z: torch.ones_like(z)])
-
 # %% ../../nbs/02_sgd.ipynb #2cb8e5d7
 def _test_linear_grads(f):
     g = torch.Generator().manual_seed(0)
@@ -254,32 +237,34 @@ exercise("02.linear_grads", name="linear_grads", apply=True, test=_test_linear_g
 exercise("02.q_lr_limit", apply=True, digest="9fbca1ead69f37277953", wrong=[1, 0.0625, 2, 0.25],
          hint="write one step as x ← x − lr·16x = (1 − 16·lr)·x: the size of x shrinks only while the factor stays between −1 and 1")
 
-# %% ../../nbs/02_sgd.ipynb #f0b1620f
-def _test_conv_out(f):
-    cases = [(28, 3, 2, 1), (7, 3, 2, 1), (32, 5, 1, 0), (32, 5, 1, 2), (64, 7, 2, 3), (10, 4, 3, 0), (9, 3, 3, 1)]
-    wants = [nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, n, n)).shape[-1] for n, k, s, p in cases]
-    gots = [f(*c) for c in cases]
-    for (n, k, s, p), want, got in zip(cases, wants, gots):
-        where = f"for n={n}, kernel={k}, stride={s}, padding={p}"
-        if isinstance(got, float) or (torch.is_tensor(got) and got.is_floating_point()):
-            raise NotYet(f"{where} it returned {float(got):g}, a float; a side is a whole number of positions, and PyTorch's Conv2d gives {want}")
-        if got == want: continue
-        if all(g == (n - k) // s + 1 for (n, k, s, p), g in zip(cases, gots)): raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}: the padding widens the input on both sides")
-        if all(g == w - 1 for g, w in zip(gots, wants)): raise NotYet(f"{where} it returned {got}, one short of PyTorch's {want}: count the kernel's first position as well as its steps")
-        raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}")
+# %% ../../nbs/02_sgd.ipynb #b9d9274b
+def _test_accuracy_at(f):
+    from sklearn.metrics import accuracy_score
+    g = torch.Generator().manual_seed(0)
+    preds, targets = 2 * torch.randn(200, 1, generator=g), torch.randint(0, 2, (200, 1), generator=g).float()
+    for p in (0.5, 0.8, 0.2):
+        want = accuracy_score(targets.view(-1).numpy(), (preds.sigmoid() > p).view(-1).numpy())
+        got = f(preds, targets, p)
+        if not torch.is_tensor(got) and not isinstance(got, (float, int)): raise NotYet(f"it returned {type(got).__name__}; expected one number, the fraction right")
+        got = float(got)
+        if math.isclose(got, want, abs_tol=1e-6): continue
+        if math.isclose(got, accuracy_score(targets.view(-1).numpy(), (preds > p).view(-1).numpy()), abs_tol=1e-6):
+            raise NotYet(f"at p={p} it compares the raw predictions with p; they are any number, p is a probability: apply the sigmoid first")
+        if math.isclose(got, want * len(preds), abs_tol=1e-3): raise NotYet(f"at p={p} it gave {got:g}, the count of right answers; accuracy is their fraction")
+        if math.isclose(got, 1 - want, abs_tol=1e-6): raise NotYet(f"at p={p} it gave {got:.3f}, the share of wrong answers: which side of p is a 3?")
+        raise NotYet(f"at p={p} it gave {got:.4f}; scikit-learn's accuracy_score gives {want:.4f}")
 
-exercise("02.conv_out", name="conv_out", apply=True, test=_test_conv_out,
-         hint="pad the input first; then count where the kernel can start: its first position, then one more each `stride` pixels while the whole kernel still fits",
-         wrong=[lambda n, k, s=1, p=0: (n + 2 * p - k) // s, lambda n, k, s=1, p=0: (n - k) // s + 1,
-                lambda n, k, s=1, p=0: n // s, lambda n, k, s=1, p=0: (n + 2 * p - k) / s + 1])
+exercise("02.accuracy_at", name="accuracy_at", apply=True, test=_test_accuracy_at,
+         hint="turn each prediction into a probability first; an image is called a 3 where that probability is above p; then count the calls that match the targets, as a fraction",
+         wrong=[lambda preds, targets, p: ((preds > p) == (targets == 1)).float().mean(),
+                lambda preds, targets, p: ((preds.sigmoid() > p) == (targets == 1)).float().sum(),
+                lambda preds, targets, p: ((preds.sigmoid() < p) == (targets == 1)).float().mean()])
 
 # %% ../../nbs/02_sgd.ipynb #d074d61c
 _answers = {"02.q_flat_shape": "ec38cad405cb1e22c1f7", "02.q_flat_gradient": "8ade901b49112376277e",
-            "02.q_sigmoid0": "efe817fa8484568088bd", "02.q_kaiming": "0ef8944c0f170b30888c",
-            "02.q_batches": "5ce90b58bc275b9fd6c3", "02.q_two_linear": "0197a01d62620de9bd36", "02.q_conv_size": "cecbbc8853017865f0f8", "02.q_hinge": "4eedbe7c57c788893892", "02.q_transfer": "20cea6cb729da67bdb3f", "02.q_activations": "4a6b42fd0632e6b8a2b1", "02.q_batch_noise": "40a16956ad6b39a4a8e7",
+            "02.q_sigmoid0": "efe817fa8484568088bd", "02.q_batches": "5ce90b58bc275b9fd6c3", "02.q_two_linear": "0197a01d62620de9bd36", "02.q_batch_noise": "40a16956ad6b39a4a8e7",
             "02.q_too_large": ("3114556268625bb8c38c", "09536dbcad7631bfe3e1", "7bef923392376d236f9e", "586c0c58a056b800d0e3", "ed81f0ec97fabb0b6431")}  # salted digests, not answers
-_wrong = {"02.q_flat_shape": [(64, 28, 28)], "02.q_flat_gradient": [1], "02.q_sigmoid0": [0], "02.q_kaiming": [0.044],
-          "02.q_batches": [48], "02.q_two_linear": [2], "02.q_batch_noise": [4], "02.q_activations": [23550], "02.q_hinge": [-0.5, 2], "02.q_conv_size": [24, 50, 48], "02.q_transfer": ["body"], "02.q_too_large": ["crawls"]}
-_hints = {'02.q_flat_shape': "linear1 takes one row per image: each image's rows of pixels, one after the other", '02.q_flat_gradient': "a tiny nudge almost never flips a prediction across 0.5, so the count of right answers doesn't move", '02.q_sigmoid0': 'sigmoid(x) = 1 / (1 + exp(-x)); what is exp(0)?', '02.q_kaiming': 'the Kaiming standard deviation is the square root of 2 divided by the number of inputs', '02.q_batches': 'divide, and round up: the last, smaller batch counts too', '02.q_two_linear': 'a linear function of a linear function is itself linear', '02.q_batch_noise': 'the error of an average of independent samples shrinks like 1 / sqrt(batch size); 4 times the batch is what factor in the square root?', '02.q_activations': 'each image gets one activation per hidden unit: how many hidden units does simple_net have by default?', '02.q_hinge': 'relu(z) is above zero when z is above zero: solve 2x - 1 > 0', '02.q_transfer': "the pretrained part keeps what it learned; the part that names the old task's categories has to go", '02.q_conv_size': 'with padding 1 a 3×3 kernel fits at every pixel; a stride of 2 keeps every second position', '02.q_too_large': 'each step overshoots the minimum by more than it started from: the loss grows instead of shrinking'}  # each a nudge of its own: the clean twin keeps no prose to point at
+_wrong = {"02.q_flat_shape": [(64, 28, 28)], "02.q_flat_gradient": [1], "02.q_sigmoid0": [0], "02.q_batches": [48], "02.q_two_linear": [2], "02.q_batch_noise": [4], "02.q_too_large": ["crawls"]}
+_hints = {'02.q_flat_shape': "linear1 takes one row per image: each image's rows of pixels, one after the other", '02.q_flat_gradient': "a tiny nudge almost never flips a prediction across 0.5, so the count of right answers doesn't move", '02.q_sigmoid0': 'sigmoid(x) = 1 / (1 + exp(-x)); what is exp(0)?', '02.q_batches': 'divide, and round up: the last, smaller batch counts too', '02.q_two_linear': 'a linear function of a linear function is itself linear', '02.q_batch_noise': 'the error of an average of independent samples shrinks like 1 / sqrt(batch size); 4 times the batch is what factor in the square root?', '02.q_too_large': 'each step overshoots the minimum by more than it started from: the loss grows instead of shrinking'}  # each a nudge of its own: the clean twin keeps no prose to point at
 _sig = {"02.q_batch_noise": 1}  # "about how much": 1.9 is about 2
 for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id], sig=_sig.get(_id))
