@@ -10,6 +10,8 @@ from course_lib.checks import ____, chapter_exercises, check, exercises, is_blan
 from course_lib.grading import blank_line, blank_source, make_clean, solutions, strip_markers, write_clean
 
 root = Path(__file__).parent.parent
+_SOLUTION = r"\s*#\s*SOLUTION\s*$"  # how a line whose answer the clean twin blanks ends
+_ANSWER = re.compile(r"^answer = (.+?)" + _SOLUTION, re.M)  # a short answer's line: its value is group 1
 chapters = G.chapters(root / "nbs")
 
 # ---- blanking solutions
@@ -122,9 +124,9 @@ def _answers(src:str) -> list[str]:
     "What the clean twin hides of cell `src`: each solution block's lines, and the part of each `# SOLUTION` line that becomes ____."
     out = []
     for sol in solutions(src):
-        line = next((l for l in src.splitlines() if l.strip().startswith(sol) and re.search(r"#\s*SOLUTION\s*$", l)), None)
+        line = next((l for l in src.splitlines() if l.strip().startswith(sol) and re.search(_SOLUTION, l)), None)
         if line is None: out.append(sol); continue  # a line of a BEGIN/END SOLUTION block: all of it is hidden
-        code, blanked = re.sub(r"\s*#\s*SOLUTION\s*$", "", line), blank_line(line)
+        code, blanked = re.sub(_SOLUTION, "", line), blank_line(line)
         i = blanked.index("____")
         out.append(code[i:len(code) - (len(blanked) - i - 4)])
     return out
@@ -171,7 +173,7 @@ def _questionnaire(full) -> dict:
     import ast
     out = {}
     for c in read_nb(full).cells:
-        m, i = re.search(r"^answer = (.+?)\s*#\s*SOLUTION\s*$", c.source, re.M), re.search(r"""check\(["'](\d\d\.q_\w+)""", c.source)
+        m, i = _ANSWER.search(c.source), re.search(r"""check\(["'](\d\d\.q_\w+)""", c.source)
         if c.cell_type == "code" and m and i: out[i[1]] = ast.literal_eval(m[1])
     return out
 
@@ -351,10 +353,10 @@ def test_no_expression_above_a_blank_is_an_accepted_answer(full):
     known = set(dir(builtins)) | set(glob)
     found = []
     for c in read_nb(full).cells:
-        if c.cell_type != "code" or not (m := re.search(r"^def (\w+)\((.*)\).*:\n(?:.*\n)*?\s+return .*#\s*SOLUTION\s*$", c.source, re.M)): continue
+        if c.cell_type != "code" or not (m := re.search(r"^def (\w+)\((.*)\).*:\n(?:.*\n)*?\s+return .*?" + _SOLUTION, c.source, re.M)): continue
         id = next((i for i in chapter_exercises(full.name[:2]) if exercises[i].name == m[1]), None)
         if id is None: continue
-        if len(_shape(re.search(r"return (.*?)\s*#\s*SOLUTION", c.source)[1])) < 12: continue  # `(z > 0).float()`: an idiom any chapter repeats, not a computation to copy
+        if len(_shape(re.search(r"return (.*?)" + _SOLUTION, c.source, re.M)[1])) < 12: continue  # `(z > 0).float()`: an idiom any chapter repeats, not a computation to copy
         params = [a.arg for a in ast.parse(f"def f({m[2]}): pass").body[0].args.args]
         above = twin[:[bare(t) for t in twin].index(bare(blank_source(c.source)))]
         for src in above:
@@ -401,8 +403,8 @@ def test_apply_it_exercises_are_not_passed_by_retyping_the_chapter(full):
         sols = [s for src in code for s in solutions(src)]
         assert sols, f"{id} marks no solution"
         if exercises[id].digest is not None:  # a short answer: the chapter's code and outputs don't state it
-            ask = next(src for src in code if re.search(r"^answer = .+?#\s*SOLUTION\s*$", src, re.M))
-            answer = ast.literal_eval(re.search(r"^answer = (.+?)\s*#\s*SOLUTION\s*$", ask, re.M)[1])
+            ask = next(src for src in code if _ANSWER.search(src))
+            answer = ast.literal_eval(_ANSWER.search(ask)[1])
             forms = _stated(ask.split("answer =")[0], answer)  # a choice the question offers is a word any lesson uses
             found += [f"{id}: {where} states its answer {answer!r}: …{said!r}…"
                       for where, text in [(f"teaching cell {i}", c.source) for i, c in enumerate(teaching)] + printed if (said := _said(forms, text))]
