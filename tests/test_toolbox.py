@@ -195,16 +195,15 @@ def test_offline_data_is_kept_and_resplit(folder, tmp_path):
 
 def test_online_path_downloads_mnist_sample(folder, tmp_path, monkeypatch, capsys):
     "Online, `mnist_sample` is fastai's real `untar_data(URLs.MNIST_SAMPLE)`: here it downloads from a server on 127.0.0.1."
-    import http.server, tarfile, threading
+    import tarfile
     import fastai.data.external as ext
+    from standins import StaticSite
     site = tmp_path / "site"
     site.mkdir()
     with tarfile.open(site / "mnist_sample.tgz", "w:gz") as tf: tf.add(folder, arcname="mnist_sample")
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(site), **k)
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv = StaticSite(site)
     try:
-        monkeypatch.setattr(ext.URLs, "MNIST_SAMPLE", f"http://127.0.0.1:{srv.server_port}/mnist_sample.tgz")
+        monkeypatch.setattr(ext.URLs, "MNIST_SAMPLE", f"{srv.url}/mnist_sample.tgz")
         monkeypatch.setenv("FASTAI_HOME", str(tmp_path / "fastai_home"))  # fastai's download and data folders
         ext.fastai_cfg.cache_clear()  # fastai reads FASTAI_HOME once per process: an earlier test may have read it already
         path = mnist_sample(offline=False)
@@ -214,7 +213,8 @@ def test_online_path_downloads_mnist_sample(folder, tmp_path, monkeypatch, capsy
         monkeypatch.setenv("COURSE_OFFLINE", "1")  # offline=None asks is_offline, which obeys COURSE_OFFLINE
         mnist_sample(dest=tmp_path / "offline")
         assert capsys.readouterr().out.startswith("OFFLINE")
+        assert srv.hits == ["/mnist_sample.tgz"]  # downloaded once, and not again on the offline path
     finally:
-        srv.shutdown(); srv.server_close()
+        srv.close()
         monkeypatch.delenv("FASTAI_HOME")
         ext.fastai_cfg.cache_clear()  # later tests get fastai's usual folders back
