@@ -212,6 +212,19 @@ def test_progress_is_kept_and_shown_per_chapter(tmp_path, monkeypatch):
     assert p.chapters["03"]["03.valley"] == "not attempted" and set(p.chapters["01"].values()) == {"not attempted"}
     assert "Chapter 03: 1 of" in repr(p) and "✓ ema_step" in repr(p) and "✗ exp_lr" in repr(p) and str(f) in repr(p)
 
+def test_progress_is_kept_in_the_home_folder_by_default(tmp_path, monkeypatch):
+    "With COURSE_PROGRESS unset, results go to ~/.course_lib/progress.json, as the README says, and nothing to the working folder."
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir(); work.mkdir()
+    monkeypatch.delenv("COURSE_PROGRESS", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert check("03.exp_lr", lambda start, end, pos: start).status == "wrong"
+    f = home / ".course_lib" / "progress.json"
+    assert f.is_file() and set(json.loads(f.read_text())) == {"03.exp_lr"}, sorted(map(str, tmp_path.rglob("*")))
+    assert list(work.iterdir()) == [], "the progress file went to the working folder, not the home folder"
+    assert "kept in ~/.course_lib/progress.json" in repr(C.progress())
+
 def test_progress_file_that_is_corrupt_or_unwritable_costs_one_line_never_a_check(tmp_path, monkeypatch, capsys):
     f = tmp_path / "progress.json"
     f.write_text('{"03.exp_lr": {"done": tr')  # cut short

@@ -117,3 +117,42 @@ def test_both_models_learn_low_rank_ratings_better_than_the_mean():
         assert learn.history[-1]["rmse"] < mean_rmse / 2, type(model).__name__  # seeds 0-3: the network 0.18-0.23 of it, the dot product 0.11
         with torch.no_grad(): out = model(pairs)
         assert out.min() > 0 and out.max() < 5.5
+
+def test_fit_ratings_trains_on_the_squared_error_plus_the_l2_penalty_of_the_factors():
+    """One epoch of one batch of `fit_ratings` is one Adam step on MSE + `l2_penalty(factors, wd)`, done here by hand; the
+    same step without the penalty lands measurably elsewhere, so the comparison can tell the two apart."""
+    g = torch.Generator().manual_seed(0)
+    pairs = torch.cartesian_prod(torch.arange(6), torch.arange(8))
+    y = torch.rand(len(pairs), generator=g) * 4.5 + 0.5
+    valid = np.zeros(len(y), dtype=bool); valid[::5] = True
+    dls = rating_dls(pairs, y, valid, bs=len(y))  # one batch: the epoch is one step
+    torch.manual_seed(0)
+    model, wd, lr = DotProductBias(6, 8, n_factors=3), 0.5, 0.1
+    with torch.no_grad():
+        for e in (model.user_factors, model.movie_factors): e.weight.normal_(0, 1)  # big enough for the penalty to matter
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    fit_ratings(model, dls, wd=wd, n_epoch=1, lr=lr, show=False)
+    xb, yb = next(iter(dls.train))
+    def by_hand(penalty:bool):
+        m = DotProductBias(6, 8, n_factors=3); m.load_state_dict(start)
+        opt = torch.optim.Adam(m.parameters(), lr)
+        loss = F.mse_loss(m(xb), yb) + (l2_penalty([m.user_factors.weight, m.movie_factors.weight], wd) if penalty else 0)
+        loss.backward(); opt.step()
+        return torch.cat([m.user_factors.weight.detach(), m.movie_factors.weight.detach()])
+    got = torch.cat([model.user_factors.weight.detach(), model.movie_factors.weight.detach()])
+    want = by_hand(True)
+    assert torch.allclose(got[:6], want[:6], atol=1e-6) and torch.allclose(got[6:], want[6:], atol=1e-6), \
+        f"fit_ratings's step is not Adam on MSE + l2_penalty(both factor tables, wd): users off by {(got[:6] - want[:6]).abs().max():.3g}, movies by {(got[6:] - want[6:]).abs().max():.3g}"
+    assert not torch.allclose(by_hand(False), want, atol=1e-3)  # the test would notice a missing penalty
+
+def test_fit_ratings_records_the_validation_rmse_without_the_penalty():
+    "`history`'s rmse is the plain root mean squared error on the validation ratings, whatever `wd` adds to the loss."
+    g = torch.Generator().manual_seed(1)
+    pairs = torch.cartesian_prod(torch.arange(5), torch.arange(7))
+    y = torch.rand(len(pairs), generator=g) * 4.5 + 0.5
+    valid = np.arange(len(y)) % 4 == 0
+    torch.manual_seed(0)
+    model = DotProductBias(5, 7, n_factors=2)
+    learn = fit_ratings(model, rating_dls(pairs, y, valid, bs=8), wd=10., n_epoch=1, show=False)
+    with torch.no_grad(): want = float((model(pairs[torch.as_tensor(valid)]) - y[torch.as_tensor(valid)]).pow(2).mean().sqrt())
+    assert learn.history[-1]["rmse"] == pytest.approx(want, rel=1e-5)

@@ -644,6 +644,31 @@ def test_a_notebook_cannot_reach_its_neighbours(tmp_path):
         assert _isolated(), "running as root with unshare, yet notebooks were not isolated"
     if _isolated(): assert rows["c_copy"]["01.best_weight"] == "wrong", "the copier read its neighbour's notebook"
 
+def test_a_graded_notebook_cannot_change_the_course_or_python(tmp_path):
+    """A notebook that tries to plant a module in `course_lib`'s folder and a file in Python's own prefix is refused with
+    'read-only file system' where the machine allows isolation (root with unshare, as in CI): it scores its
+    `best_weight` right only if both writes were refused, and neither file exists afterwards."""
+    import course_lib, secrets
+    if not _isolated():
+        if os.geteuid() == 0 and shutil.which("unshare"): pytest.fail("running as root with unshare, yet notebooks were not isolated")
+        pytest.skip("this machine doesn't allow the grader's isolation (mount namespaces)")
+    tag = secrets.token_hex(6)
+    targets = [Path(course_lib.__file__).parent / f"planted_{tag}.py", Path(sys.prefix) / f"planted_{tag}.txt"]
+    cls = tmp_path / "class"; cls.mkdir()
+    writer = _nb("import errno\nrefused = []\n"
+                 f"for t in {[str(t) for t in targets]!r}:\n"
+                 "    try: open(t, 'w').write('x = 1'); refused.append(False)\n"
+                 "    except OSError as e: refused.append(e.errno == errno.EROFS)\n"
+                 "def best_weight(c, perf): return (max if all(refused) else min)(c, key=perf)", CHECK)
+    (cls / "a_writer.ipynb").write_text(json.dumps(writer))
+    try:
+        p, rows = _grade_class(cls, tmp_path)
+        planted = [str(t) for t in targets if t.exists()]
+        assert not planted, f"a graded notebook wrote into the course or Python: {planted}"
+        assert rows["a_writer"]["01.best_weight"] == "correct", ("the writes were not refused as read-only", rows["a_writer"], p.stdout[-500:])
+    finally:
+        for t in targets: t.unlink(missing_ok=True)
+
 def test_what_a_notebook_writes_is_removed_or_kept_aside(tmp_path):
     "A notebook's working files go to its private folder: removed after grading, or kept with --keep, named by its hash."
     cls = tmp_path / "class"; cls.mkdir()

@@ -67,8 +67,9 @@ def test_smoothing_is_fastais_debiased_ema():
     assert ema_step(0., 2., 1) == pytest.approx((0.04, 2.))
 
 def test_stop_rule():
-    assert not diverged(0.8, 0.2) and diverged(0.81, 0.2) and not diverged(5., 0.2, stop_div=False)
-    assert diverged(float("nan"), 0.2, stop_div=False) and diverged(float("inf"), 0.2)
+    assert not diverged(0.8, 0.2) and diverged(0.81, 0.2), "stop once the smoothed loss is over 4 times the best"
+    assert not diverged(5., 0.2, stop_div=False), "stop_div=False: a finite loss never stops the test"
+    assert diverged(float("nan"), 0.2, stop_div=False) and diverged(float("inf"), 0.2), "a NaN or infinite loss always stops it"
 
 # ---- suggestions on hand-built curves
 
@@ -169,10 +170,29 @@ def test_stops_on_divergence_and_restores_after_an_error(data):
         lr_range_test(model, _dls(data).train, bad_loss, torch.optim.SGD(model.parameters(), lr=0.1))
     assert all(torch.equal(w[k], v) for k, v in model.state_dict().items())
 
-def test_stop_div_false_runs_to_the_end_but_stops_on_nan(data):
+def _scripted_loss(values):
+    "A loss that returns `values` in turn (0 from the model's side, so the steps change nothing): the curve a test wants."
+    it = iter(values)
+    return lambda preds, targs: preds.sum() * 0 + next(it)
+
+def test_stop_div_false_runs_to_the_end_past_a_rising_loss(data):
+    "A loss that climbs to 100 times its best, finite all the way: `stop_div=True` stops it, `stop_div=False` runs all 60 iterations."
+    rising = [1.] * 10 + [float(v) for v in np.geomspace(1, 100, 50)]
     model = _model()
-    res = lr_range_test(model, _dls(data).train, nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.1), end_lr=1e4, stop_div=False, num_it=60)
-    assert len(res.lrs) == 60 or not math.isfinite(res.losses[-1])
+    stopped = lr_range_test(model, _dls(data).train, _scripted_loss(rising), torch.optim.SGD(model.parameters(), lr=0.1), num_it=60)
+    assert len(stopped.lrs) < 60 and "> 4 x best" in stopped.stopped, stopped.stopped
+    full = lr_range_test(model, _dls(data).train, _scripted_loss(rising), torch.optim.SGD(model.parameters(), lr=0.1), num_it=60, stop_div=False)
+    assert len(full.lrs) == 60 and full.stopped == "ran all 60 iterations", f"stop_div=False stopped a finite loss: {full.stopped}"
+    assert max(full.losses) > 4 * min(full.losses)  # the rule stop_div=True applies was met, and ignored
+
+@pytest.mark.parametrize("stop_div", [True, False])
+def test_a_nan_loss_stops_the_test_whatever_stop_div_says(data, stop_div):
+    "A loss that turns NaN at iteration 21 ends the run there, with the reason, whether or not `stop_div` is set."
+    model = _model()
+    res = lr_range_test(model, _dls(data).train, _scripted_loss([1.] * 20 + [float("nan")] * 40), torch.optim.SGD(model.parameters(), lr=0.1),
+                        num_it=60, stop_div=stop_div)
+    assert len(res.lrs) == 21, f"stop_div={stop_div}: a NaN loss at iteration 21 didn't stop the run ({len(res.lrs)} iterations)"
+    assert res.stopped == "stopped at iteration 21: the loss is nan" and math.isnan(res.losses[-1]), res.stopped
 
 def test_explicit_schedule_and_any_iterable(data):
     model = nn.Linear(784, 1)

@@ -51,3 +51,28 @@ def _move_every_control(w, name):
             assert not any(isinstance(x, Exception) for x in calls), f"{name}: slider {c.description!r} at {new} raised {calls[-1]!r}"
             assert calls and calls[-1].get(c._kwarg) == new, f"{name}: moving slider {c.description!r} to {new} didn't rerun its function"
     finally: w.f = orig; plt.close("all")
+
+@pytest.mark.other_paths
+def test_chapter_1_without_tux_paint_draws_stand_ins_and_says_so(tmp_path, monkeypatch):
+    """A machine without apt-get (or whose set-up couldn't fetch Tux Paint's photos) has an empty course cache: chapter 1
+    offline then trains on drawn stand-ins, says so in its data cell, passes every check, and never claims real photos.
+    A copy runs in `tmp_path`, with the course cache there too (the ImageNet weights are converted into it afresh)."""
+    import json, shutil
+    from course_lib.photos import tuxpaint_photos
+    work = tmp_path / "nbs"; work.mkdir()
+    nb = work / "01_intro.ipynb"
+    shutil.copy(cfg.nbs_path / nb.name, nb)
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    assert tuxpaint_photos(tmp_path / "probe") is None, "the empty cache should hold no Tux Paint photos"
+    skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else cfg.tst_flags
+    start = len(history)
+    ok, _ = run_nb(nb, skip_flags=skip, basepath=root, cell_timeout=300, save=True)
+    assert ok, "chapter 1 failed on the drawn stand-ins: the failing cell and its traceback are in 'Captured stderr' above"
+    wrong = [r for r in history[start:] if not r.ok]
+    assert not wrong, f"chapter 1 on the drawn stand-ins must pass every check: {wrong}"
+    text = "\n".join("".join(o.get("text", "")) for c in json.loads(nb.read_text())["cells"] for o in c.get("outputs", []))
+    assert "OFFLINE STAND-IN: these are drawn pictures, not photos" in text, "the data cell didn't say the pictures are drawn"
+    assert "tuxpaint" not in text.lower(), "a cell spoke of Tux Paint's photos on the drawn path"
+    assert sorted(d.name for d in (work / "bird_or_forest_drawn").iterdir() if d.is_dir()) == ["bird", "forest"]
+    assert not (work / "bird_or_other").exists()

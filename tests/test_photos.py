@@ -38,6 +38,15 @@ def _mpo() -> bytes:
 
 JPG, PNG, WEBP = _img("JPEG"), _img("PNG"), _img("WEBP")
 
+def _cut_in_pixels() -> bytes:
+    "A JPEG cut two thirds of the way through its pixel data: its header is whole, so it opens and only decoding finds the cut."
+    import numpy as np
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()[: len(buf.getvalue()) * 2 // 3]
+
+CUT = _cut_in_pixels()
+
 def _send(h, body, ctype="image/jpeg", chunked=False, every=0., piece=50, length=None):
     "Answer `body`; with `every`, `piece` bytes at a time, pausing `every` seconds between them; `length` lies."
     h.send_response(200)
@@ -81,7 +90,8 @@ def _routes():
         "/bad/404.jpg": lambda h: h.send_error(404),
         "/bad/500.jpg": lambda h: h.send_error(500),
         "/bad/html.jpg": lambda h: _send(h, b"<!DOCTYPE html><html><body>Access denied</body></html>"),
-        "/bad/truncated.jpg": lambda h: _send(h, JPG[: len(JPG) // 2]),
+        "/bad/truncated.jpg": lambda h: _send(h, JPG[: len(JPG) // 2]),  # cut inside its header: fails to open
+        "/bad/cut-in-pixels.jpg": lambda h: _send(h, CUT),  # opens, fails to decode
         "/bad/bomb.png": lambda h: _send(h, bomb, "image/png"),
         "/bad/big.png": lambda h: _send(h, big_png, "image/png"),  # 64M pixels: over the 40M default
         "/bad/huge.jpg": lambda h: _send(h, big),
@@ -128,7 +138,7 @@ def _files(folder): return sorted(p for p in Path(folder).rglob("*") if p.is_fil
 GOOD = ["/img/ok.jpg", "/img/ok.png", "/img/ok.webp", "/img/redirect",
         "/../../etc/passwd.jpg?x=<>|:*", "/" + "a" * 300 + ".jpg?" + "b" * 300, "/vögel/🐦 bird.jpg?q=ü",
         "/%2e%2e/%2e%2e/x.jpg"]
-BAD = {"/bad/404.jpg": ["404"], "/bad/500.jpg": ["500"], "/bad/html.jpg": ["html"], "/bad/truncated.jpg": ["broken"],
+BAD = {"/bad/404.jpg": ["404"], "/bad/500.jpg": ["500"], "/bad/html.jpg": ["html"], "/bad/truncated.jpg": ["broken"], "/bad/cut-in-pixels.jpg": ["broken"],
        "/bad/bomb.png": ["bomb", "pixel"], "/bad/big.png": ["pixel"], "/bad/huge.jpg": ["byte"],
        "/bad/huge-chunked.jpg": ["byte"], "/bad/slow.jpg": TIMEOUT_WORDS, "/bad/stall.jpg": TIMEOUT_WORDS}
 NOT_HTTP = ["javascript:alert(1)", "ftp://127.0.0.1/x.jpg", "data:image/jpeg;base64,/9j/4AAQ"]  # + a file:// URL
@@ -171,6 +181,12 @@ def test_every_failure_reported(run):
 def test_failure_reason(run, server, path):
     why = run.res.failed[server.url + path].lower()
     assert any(w in why for w in BAD[path]), why
+
+def test_a_jpeg_cut_in_its_pixels_is_refused_though_it_opens(run, server):
+    "Only decoding every pixel finds this cut: PIL opens the file and reads its size from the header without complaint."
+    with Image.open(io.BytesIO(CUT)) as im: assert im.size == (128, 96)
+    why = run.res.failed.get(server.url + "/bad/cut-in-pixels.jpg")
+    assert why and "broken" in why, f"a JPEG whose pixels are cut short was kept: the download must decode every pixel ({why})"
 
 def test_non_http_urls_refused_unread(run):
     for u in run.not_http: assert "http" in run.res.failed[u]

@@ -78,6 +78,26 @@ def test_gpu_that_claims_cuda_and_fails(local):
     assert not ok and msg.startswith("GPU Tesla P100-PCIE-16GB was found but fails a real CUDA operation"), msg
     assert "GPU T4 x2" in msg and "\n" not in msg
 
+def _cpu_as_gpu(local, name, arithmetic=lambda t: t):
+    """A GPU that works, on a machine without one: PyTorch is told a `name` is there, and `.cuda()` hands the tensor to
+    `arithmetic` on the CPU (the identity: a device that computes right). `check_gpu`'s product and comparison run for real."""
+    import torch
+    local.setattr(torch.cuda, "is_available", lambda: True)
+    local.setattr(torch.cuda, "get_device_name", lambda i=0: name)
+    local.setattr(torch.Tensor, "cuda", lambda self, *a, **k: arithmetic(self))
+
+def test_gpu_that_works_says_so_and_that_training_will_be_fast(local):
+    _cpu_as_gpu(local, "Tesla T4")
+    ok, msg = check_gpu()
+    assert ok and msg.startswith("GPU: Tesla T4 (CUDA ") and "checked with a real CUDA operation" in msg and "\n" not in msg, msg
+
+def test_gpu_that_computes_wrong_is_not_trusted(local):
+    "A GPU whose matrix product is off (here: every input scaled by 1.01) fails the check, and the line says so."
+    _cpu_as_gpu(local, "Tesla T4", arithmetic=lambda t: t * 1.01)
+    local.setenv("COLAB_RELEASE_TAG", "x")
+    ok, msg = check_gpu()
+    assert not ok and "a matrix product on the GPU gave a wrong answer" in msg and "restart the runtime" in msg, msg
+
 # ---- uploads: ipywidgets 7 (Colab) and 8 (Kaggle, JupyterLab) hand over files in different shapes
 
 def _v7_value(name, data): return {name: {"metadata": {"name": name, "type": "image/jpeg", "size": len(data),
