@@ -159,9 +159,12 @@ def serve(app, port:int=None) -> str:
 def write_space(folder:str|Path,  # the Space's files go here
                 model_dir:str|Path,  # what `save_model` wrote
                 examples:list=(),  # images to offer as examples, copied into the Space
-                title:str="Grizzly, black or teddy?") -> Path:
+                title:str="Grizzly, black or teddy?",
+                versions:dict=None,  # package -> version to pin (default: what is installed here)
+               ) -> Path:
     "Write a Hugging Face Space: `app.py`, pinned `requirements.txt`, `README.md`, the model files and examples."
     import importlib.metadata as md
+    from packaging.version import Version
     from course_lib import __version__
     folder = Path(folder); (folder / "model").mkdir(parents=True, exist_ok=True)
     for f in ("model.pth", "model.json"): shutil.copy(Path(model_dir) / f, folder / "model" / f)
@@ -173,8 +176,9 @@ def write_space(folder:str|Path,  # the Space's files go here
         "here = Path(__file__).parent\n"
         "examples = sorted(str(p) for p in (here / 'examples').glob('*')) or None\n"
         f"make_app(load_classifier(here / 'model'), examples=examples, title={title!r}).launch()\n")
-    pins = [f"{p}=={md.version(p)}" for p in ("torch", "torchvision", "timm", "fastai")]
+    def version(p): return Version((versions or {}).get(p) or md.version(p)).public  # Colab's torch 2.11.0+cu128: the index has 2.11.0
+    pins = [f"{p}=={version(p)}" for p in ("torch", "torchvision", "timm", "fastai")]
     (folder / "requirements.txt").write_text("\n".join(pins + [f"course-lib @ git+https://github.com/dl-course/course@v{__version__}"]) + "\n")
-    (folder / "README.md").write_text(f"---\ntitle: {title}\nsdk: gradio\nsdk_version: {md.version('gradio')}\napp_file: app.py\n---\n\n"
+    (folder / "README.md").write_text(f"---\ntitle: {title}\nsdk: gradio\nsdk_version: {version('gradio')}\napp_file: app.py\n---\n\n"
                                       "A grizzly / black / teddy bear classifier, from chapter 4 of the course.\n")
     return folder

@@ -133,11 +133,34 @@ def test_space_pins_the_versions_that_made_the_model(trained, tmp_path):
     space = write_space(tmp_path / "space", folder, examples=learn.dls.valid.items[:2])
     assert sorted(p.read_bytes() for p in (space / "examples").iterdir()) == sorted(p.read_bytes() for p in learn.dls.valid.items[:2])
     reqs = (space / "requirements.txt").read_text().splitlines()
-    assert {f"{p}=={md.version(p)}" for p in ("torch", "torchvision", "timm", "fastai")} <= set(reqs)
+    from packaging.version import Version
+    assert {f"{p}=={Version(md.version(p)).public}" for p in ("torch", "torchvision", "timm", "fastai")} <= set(reqs)
     assert any(r.startswith("course-lib @ git+https://github.com/") for r in reqs)
     assert f"sdk_version: {md.version('gradio')}" in (space / "README.md").read_text()
     assert sorted(p.name for p in (space / "model").iterdir()) == ["model.json", "model.pth"]
     compile((space / "app.py").read_text(), "app.py", "exec")
+
+IMAGES = Path(__file__).parents[1] / "images"
+FREEZES = {"colab": IMAGES / "colab" / "pip-freeze.gpu.txt", "kaggle": IMAGES / "kaggle" / "colab-base-pip-freeze.gpu.txt"}
+
+def image_versions(image) -> dict:
+    "What `pip freeze` reports on Colab's or Kaggle's image (images/): package -> version, local labels such as +cu128 included."
+    out = {}
+    for line in FREEZES[image].read_text().splitlines():
+        name, sep, version = line.partition("==")
+        if sep: out[name.strip().lower()] = version.strip()
+    return out
+
+@pytest.mark.parametrize("image", list(FREEZES))
+def test_space_from_colab_or_kaggle_pins_what_the_package_index_has(trained, tmp_path, image):
+    "Colab reports torch 2.11.0+cu128, Kaggle 2.10.0+cu128: builds of their own that the index lacks; the Space pins their public releases."
+    _, folder, _ = trained
+    versions = image_versions(image)
+    assert "+cu" in versions["torch"], f"images/ no longer shows {image}'s torch with a local label: {versions['torch']}"
+    reqs = (write_space(tmp_path / image, folder, versions=versions) / "requirements.txt").read_text().splitlines()
+    want = {f"{p}=={versions[p].split('+')[0]}" for p in ("torch", "torchvision", "timm", "fastai")}
+    assert want <= set(reqs) and not any("+" in r for r in reqs if "==" in r), reqs
+    assert f"sdk_version: {versions['gradio']}" in (tmp_path / image / "README.md").read_text()
 
 # ---- cleaning: fastai's widget under the installed ipywidgets (8 here, Colab's 7 in the Colab-version run); these run last
 

@@ -43,6 +43,9 @@ BUGS = [
     ("graded-notebook-may-write-the-course", "course_lib/grading.py",
      'for d in readonly: mount("--bind", d, d); mount("-o", "remount,bind,ro", d)', "for d in readonly: pass",
      ["tests/test_grading.py", "-k", "cannot_change_the_course"]),
+    ("space-pins-colabs-own-torch-build", "course_lib/production.py",
+     "def version(p): return Version((versions or {}).get(p) or md.version(p)).public",
+     "def version(p): return (versions or {}).get(p) or md.version(p)", ["tests/test_production.py", "-k", "space"]),
     ("drawn-stand-ins-not-announced", "nbs/01_intro.ipynb",
      '"    print(\\"OFFLINE STAND-IN: these are drawn pictures, not photos', '"    print(\\"OFFLINE: these are pictures',
      ["tests/test_notebooks.py", "-m", "other_paths"]),
@@ -50,7 +53,7 @@ BUGS = [
 
 def scratch_copy(dest:Path):
     "The course's library, notebooks, tests and settings, as they are in the working tree."
-    for d in ("course_lib", "nbs", "tests"): shutil.copytree(root / d, dest / d, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    for d in ("course_lib", "nbs", "tests", "images"): shutil.copytree(root / d, dest / d, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     shutil.copy(root / "pyproject.toml", dest)
 
 def plant(name, file, old, new, test) -> tuple[str, str]:
