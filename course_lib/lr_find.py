@@ -84,7 +84,7 @@ class LRFind:
         return f"LRFind({len(self.lrs)} of {self.num_it} iterations, lr {self.lrs[0]:.1e} to {self.lrs[-1]:.1e}; {self.stopped}" + (f"; {sug})" if sug else ")")
 
 def lr_range_test(model:nn.Module, # a PyTorch model
-                  dl, # training batches `(xb, yb)`: a PyTorch or fastai `DataLoader`, or any iterable of them
+                  dl, # training batches `(xb, yb)`, or fastai's with `dl.n_inp` inputs first: a `DataLoader`, or any iterable of them
                   loss_func, # `loss_func(preds, yb)` -> a scalar tensor
                   opt, # the optimizer that trains `model`: PyTorch's, fastai's, or `BasicOptim`
                   start_lr:float=1e-7, # learning rate of the first batch
@@ -93,6 +93,7 @@ def lr_range_test(model:nn.Module, # a PyTorch model
                   stop_div:bool=True, # stop once the smoothed loss has risen far above the best
                   beta:float=0.98, # smoothing of the loss
                   lrs:list|None=None, # an explicit schedule (one learning rate per batch) instead of the exponential one
+                  n_inp:int|None=None, # how many of each batch's tensors go into the model (default: `dl.n_inp` where fastai gives one, else 1)
                  ) -> LRFind:
     "The learning-rate range test on any PyTorch model, data loader, loss and optimizer; the model and optimizer are restored afterwards."
     check_lr_args(start_lr, end_lr, num_it, lrs)
@@ -101,14 +102,16 @@ def lr_range_test(model:nn.Module, # a PyTorch model
     if not any(p.requires_grad for p in params):
         raise ValueError("lr_find: the model has no trainable parameters (none, or all frozen): unfreeze some (learn.unfreeze(), or p.requires_grad_(True)) first")
     device = params[0].device
+    n_inp = n_inp or getattr(dl, "n_inp", 1)  # a fastai table's batch is (categories, numbers, targets): 2 inputs
     state = save_state(model, opt)
     rec_lrs, smooth, raw, stopped = [], [], [], f"ran all {len(sched)} iterations"
     avg, best = 0., float("inf")
     try:
         model.train()
-        for i, (xb, yb) in enumerate(cycle_batches(dl, len(sched))):
+        for i, b in enumerate(cycle_batches(dl, len(sched))):
+            xs, ys = [t.to(device) for t in b[:n_inp]], [t.to(device) for t in b[n_inp:]]
             set_lr(opt, sched[i])
-            loss = loss_func(model(xb.to(device)), yb.to(device))
+            loss = loss_func(model(*xs), *ys)
             loss.backward()
             opt.step()
             opt.zero_grad()

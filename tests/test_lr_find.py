@@ -101,19 +101,48 @@ def test_suggestions_stop_at_the_first_nan():
     assert all(v.idx < 80 and math.isfinite(v.loss) for v in s.values())
     assert s["minimum"].idx == 79 and s["valley"] .idx == 10 + valley(LRS[10:80], NAN_END[10:80])
 
-@pytest.mark.parametrize("curve", [VALLEY, FALL, NAN_END, "noisy"], ids=["valley", "fall", "nan-end", "noisy"])
+def _random_curve(seed):
+    "A range test's curve of 20 to 100 points: flat, falling, rising or noisy by turns, so the suggestions land anywhere, the ends too."
+    g = np.random.default_rng(seed)
+    n = int(g.integers(20, 101))
+    return np.cumsum(g.normal(g.choice([-0.05, 0., 0.05]), g.choice([0.01, 0.1]), n)) + 3
+
+CURVES = {"valley": VALLEY, "fall": FALL, "nan-end": NAN_END, "rising": np.linspace(1, 3, 100),
+          **{f"random{i}": _random_curve(i) for i in range(12)}}
+
+@pytest.mark.parametrize("curve", [*CURVES, "noisy"])
 def test_suggestions_agree_with_fastais_functions(curve):
-    if isinstance(curve, str):
+    if curve == "noisy":
         g = np.random.default_rng(1)
         curve = 1 + np.cos(np.linspace(0, 4.5, 100)) + 0.05 * g.standard_normal(100)
-    ours = suggest(LRS, curve, 100, ["valley", "slide", "minimum", "steep"])
-    lrs, losses = torch.tensor(LRS[10:-5].tolist()), torch.tensor(curve[10:-5].tolist())  # float32, as in fastai's lr_find
+    else: curve = CURVES[curve]
+    n = len(curve)
+    lrs_all = np.logspace(-7, 1, n)
+    ours = suggest(lrs_all, curve, n, ["valley", "slide", "minimum", "steep"])
+    lrs, losses = torch.tensor(lrs_all[n // 10:-5].tolist()), torch.tensor(curve[n // 10:-5].tolist())  # float32, as in fastai's lr_find
     nan = torch.nonzero(torch.isnan(losses))
     if len(nan): lrs, losses = lrs[:nan.min()], losses[:nan.min()]
     for f in (fa.valley, fa.slide, fa.minimum, fa.steep):
-        lr, (lr_at, loss) = f(lrs, losses, 100)
+        lr, (lr_at, loss) = f(lrs, losses, n)
         assert ours[f.__name__].lr == pytest.approx(float(lr), rel=1e-5), f.__name__
         assert ours[f.__name__].lr_at == pytest.approx(float(lr_at), rel=1e-5), f.__name__
+
+def test_a_suggestion_function_of_your_own_gets_the_curve_suggest_keeps():
+    "Any f(lrs, losses) -> index works as a suggestion: it is handed the points left after the skips, and named after itself."
+    seen = []
+    def lowest(lrs, losses): seen.append((list(lrs), list(losses))); return int(np.argmin(losses))
+    s = suggest(LRS, VALLEY, 100, [lowest, "minimum"])
+    assert seen == [(list(LRS[10:-5]), list(VALLEY[10:-5]))], "the function should get the lrs and losses after the skips"
+    assert s["lowest"].idx == s["minimum"].idx and s["lowest"].lr == s["minimum"].lr_at
+
+def test_defaults_are_fastais():
+    "start_lr, end_lr, num_it and stop_div default to what fastai's lr_find uses."
+    import inspect
+    theirs = inspect.signature(Learner.lr_find).parameters
+    for f in (lr_range_test, lr_find):
+        ours = inspect.signature(f).parameters
+        for k in ("start_lr", "end_lr", "num_it", "stop_div"):
+            assert ours[k].default == theirs[k].default, f"{f.__name__}'s {k} defaults to {ours[k].default}, fastai's to {theirs[k].default}"
 
 # ---- against fastai's lr_find on a real run
 
@@ -160,6 +189,8 @@ def test_stops_on_divergence_and_restores_after_an_error(data):
     model = _model()
     res = lr_range_test(model, _dls(data).train, nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.1), end_lr=1e4)
     assert len(res.lrs) < 100 and "> 4 x best" in res.stopped
+    assert res.stopped.startswith(f"stopped at iteration {len(res.lrs)}: "), res.stopped
+    assert res.num_it == 100 and len(res.raw_losses) == len(res.lrs) and res.losses == smooth_losses(res.raw_losses)
     assert res.losses[-1] > 4 * min(res.losses) and all(l <= 4 * min(res.losses[:i + 1]) for i, l in enumerate(res.losses[:-1]))
     with pytest.raises(ZeroDivisionError):  # a loss that fails halfway: the weights still come back
         w = copy.deepcopy(model.state_dict()); calls = []
@@ -193,6 +224,13 @@ def test_a_nan_loss_stops_the_test_whatever_stop_div_says(data, stop_div):
                         num_it=60, stop_div=stop_div)
     assert len(res.lrs) == 21, f"stop_div={stop_div}: a NaN loss at iteration 21 didn't stop the run ({len(res.lrs)} iterations)"
     assert res.stopped == "stopped at iteration 21: the loss is nan" and math.isnan(res.losses[-1]), res.stopped
+
+def test_lr_find_passes_stop_div_on(data):
+    "lr_find stops a diverging run by default, and runs it to the end with stop_div=False, as lr_range_test does."
+    def learner(): return BasicLearner(_dls(data), _model(), opt_func=BasicOptim, loss_func=nn.functional.mse_loss)
+    stopped, full = lr_find(learner(), end_lr=1e4, show_plot=False), lr_find(learner(), end_lr=1e4, stop_div=False, num_it=40, show_plot=False)
+    assert len(stopped.lrs) < 100 and "> 4 x best" in stopped.stopped, stopped.stopped
+    assert "4 x best" not in full.stopped, f"lr_find(stop_div=False) stopped on a finite loss: {full.stopped}"
 
 def test_explicit_schedule_and_any_iterable(data):
     model = nn.Linear(784, 1)
@@ -236,6 +274,7 @@ def test_bad_input(data):
     assert "swap them" in _err(ValueError, lambda: lr_range_test(model, dl, mnist_loss, opt, start_lr=10, end_lr=1e-7))
     assert "start_lr < end_lr" in _err(ValueError, lambda: lr_range_test(model, dl, mnist_loss, opt, start_lr=1e-3, end_lr=1e-3))
     assert "num_it >= 20" in _err(ValueError, lambda: lr_range_test(model, dl, mnist_loss, opt, num_it=5))
+    assert "at least 20" in _err(ValueError, lambda: lr_range_test(model, dl, mnist_loss, opt, lrs=[1e-3] * 5))
     frozen = _model()
     for p in frozen.parameters(): p.requires_grad_(False)
     assert "unfreeze" in _err(ValueError, lambda: lr_range_test(frozen, dl, mnist_loss, opt))
@@ -249,3 +288,47 @@ def test_nan_from_the_first_batch_is_a_clear_error(data):
                                                          torch.optim.SGD(model.parameters(), lr=0.1)))
     assert "very first batch" in msg and "loss function" in msg
     assert all(torch.equal(w[k], v) for k, v in model.state_dict().items())
+
+# ---- every kind of learner the course builds: fastai's lr_find and ours, from the same weights on the same batches
+
+def _tabular_learner(tmp):
+    "Chapter 5's kind: fastai's tabular_learner, whose batches are (categories, numbers, targets)."
+    from fastai.tabular.all import Categorify, FillMissing, Normalize, TabularPandas, tabular_learner
+    from course_lib.tabular import load_ames
+    df = load_ames().iloc[:600]
+    df = df.assign(Log_Price=np.log(df.Sale_Price))
+    to = TabularPandas(df, procs=[Categorify, FillMissing, Normalize], cat_names=["Neighborhood", "House_Style"],
+                       cont_names=["Gr_Liv_Area", "Lot_Area", "Year_Built"], y_names="Log_Price", splits=(list(range(500)), list(range(500, 600))))
+    return tabular_learner(to.dataloaders(bs=32), layers=[20, 10], loss_func=nn.functional.mse_loss, path=tmp)
+
+def _collab_learner(tmp):
+    "Chapter 6's kind: fastai's collab_learner on (user, movie) pairs."
+    from fastai.collab import CollabDataLoaders, collab_learner
+    from course_lib.collab import load_movielens
+    ratings = load_movielens().iloc[:3000][["userId", "movieId", "rating"]]
+    return collab_learner(CollabDataLoaders.from_df(ratings, bs=64, seed=0), n_factors=8, y_range=(0, 5.5), path=tmp)
+
+def _vision_learner(tmp):
+    "Chapters 1 and 4's kind: vision_learner on EfficientNet-Lite0, frozen (random weights here: they don't matter to the comparison; no dropout, which would draw random numbers)."
+    from fastai.vision.all import vision_learner
+    from course_lib.bird import bird_block
+    from course_lib.photos import make_standins
+    make_standins(tmp / "pics", n=12, size=40, broken=False)
+    learn = vision_learner(bird_block(32).dataloaders(tmp / "pics", bs=8), "tf_efficientnet_lite0", pretrained=False, ps=0., path=tmp)
+    learn.freeze()  # as a pretrained one comes: the range test trains the new head only
+    return learn
+
+@pytest.mark.parametrize("make", [_tabular_learner, _collab_learner, _vision_learner], ids=["tabular", "collab", "vision"])
+def test_lr_find_on_every_kind_of_learner_gives_fastais_curve_and_suggestions(make, tmp_path):
+    def fresh():
+        set_seed(0)
+        return make(tmp_path)
+    learn = fresh()
+    with learn.no_bar(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sugg = learn.lr_find(num_it=30, suggest_funcs=(fa.valley, fa.slide, fa.minimum, fa.steep), show_plot=False)
+    theirs = [float(v) for v in learn.recorder.losses]
+    ours = lr_find(fresh(), num_it=30, suggest_funcs=("valley", "slide", "minimum", "steep"), show_plot=False)
+    assert len(ours.losses) == len(theirs) and np.allclose(ours.losses, theirs, rtol=1e-4, atol=1e-5), \
+        f"our curve differs from fastai's by up to {np.abs(np.array(ours.losses[:len(theirs)]) - theirs).max():.3g}"
+    for name, lr in sugg._asdict().items(): assert ours.suggestions[name].lr == pytest.approx(lr, rel=1e-3), name
