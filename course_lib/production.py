@@ -148,11 +148,21 @@ def make_app(classify,  # a function: image in, `{label: probability}` out
                         api_name="predict")  # gradio 6 would name the endpoint after the function
 
 def serve(app, port:int=None) -> str:
-    "Start `app` on 127.0.0.1 without blocking (a free port unless given); return its address. `app.close()` stops it."
+    "Start `app` without blocking (a free port unless given), say how to open it where this notebook runs, and return its address on this machine. `app.close()` stops it."
     import socket
+    from course_lib.toolbox import which_platform
     if port is None:
         with socket.socket() as s: s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False, inline=False, quiet=True)
+    where = which_platform()
+    # 127.0.0.1 is the runtime's, not the learner's: Colab's own port proxy shows the app in the cell (Gradio does it
+    # when inline); Kaggle has no proxy, so Gradio makes a temporary public link.
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=where == "Kaggle",
+               inline=where == "Colab", quiet=True)
+    if where == "Colab": print("Colab: the app is shown below, through Colab's own proxy: only you can open it.")
+    elif where == "Kaggle":
+        print(f"Kaggle: open the app at {app.share_url} — a public link: anyone who has it can use the app until app.close()."
+              if getattr(app, "share_url", None) else "Kaggle: Gradio could not make a link to the app: turn on Settings ▸ Internet, then run this cell again.")
+    else: print(f"the app is running at {app.local_url}: open it in a browser on this machine")
     return app.local_url
 
 # %% ../nbs/04_production.ipynb #37c5ee32

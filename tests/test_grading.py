@@ -431,14 +431,18 @@ def _filled(full, dest):
 @pytest.mark.twin_runs
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
 def test_clean_as_shipped(full, monkeypatch):
-    """(b) as shipped: every check of the chapter 'Not attempted', nothing else fails, and nothing it prints states a
-    questionnaire answer.
+    """(b) as shipped: every check of the chapter 'Not attempted', no cell raises (Jupyter's and Colab's Run all stop at
+    the first that does, a blank's BlankError included), and nothing it prints states a questionnaire answer.
     Graded in this process (`_grade_here`): the twins are under test here; the grading process of its own is tested below."""
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     twin = root / "nbs" / "clean" / full.name
     shipped = G._grade_here(twin, cell_timeout=300, nb=(ran := read_nb(twin)))
     assert shipped.results and {r.status for r in shipped.results.values()} == {"blank"}, shipped
     assert set(shipped.results) == set(chapter_exercises(full.name[:2])) and not shipped.errors, shipped
+    stops = [(i, "".join(c.source.splitlines(True)[:3])) for i, c in enumerate(ran.cells)
+             if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert not stops, (f"{full.name}: Run all (Jupyter, Colab) stops at the first cell that raises, a blank's BlankError too; "
+                       f"these cells raise as shipped: {stops}")
     found = _stated_answers(full, _outputs(ran.cells))  # what the twin itself printed, run as a learner first runs it
     assert not found, "\n".join(found)
 

@@ -127,6 +127,35 @@ def test_app_answers_over_http_with_the_models_probabilities(trained):
         assert {c["label"]: round(c["confidence"], 4) for c in got["confidences"]} == {k: round(v, 4) for k, v in want.items()}
     finally: app.close()
 
+PLATFORM_VARS = ("KAGGLE_KERNEL_RUN_TYPE", "KAGGLE_URL_BASE", "COLAB_RELEASE_TAG", "COLAB_GPU")
+
+@pytest.mark.parametrize("where", ["local", "Colab", "Kaggle"])
+def test_serve_says_how_to_open_the_app_where_the_notebook_runs(trained, monkeypatch, capsys, where):
+    """127.0.0.1 is the runtime's: on Colab `serve` has Gradio show the app inline (Gradio does that through Colab's port
+    proxy), on Kaggle it asks for a public link (`share=True`). The real launch runs; on Kaggle it runs with share=False,
+    so no tunnel to Gradio's servers is opened from the tests: the line then says the link couldn't be made, and how to
+    fix it. Colab's proxy and Gradio's tunnel themselves are not tested here (no Colab, no network)."""
+    from gradio_client import Client, handle_file
+    for v in PLATFORM_VARS: monkeypatch.delenv(v, raising=False)
+    if where != "local": monkeypatch.setenv({"Colab": "COLAB_RELEASE_TAG", "Kaggle": "KAGGLE_KERNEL_RUN_TYPE"}[where], "x")
+    learn, folder, _ = trained
+    app, asked = make_app(load_classifier(folder)), {}
+    launch = app.launch
+    def spy(**kw):
+        asked.update(kw)
+        return launch(**{**kw, "share": False, "inline": False})
+    monkeypatch.setattr(app, "launch", spy)
+    capsys.readouterr()
+    try:
+        url = serve(app)
+        line = capsys.readouterr().out.strip().splitlines()[-1]
+        assert Client(url, verbose=False, analytics_enabled=False).predict(handle_file(str(learn.dls.valid.items[0])), api_name="/predict")["label"]
+    finally: app.close()
+    assert asked["server_name"] == "127.0.0.1" and (asked["share"], asked["inline"]) == {"local": (False, False), "Colab": (False, True), "Kaggle": (True, False)}[where]
+    assert line == {"local": f"the app is running at {url}: open it in a browser on this machine",
+                    "Colab": "Colab: the app is shown below, through Colab's own proxy: only you can open it.",
+                    "Kaggle": "Kaggle: Gradio could not make a link to the app: turn on Settings ▸ Internet, then run this cell again."}[where], line
+
 def test_space_pins_the_versions_that_made_the_model(trained, tmp_path):
     import importlib.metadata as md
     learn, folder, _ = trained

@@ -51,6 +51,8 @@ BUGS = [
     ("space-pins-colabs-own-torch-build", "course_lib/production.py",
      "def version(p): return Version((versions or {}).get(p) or md.version(p)).public",
      "def version(p): return (versions or {}).get(p) or md.version(p)", ["tests/test_production.py", "-k", "space"]),
+    ("app-on-colab-not-shown", "course_lib/production.py",
+     'inline=where == "Colab"', "inline=False", ["tests/test_production.py", "-k", "serve"]),
     ("drawn-stand-ins-not-announced", "nbs/01_intro.ipynb",
      '"    print(\\"OFFLINE STAND-IN: these are drawn pictures, not photos', '"    print(\\"OFFLINE: these are pictures',
      ["tests/test_notebooks.py", "-m", "other_paths"]),
