@@ -44,12 +44,13 @@ def diverged(smooth_loss:float, best_loss:float, stop_div:bool=True) -> bool:
 
 # %% ../nbs/03_lr_find.ipynb #7d5c1123
 def _opt_state(opt):
-    "A copy of the optimizer's state: `state_dict()` where it has one (PyTorch's and fastai's optimizers), else its attributes."
-    return copy.deepcopy(opt.state_dict()) if hasattr(opt, "state_dict") else dict(vars(opt))
+    "A copy of the optimizer's state: `state_dict()` where it has one (PyTorch's and fastai's optimizers), else a deep copy of its attributes but the parameters it trains (`MomentumOptim`'s buffers change in place)."
+    if hasattr(opt, "state_dict"): return copy.deepcopy(opt.state_dict())
+    return copy.deepcopy({k: v for k, v in vars(opt).items() if k != "params"})
 
 def _load_opt_state(opt, state):
     if hasattr(opt, "load_state_dict"): opt.load_state_dict(copy.deepcopy(state))
-    else: vars(opt).update(state)
+    else: vars(opt).update(copy.deepcopy(state))
 
 # %% ../nbs/03_lr_find.ipynb #36df7fe6
 def save_state(model:nn.Module, opt) -> dict:

@@ -175,6 +175,19 @@ def test_state_restored_exactly_torch_optimizer_with_momentum(data):
     assert all(torch.equal(o["state"][k]["momentum_buffer"], after["state"][k]["momentum_buffer"]) for k in o["state"])
     assert not model.training and all(p.grad is None for p in model.parameters())
 
+def test_state_restored_exactly_for_chapter_3s_own_momentum_optimizer(data):
+    "MomentumOptim keeps its buffers as attributes and changes them in place: the range test gives them back as they were, and the optimizer still trains the model's own parameters."
+    from course_lib.lr_find import MomentumOptim
+    model = _model()
+    opt = MomentumOptim(list(model.parameters()), lr=0.1)
+    xb, yb = data[0][:64], data[1][:64]
+    mnist_loss(model(xb), yb).backward(); opt.step(); opt.zero_grad()  # buffers to restore
+    w, bufs = copy.deepcopy(model.state_dict()), [b.clone() for b in opt.bufs]
+    lr_range_test(model, _dls(data).train, mnist_loss, opt, num_it=30)
+    assert all(torch.equal(w[k], v) for k, v in model.state_dict().items()), "weights changed"
+    assert all(torch.equal(a, b) for a, b in zip(bufs, opt.bufs)), "the momentum buffers were not restored"
+    assert all(p is q for p, q in zip(opt.params, model.parameters())) and opt.lr == 0.1, "the optimizer no longer trains the model's own parameters"
+
 def test_state_restored_basic_learner_and_fastai(data, fastai_run, tmp_path):
     learn = BasicLearner(_dls(data), _model(), opt_func=BasicOptim, loss_func=mnist_loss, lr=0.5)
     w = copy.deepcopy(learn.model.state_dict())

@@ -24,6 +24,8 @@ BUGS = [
      ["tests/test_lr_find.py", "-k", "every_kind"]),
     ("lr-find-ignores-stop_div", "course_lib/lr_find.py",
      "learn.opt, start_lr, end_lr, num_it, stop_div)", "learn.opt, start_lr, end_lr, num_it)", ["tests/test_lr_find.py"]),
+    ("hand-written-optimizer-state-shared", "course_lib/lr_find.py",
+     'return copy.deepcopy({k: v for k, v in vars(opt).items() if k != "params"})', "return dict(vars(opt))", ["tests/test_lr_find.py"]),
     ("bag-median-of-half-the-trees", "course_lib/tabular.py",
      "return np.mean([t.predict(np.asarray(X)) for t, _ in trees], axis=0)",
      "return np.median([t.predict(np.asarray(X)) for t, _ in trees[:len(trees) // 2]], axis=0)", ["tests/test_tabular.py"]),
