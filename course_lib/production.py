@@ -160,7 +160,7 @@ def serve(app, port:int=None) -> str:
                inline=where == "Colab", quiet=True)
     if where == "Colab": print("Colab: the app is shown below, through Colab's own proxy: only you can open it.")
     elif where == "Kaggle":
-        print(f"Kaggle: open the app at {app.share_url} — a public link: anyone who has it can use the app until app.close()."
+        print(f"Kaggle: open the app at {app.share_url} — a public link that lasts a few days: anyone who has it can use the app until then, or until app.close()."
               if getattr(app, "share_url", None) else "Kaggle: Gradio could not make a link to the app: turn on Settings ▸ Internet, then run this cell again.")
     else: print(f"the app is running at {app.local_url}: open it in a browser on this machine")
     return app.local_url
