@@ -221,7 +221,8 @@ def test_progress_is_kept_in_the_home_folder_by_default(tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     assert check("03.exp_lr", lambda start, end, pos: start).status == "wrong"
     f = home / ".course_lib" / "progress.json"
-    assert f.is_file() and set(json.loads(f.read_text())) == {"03.exp_lr"}, sorted(map(str, tmp_path.rglob("*")))
+    assert f.is_file(), f"with COURSE_PROGRESS unset, progress should be kept in ~/.course_lib/progress.json; files made: {sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob('*'))}"
+    assert set(json.loads(f.read_text())) == {"03.exp_lr"}
     assert list(work.iterdir()) == [], "the progress file went to the working folder, not the home folder"
     assert "kept in ~/.course_lib/progress.json" in repr(C.progress())
 

@@ -89,14 +89,16 @@ def _cpu_as_gpu(local, name, arithmetic=lambda t: t):
 def test_gpu_that_works_says_so_and_that_training_will_be_fast(local):
     _cpu_as_gpu(local, "Tesla T4")
     ok, msg = check_gpu()
-    assert ok and msg.startswith("GPU: Tesla T4 (CUDA ") and "checked with a real CUDA operation" in msg and "\n" not in msg, msg
+    assert ok, f"a GPU whose matrix product is right was reported as not working: {msg}"
+    assert msg.startswith("GPU: Tesla T4 (CUDA ") and "checked with a real CUDA operation" in msg and "\n" not in msg, msg
 
 def test_gpu_that_computes_wrong_is_not_trusted(local):
     "A GPU whose matrix product is off (here: every input scaled by 1.01) fails the check, and the line says so."
     _cpu_as_gpu(local, "Tesla T4", arithmetic=lambda t: t * 1.01)
     local.setenv("COLAB_RELEASE_TAG", "x")
     ok, msg = check_gpu()
-    assert not ok and "a matrix product on the GPU gave a wrong answer" in msg and "restart the runtime" in msg, msg
+    assert not ok, f"a GPU whose matrix product is wrong was trusted: {msg}"
+    assert "a matrix product on the GPU gave a wrong answer" in msg and "restart the runtime" in msg, msg
 
 # ---- uploads: ipywidgets 7 (Colab) and 8 (Kaggle, JupyterLab) hand over files in different shapes
 
