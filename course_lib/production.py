@@ -15,7 +15,7 @@ __all__ = ['bear_block', 'softmax', 'cross_entropy', 'confusion', 'apply_cleaner
 
 # %% ../nbs/04_production.ipynb #5f86c07d
 def bear_block(size:int=128,  # side of the square images the model sees
-               aug:bool=True,  # random crops and `aug_transforms` for training; without, the centre crop every time
+               aug:bool=True,  # random crops and `aug_transforms` for training; without, `Resize` crops a square (at a random place in training, the centre in validation)
               ) -> "DataBlock":
     "The chapter's `DataBlock`: images labelled by folder name, a random 20% (seed 42) for validation."
     import fastai.vision.all as fv  # here, not at the top: importing course_lib.production stays quick
