@@ -84,7 +84,7 @@ def mnist_dls(train_x:torch.Tensor, train_y:torch.Tensor, valid_x:torch.Tensor, 
 
 # %% ../nbs/02_sgd.ipynb #0514a476
 def calc_grad(xb:torch.Tensor, yb:torch.Tensor, model, loss_func=mnist_loss) -> torch.Tensor:
-    "Predict `xb` with `model`, compute the loss against `yb`, backpropagate (adding to each parameter's `.grad`); return the loss."
+    "Predict `xb` with `model`, compute the loss against `yb`, backpropagate with autograd's `backward` (adding to each parameter's `.grad`; chapter 7 does it by hand); return the loss."
     loss = loss_func(model(xb), yb)
     loss.backward()
     return loss.detach()
