@@ -206,8 +206,8 @@ def plot_lr_find(res:LRFind, # what `lr_range_test` or `lr_find` returned
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 3.5))
     ax.plot(res.lrs[:n], res.losses[:n], label="smoothed loss")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"][1:]
-    for (name, s), c in zip(suggestions.items(), colors):
-        ax.plot(s.lr_at, s.loss, "o", c=c, markersize=8, label=f"{name}: {s.lr:.2e}")
+    for k, ((name, s), c) in enumerate(zip(suggestions.items(), colors)):  # each marker smaller: two at one point both show
+        ax.plot(s.lr_at, s.loss, "o", c=c, markersize=max(10 - 2 * k, 3), label=f"{name}: {s.lr:.2e}")
     ax.set_xscale("log"); ax.set_xlabel("learning rate (log scale)"); ax.set_ylabel("loss")
     if title: ax.set_title(title, fontsize=10)
     ax.legend(loc="best", fontsize=8)
