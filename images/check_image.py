@@ -40,6 +40,16 @@ def read_freeze(path) -> tuple[dict, int]:
     return image, skipped
 
 
+def snapshot(image: str, name: str) -> Path:
+    "A file of the image's snapshot here, e.g. `pip-freeze.gpu.txt` (Kaggle's: of the Colab image it builds on)."
+    return HERE / image / (f"colab-base-{name}" if image == "kaggle" else name)
+
+
+def versions(image: str) -> dict:
+    "`{norm name: version}` as `pip freeze` reports them on the image, local labels such as +cu128 kept."
+    return {n: v for n, (_, v) in read_freeze(snapshot(image, "pip-freeze.gpu.txt"))[0].items()}
+
+
 def kaggle_lines(base: dict, path) -> tuple[list, dict, int]:
     """Split kaggle_requirements.txt the way Kaggle's `uv pip install -r` treats it on top of Colab's `base`:
     lines the base already satisfies change nothing; `redo` are the lines that make uv install something (an
@@ -137,9 +147,8 @@ def main(argv=None) -> int:
     py = a.python or os.environ.get(env_var) or (pyenv if shutil.which(pyenv) else shutil.which(f"python{version}"))
     if not py or not shutil.which(py): die(f"no Python {version} found: pass --python or set ${env_var}")
     folder = HERE / a.image
-    prefix = "colab-base-" if a.image == "kaggle" else ""
-    image, skipped = read_freeze(folder / f"{prefix}pip-freeze.gpu.txt")
-    want = image_python(folder / f"{prefix}os-info-gpu.txt")
+    image, skipped = read_freeze(snapshot(a.image, "pip-freeze.gpu.txt"))
+    want = image_python(snapshot(a.image, "os-info-gpu.txt"))
     target = a.spec or str(a.project.resolve())
     start, mb = time.monotonic(), 0.0
     with tempfile.TemporaryDirectory(prefix="check_image-") as tmp:

@@ -11,6 +11,7 @@ from nbdev.test import test_nb as run_nb  # aliased: pytest would collect a name
 root = Path(__file__).parent.parent
 cfg = get_config(root)
 # clean twins are run by tests/test_checks.py: as shipped they are meant to stop at their blanks
+skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else cfg.tst_flags  # cells nbdev's runner leaves out
 notebooks = sorted(p for p in cfg.nbs_path.rglob("*.ipynb") if not {".ipynb_checkpoints", "clean"} & set(p.parts))
 
 def test_there_are_notebooks(): assert len(notebooks) >= 2, f"expected the course home and a chapter in {cfg.nbs_path}"
@@ -18,7 +19,6 @@ def test_there_are_notebooks(): assert len(notebooks) >= 2, f"expected the cours
 @pytest.mark.parametrize("nb", notebooks, ids=lambda p: str(p.relative_to(cfg.nbs_path)))
 def test_notebook_runs(nb, monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")  # never touch the web, even where it is reachable
-    skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else cfg.tst_flags
     start, before = len(history), set(_widgets())
     ok, secs = run_nb(nb, skip_flags=skip, basepath=root, cell_timeout=300)
     assert ok, f"{nb.name} failed: the failing cell and its traceback are in 'Captured stderr' above"
@@ -65,7 +65,6 @@ def test_chapter_1_without_tux_paint_draws_stand_ins_and_says_so(tmp_path, monke
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
     assert tuxpaint_photos(tmp_path / "probe") is None, "the empty cache should hold no Tux Paint photos"
-    skip = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else cfg.tst_flags
     start = len(history)
     ok, _ = run_nb(nb, skip_flags=skip, basepath=root, cell_timeout=300, save=True)
     assert ok, "chapter 1 failed on the drawn stand-ins: the failing cell and its traceback are in 'Captured stderr' above"

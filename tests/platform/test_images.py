@@ -43,12 +43,10 @@ def test_freeze_parsing(tmp_path):
 def test_space_requirements_install_from_the_index(image, tmp_path):
     """Chapter 4's Space, written where Colab or Kaggle report their own torch builds (2.11.0+cu128…): pip finds every
     pinned package on the index (a dry run: metadata only). The course-lib line points to GitHub, unreachable here."""
-    sys.path.insert(0, str(root / "tests"))
-    from test_production import image_versions
     from course_lib.production import write_space
     model = tmp_path / "model"; model.mkdir()
     for f in ("model.pth", "model.json"): (model / f).write_bytes(b"")  # write_space only copies them
-    reqs = (write_space(tmp_path / "space", model, versions=image_versions(image)) / "requirements.txt").read_text().splitlines()
+    reqs = (write_space(tmp_path / "space", model, versions=check_image.versions(image)) / "requirements.txt").read_text().splitlines()
     pins = [r for r in reqs if not r.startswith("course-lib @ ")]
     p = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--ignore-installed", "--quiet", *pins],
                        capture_output=True, text=True)
