@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['exercises', 'history', 'BlankError', 'Blank', 'quiet_blanks', 'is_blank', 'NotYet', 'Exercise', 'exercise',
-           'normalize', 'answer_digest', 'numbers_in', 'answer_forms', 'Result', 'chapter_exercises', 'check', 'hint',
+__all__ = ['history', 'BlankError', 'Blank', 'quiet_blanks', 'is_blank', 'Result', 'chapter_exercises', 'check', 'hint',
            'Progress', 'progress', '____']
 
 # %% ../nbs/checks.ipynb #259f3745
@@ -76,14 +75,22 @@ class Exercise:
     name: str = None  # variable the answer is read from when `check` is given none
     hint: str = ""  # a nudge that doesn't give the answer away
     wrong: list = field(default_factory=list)  # known-wrong answers, for the negative tests
-    reference: object = None  # the course's answer: later cells use it while the exercise is left blank
+    reference: object = None  # the course's answer, kept as where it lives: a stand-in for it fills a skipped exercise's name
     sig: int = None  # for a number that is "about" something: compare it rounded to this many significant figures
     apply: bool = False  # an apply-it exercise: the chapter's idea on a case it didn't show, so retyping the chapter can't pass it
+    number: bool = False  # a short answer that is a number: read as people write them ("sixty-three thousand", "63k")
+    options: dict = None  # a choice: each option the question lists -> other phrases meaning it (`yes_no()` for yes/no)
+    why: dict = None  # a choice: digest of each wrong option -> why it is wrong, shown when it is chosen
+    expect: str = ""  # what kind of short answer is expected, said when one is rejected
+    builds: tuple = ()  # names of the library's version of what the exercise builds (`cross_entropy`): an answer calling one is told so
 
 exercises = {}
 
 def exercise(id:str, **kwargs) -> None:
     "Register an `Exercise` (chapter modules do this for their exercises); `exercises[id]` holds it. Returns nothing, so a cell that registers one shows nothing."
+    ref = kwargs.get("reference")
+    if (isinstance(ref, type) or callable(ref)) and str(getattr(ref, "__module__", "")).startswith("course_lib"):
+        kwargs["reference"] = f"{ref.__module__}:{ref.__name__}"  # `exercises[id]` shows where the course's answer lives, not its code
     exercises[id] = Exercise(id, **kwargs)
 
 # %% ../nbs/checks.ipynb #85a80389
@@ -108,29 +115,84 @@ def answer_digest(id:str, answer) -> str:
     "Salted digest of `answer` to exercise `id`: what an `Exercise` stores instead of the answer."
     return hashlib.sha256(f"{_salt}:{id}:{normalize(answer)}".encode()).hexdigest()[:20]
 
-_number_words = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                 "nine": 9, "ten": 10, "twenty": 20, "fifty": 50, "hundred": 100, "a hundred": 100, "one hundred": 100,
-                 "thousand": 1000, "a thousand": 1000, "half": 0.5, "a half": 0.5, "one half": 0.5, "quarter": 0.25,
-                 "a quarter": 0.25, "one quarter": 0.25, "twice": 2, "double": 2}
+_small = {"zero": 0, "nil": 0, "none": 0, "nothing": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+          "eight": 8, "nine": 9, "ten": 10, "half": 0.5, "a half": 0.5, "one half": 0.5, "quarter": 0.25, "a quarter": 0.25,
+          "one quarter": 0.25, "a third": 1 / 3, "one third": 1 / 3, "twice": 2, "double": 2, "triple": 3, "a hundred": 100, "a thousand": 1000}
+_num = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
+_about = re.compile(r"^(?:about|around|roughly|approximately|approx\.?|nearly|almost|near|close to|circa|just under|just over|~|≈)\s*")
+_compare = re.compile(r"^(?:[a-z_][\w.]*\s*)?(?:<=|>=|=<|=>|==|<|>|≤|≥|=)\s*")  # "x > 0.5", "< 0.125", "lr = 0.01"
+_scale = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
+
+def _digits(t:str) -> str:
+    "`t` with its number words as digits ('sixty-three thousand' -> '63000', 'fifty-fifth' -> '55th'), by text2num."
+    try: from text_to_num import alpha2digit
+    except ImportError: return t  # an old install without it: digits and the small words below still read
+    try: return alpha2digit(t, "en")
+    except Exception: return t
 
 def numbers_in(text:str) -> list[float]:
-    "The numbers a short answer written as text may mean: '~50', 'about 50', '4x', 'four', 'half', '1/2', '50%' (0.5, or 50), '80,000', '24 doublings'."
-    t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", " ".join(str(text).lower().replace("×", "x").split()).strip(" .!"))  # 80,000
-    t = re.sub(r"^(about|around|roughly|approximately|approx\.?|nearly|almost|~|≈)\s*", "", t)
-    t = re.sub(r"\s*(x|times)$", "", t)
-    if t in _number_words: return [float(_number_words[t])]
-    if m := re.fullmatch(r"([-+]?\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)", t): return [float(m[1]) / float(m[2])] if float(m[2]) else []
-    if m := re.fullmatch(r"([-+]?\d*\.?\d+)\s*(%|percent|per cent)", t): return [float(m[1]) / 100, float(m[1])]
-    try: return [float(t)]
-    except ValueError: pass
-    if m := re.fullmatch(r"(.*\d%?)\s+[a-z]+(?:\s+[a-z]+)?", t): return numbers_in(m[1])  # a unit after the number: "24 doublings", "80,000 pixels"
+    "The numbers a short answer written as text may mean: '63,000', 'sixty-three thousand', '63k', '~50', 'x > 0.5', '1/8', 'one eighth', '10^-2', '50%' (0.5, or 50), '13x13' (13), '64 x 30' (1920), '24 doublings'."
+    t = " ".join(str(text).lower().replace("×", "x").replace("−", "-").replace("**", "^").split()).strip(" .!?")
+    t = re.sub(r"(?<=\d)[,_](?=\d{3}\b)", "", re.sub(r"(?<=\d)_(?=\d)", "", t))  # 80,000 and 63_000
+    t = _digits(re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t))
+    for _ in range(2): t = _compare.sub("", _about.sub("", t))
+    t = re.sub(r"^the\s+(?=\d)", "", t)
+    if t in _small: return [float(_small[t])]
+    if m := re.fullmatch(rf"({_num})\s*(?:x|by|\*)\s*({_num})(?:\s+[a-z ]+)?", t):  # a side by a side: the learner means the side
+        a, b = float(m[1]), float(m[2])
+        return [a] if a == b else [a * b]
+    if m := re.fullmatch(rf"({_num})\s*\^\s*({_num})", t):
+        try: return [float(m[1]) ** float(m[2])]
+        except (OverflowError, ZeroDivisionError): return []
+    if m := re.fullmatch(rf"({_num})\s*/\s*({_num})", t): return [float(m[1]) / float(m[2])] if float(m[2]) else []
+    if m := re.fullmatch(r"(?:one|a|an|1)\s+(\d+)(?:st|nd|rd|th)s?", t): return [1 / float(m[1])] if float(m[1]) else []  # one eighth
+    if m := re.fullmatch(rf"({_num})\s*(?:%|percent|per cent)", t): return [float(m[1]) / 100, float(m[1])]
+    if m := re.fullmatch(rf"({_num})\s*(k|m|b|thousand|million|billion)(?:\s+[a-z ]+)?", t): return [float(m[1]) * _scale[m[2]]]
+    if m := re.fullmatch(rf"({_num})(?:st|nd|rd|th)?\s*(?:x|times|fold)?", t): return [float(m[1])]
+    if m := re.fullmatch(r"(.*(?:[\d%]|\d(?:st|nd|rd|th|k|x)))\s+[a-z]+(?:\s+[a-z]+){0,2}", t): return numbers_in(m[1])  # a unit after it: "24 doublings", "13 pixels wide"
     return []
 
 def answer_forms(answer, sig:int=None) -> list:
     "Every reading of a short `answer` that `check` compares: itself, the numbers its words may mean, and those rounded to `sig` significant figures."
+    if hasattr(answer, "item") and getattr(answer, "ndim", getattr(answer, "dim", lambda: 1)()) == 0: answer = answer.item()  # a NumPy or PyTorch scalar
     out = [answer] + (numbers_in(answer) if isinstance(answer, str) else [])
     if sig: out += [float(f"{x:.{sig}g}") for x in out if isinstance(x, (int, float)) and not isinstance(x, bool)]
     return out
+
+_neg = {"no", "not", "never", "nope", "nor", "without", "isn't", "aren't", "doesn't", "don't", "can't", "cannot", "won't", "wouldn't", "shouldn't", "didn't", "false"}
+_affirm = {"does", "do", "did", "can", "could", "will", "would", "should", "is", "are", "was", "has", "have", "must"}
+_yes = {"yes", "y", "yeah", "yep", "yup", "true", "correct", "right", "sure", "definitely", "always"}
+
+def _words(text) -> list[str]: return re.findall(r"[a-z0-9']+", str(text).lower().replace("’", "'"))
+
+def _has(words:list, phrase:str) -> bool:
+    "Whether `phrase` appears in `words` with no negation in the two words before it."
+    p = _words(phrase)
+    return any(words[i:i + len(p)] == p and not _neg & set(words[max(0, i - 2):i]) for i in range(len(words) - len(p) + 1))
+
+def pick(options:dict, answer):
+    "Which of `options` (each: its name -> other phrases meaning it) `answer` names: the option, or None if it names none or several."
+    if set(options) == {"yes", "no"} and (isinstance(answer, bool) or type(answer).__name__ == "bool_"): return "yes" if answer else "no"
+    w = _words(answer)
+    if set(options) >= {"yes", "no"}:  # a yes/no question is answered by its first word, else by a negation anywhere
+        hit = {o for o, ps in options.items() if any(_has(w, p) for p in ps)}  # the question's own phrases ("only at infinity") first
+        if len(hit) == 1: return hit.pop()
+        if w and w[0] in _yes: return "yes"
+        if w and w[0] in _neg - {"without"}: return "no"
+        if _neg & set(w): return "no"
+        if len(w) > 1 and w[1] in _affirm: return "yes"  # "it does", "they can": a yes said as a sentence
+        return None
+    hit = {o for o, ps in options.items() if any(_has(w, p) for p in (o, *ps))}
+    return hit.pop() if len(hit) == 1 else None
+
+def yes_no(yes:list=(), no:list=()) -> dict:
+    "The options of a yes/no question, with the question's own phrases for each (`no=['only at infinity']`)."
+    return {"yes": ["yes", *yes], "no": ["no", *no]}
+
+def _phrases(text:str) -> list[str]:
+    "Each run of up to four words of `text` not just after a negation: 'the head, not the body' holds 'head' but not 'body'."
+    w = _words(text)
+    return [" ".join(w[i:j]) for i in range(len(w)) for j in range(i + 1, min(i + 4, len(w)) + 1) if not _neg & set(w[max(0, i - 2):i])]
 
 # %% ../nbs/checks.ipynb #6fc0b02e
 _look = {"correct": ("✓ Correct", "#2e7d32"), "wrong": ("✗ Not yet", "#c62828"),
@@ -214,8 +276,8 @@ def check(id:str, answer=_missing) -> Result:
         if answer is _missing: answer = ns.get(ex.name, _missing) if ex.name else _missing
         res = _judge(ex, answer)
         if res.status == "blank" and ex.name and ex.reference is not None and is_blank(ns.get(ex.name, ____)):
-            ns[ex.name] = ex.reference
-            res.message += f"; until then the rest of the notebook uses the course's `{ex.name}`"
+            ns[ex.name] = _stand_in(_reference(ex), ex.name)
+            res.message += f"; until then the rest of the notebook uses a stand-in for `{ex.name}` (the course's, its code not shown)"
         for f in _observers: f(id, answer)
     history.append(res)
     if ex is not None: _note(res)
@@ -223,19 +285,34 @@ def check(id:str, answer=_missing) -> Result:
 
 _observers = []  # called with (id, answer) after each check: how `course-lib grade` sees every answer itself
 
+def _reference(ex:Exercise):
+    "The course's own answer to `ex`: kept as where it lives ('course_lib.collab:one_hot'), so printing an exercise shows no code."
+    ref = ex.reference
+    if isinstance(ref, str) and re.fullmatch(r"course_lib(\.\w+)+:\w+", ref):
+        import importlib
+        mod, name = ref.split(":")
+        return getattr(importlib.import_module(mod), name)
+    return ref
+
+def _stand_in(ref, name:str):
+    "What a skipped exercise's name holds: the course's `ref` behind a wrapper, so `name??` shows no solution and `check` knows it."
+    if isinstance(ref, type): return type(ref.__name__, (ref,), {"__doc__": f"A stand-in for your `{name}` until you write it.", "_stand_in": True})
+    if not callable(ref): return ref
+    def stand_in(*args, **kwargs): return ref(*args, **kwargs)
+    stand_in.__name__ = stand_in.__qualname__ = name
+    stand_in.__doc__, stand_in._stand_in = f"A stand-in for your `{name}` until you write it: fill in its cell above and run it.", True
+    return stand_in
+
 def _judge(ex:Exercise, answer) -> Result:
-    "Exercise `ex`'s verdict on `answer`."
+    "Exercise `ex`'s verdict on `answer`: first whose it is (the learner's own, the course's, a library's), then `_verdict`."
+    if answer is _missing or is_blank(answer): return Result(ex.id, "blank", "fill in the blanks (____) above, run that cell, then this one")
+    return _provenance(ex, answer) or _verdict(ex, answer)
+
+def _verdict(ex:Exercise, answer) -> Result:
+    "Whether `answer` is right, judged on what it does (or, for a short answer, what it says) alone."
     id = ex.id
-    if answer is _missing or is_blank(answer): return Result(id, "blank", "fill in the blanks (____) above, run that cell, then this one")
     try:
-        if ex.digest is not None:
-            digests = ex.digest if isinstance(ex.digest, tuple) else (ex.digest,)
-            forms = answer_forms(answer, ex.sig)
-            if not any(answer_digest(id, f) in digests for f in forms):
-                numeric = any(isinstance(f, (int, float)) and not isinstance(f, bool) for f in forms)
-                how = (f" (a number counts when it rounds to the answer at {ex.sig} significant figure{'s' * (ex.sig > 1)})" if numeric and ex.sig
-                       else " (a number must be exact here; written in words, as a fraction or as a percentage counts too)" if numeric else "")
-                raise NotYet(f"{answer!r} is not the answer{how}")
+        if ex.digest is not None: _short_answer(ex, answer)
         if ex.test is not None: ex.test(answer)
         return Result(id, "correct")
     except NotYet as e: return Result(id, "wrong", str(e))
@@ -243,6 +320,95 @@ def _judge(ex:Exercise, answer) -> Result:
     except Exception as e:
         return (Result(id, "error", _short(e)) if _learners_fault(e, answer) else
                 Result(id, "bug", f"{_short(e)} — a bug in the course's check, not in your answer: please report it"))
+
+def _short_answer(ex:Exercise, answer):
+    "Raise `NotYet`, saying what kind of answer is expected, unless `answer` is a way of saying the right one."
+    digests = ex.digest if isinstance(ex.digest, tuple) else (ex.digest,)
+    if ex.options:
+        opt = pick(ex.options, answer)
+        names = " or ".join(f"“{o}”" for o in ex.options)
+        if opt is None: raise NotYet(f"expected one of {names} (in your own words is fine); {answer!r} names {'none of them' if not isinstance(answer, str) or not answer.strip() else 'none, or more than one, of them'}")
+        if answer_digest(ex.id, opt) in digests: return
+        why = (ex.why or {}).get(answer_digest(ex.id, opt))
+        raise NotYet(f"{answer!r} reads as “{opt}”: " + (why or "not this one — re-read the question, then choose again"))
+    forms = answer_forms(answer, ex.sig)
+    if any(answer_digest(ex.id, f) in digests for f in forms): return
+    nums = [f for f in forms if isinstance(f, (int, float)) and not isinstance(f, bool)]
+    if ex.number:
+        tol = (f"; it counts when it rounds to the answer at {ex.sig} significant figure{'s' * (ex.sig > 1)}" if ex.sig else "; it must be exact")
+        if not nums: raise NotYet(f"expected a number (digits, words like “sixty-three thousand”, “63k”, a fraction or a percentage){tol}; {answer!r} doesn't read as one")
+        raise NotYet(f"{answer!r} reads as {nums[0]:g}: not it yet (expected a number{tol})")
+    if isinstance(answer, str) and any(answer_digest(ex.id, p) in digests for p in _phrases(answer)): return
+    raise NotYet(f"{answer!r} is not it yet: expected {ex.expect or 'a word or a short phrase, as the chapter says it'}")
+
+def _origin(obj) -> str|None:
+    "Who wrote `obj`: 'course' (course_lib), 'library' (an installed package, or Python), 'learner' (anything else), None for a plain value."
+    import functools, sysconfig
+    while isinstance(obj, functools.partial): obj = obj.func
+    obj = getattr(obj, "__func__", obj)  # a bound method: its function
+    if isinstance(obj, types.FunctionType): where = obj.__code__.co_filename
+    elif isinstance(obj, type):
+        if obj.__module__.startswith("course_lib"): return "course"
+        if obj.__module__ == "builtins": return "library"
+        where = getattr(sys.modules.get(obj.__module__), "__file__", None) or ""
+        if not where: return "learner"  # defined in a notebook
+    elif callable(obj) and (isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType)) or type(obj).__name__ in ("ufunc", "builtin_function_or_method")): return "library"
+    else: return None
+    import course_lib
+    if where.startswith(str(Path(course_lib.__file__).parent)): return "course"
+    installed = tuple({sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")})
+    return "library" if where.startswith(installed) else "learner"
+
+def _names(obj, seen=None) -> dict:
+    "The global names `obj`'s code uses (a class: its methods'), each with what it refers to (or None): what the answer calls."
+    seen = set() if seen is None else seen
+    obj = getattr(obj, "__func__", obj)
+    out = {}
+    if isinstance(obj, type):
+        for v in vars(obj).values():
+            if isinstance(v, (staticmethod, classmethod)): v = v.__func__
+            if isinstance(v, types.FunctionType): out.update(_names(v, seen))
+        return out
+    if not isinstance(obj, types.FunctionType) or id(obj) in seen: return out
+    seen.add(id(obj))
+    def walk(code):
+        for n in code.co_names: out.setdefault(n, obj.__globals__.get(n))
+        for c in code.co_consts:
+            if isinstance(c, types.CodeType): walk(c)
+    walk(obj.__code__)
+    for cell in obj.__closure__ or ():
+        try: v = cell.cell_contents
+        except ValueError: continue
+        if callable(v): out.setdefault(getattr(v, "__name__", "?"), v)
+    return out
+
+def _provenance(ex:Exercise, answer) -> Result|None:
+    "A verdict on whose `answer` is, when that settles it: the course's stand-in, the course's own code, a library's version of what the exercise asks you to build."
+    if ex.test is None: return None  # a short answer: what it says is all there is
+    what = f"`{ex.name}`" if ex.name else "this answer"
+    if getattr(answer, "_stand_in", False):
+        return Result(ex.id, "blank", f"{what} is still the course's stand-in: write yours in its cell above, run it, then this one")
+    origin = _origin(answer)
+    if origin == "course":
+        return Result(ex.id, "copied", f"this is the course's own {what} (from {getattr(answer, '__module__', 'course_lib')}), not one written in this notebook: "
+                                       "run the cell where you define it (and fix any error it shows), then this one")
+    if origin == "library" and ex.name:
+        name = f"{getattr(answer, '__module__', None) or type(answer).__module__}.{getattr(answer, '__qualname__', getattr(answer, '__name__', '?'))}"
+        return Result(ex.id, "wrong", f"this is {name}, a library's own: the exercise asks you to write {what} yourself")
+    if origin == "learner" and isinstance(answer, type):  # a class of theirs built on the course's
+        if base := next((b for b in answer.__mro__[1:] if _origin(b) == "course"), None):
+            return Result(ex.id, "copied", f"it is built on the course's own `{base.__name__}`: the exercise asks you to write {what} yourself")
+    if origin == "learner":
+        ref = _reference(ex)
+        used = _names(answer)
+        for n, v in used.items():
+            if v is not None and (v is ref or getattr(v, "_stand_in", False) and getattr(v, "__name__", None) == ex.name
+                                  or str(getattr(v, "__module__", "")).startswith("course_lib.exercises")):
+                return Result(ex.id, "copied", f"it calls the course's own `{n}`: the exercise asks you to write {what} yourself")
+        if hit := sorted(set(ex.builds) & set(used)):
+            return Result(ex.id, "wrong", f"it calls `{hit[0]}`, the library's version of what this exercise asks you to build: "
+                                          "write it with the tensor operations the chapter uses")
+    return None
 
 def _learners_fault(e:Exception, answer) -> bool:
     "Whether `e`, raised while checking `answer`, is the learner's: raised in their code, or a call their function can't take."
@@ -285,7 +451,7 @@ def progress() -> Progress:
     kept = _read_progress(f) if f else {}
     def state(id):
         r = kept.get(id, {})
-        return "done" if r.get("done") else "not yet" if r.get("status") in ("wrong", "error") else "not attempted"
+        return "done" if r.get("done") else "not yet" if r.get("status") in ("wrong", "error", "copied") else "not attempted"
     chs = sorted({m.name[2:4] for m in pkgutil.iter_modules(pkg.__path__) if re.fullmatch(r"ch\d\d_\w+", m.name)})
     where = str(f).replace(str(Path.home()), "~", 1) if f else None
     return Progress({ch: {id: state(id) for id in chapter_exercises(ch)} for ch in chs}, where)
