@@ -275,7 +275,7 @@ def check(id:str, answer=_missing) -> Result:
     else:
         if answer is _missing: answer = ns.get(ex.name, _missing) if ex.name else _missing
         res = _judge(ex, answer)
-        if res.status == "blank" and ex.name and ex.reference is not None and is_blank(ns.get(ex.name, ____)):
+        if res.status == "blank" and ex.name and ex.reference is not None and is_blank(ns.get(ex.name, ____)) and not getattr(answer, "_stand_in", False):
             ns[ex.name] = _stand_in(_reference(ex), ex.name)
             res.message += f"; until then the rest of the notebook uses a stand-in for `{ex.name}` (the course's, its code not shown)"
         for f in _observers: f(id, answer)
@@ -376,6 +376,12 @@ def _names(obj, seen=None) -> dict:
         for c in code.co_consts:
             if isinstance(c, types.CodeType): walk(c)
     walk(obj.__code__)
+    mods = [v for v in out.values() if isinstance(v, types.ModuleType)]
+    for m in mods:  # `course_lib.lr_find.exp_lr`: what an attribute of a module names
+        for n in list(out):
+            v = getattr(m, n, None)
+            if isinstance(v, types.ModuleType) and v not in mods: mods.append(v)
+            elif v is not None and out[n] is None: out[n] = v
     for cell in obj.__closure__ or ():
         try: v = cell.cell_contents
         except ValueError: continue
