@@ -275,7 +275,7 @@ def check(id:str, answer=_missing) -> Result:
     else:
         if answer is _missing: answer = ns.get(ex.name, _missing) if ex.name else _missing
         res = _judge(ex, answer)
-        if res.status == "blank" and ex.name and ex.reference is not None and is_blank(ns.get(ex.name, ____)) and not getattr(answer, "_stand_in", False):
+        if res.status == "blank" and ex.name and ex.reference is not None and is_blank(ns.get(ex.name, ____)) and not _is_stand_in(answer):
             ns[ex.name] = _stand_in(_reference(ex), ex.name)
             res.message += f"; until then the rest of the notebook uses a stand-in for `{ex.name}` (the course's, its code not shown)"
         for f in _observers: f(id, answer)
@@ -302,6 +302,8 @@ def _stand_in(ref, name:str):
     stand_in.__name__ = stand_in.__qualname__ = name
     stand_in.__doc__, stand_in._stand_in = f"A stand-in for your `{name}` until you write it: fill in its cell above and run it.", True
     return stand_in
+
+def _is_stand_in(x) -> bool: return x is not ____ and getattr(x, "_stand_in", False) is True
 
 def _judge(ex:Exercise, answer) -> Result:
     "Exercise `ex`'s verdict on `answer`: first whose it is (the learner's own, the course's, a library's), then `_verdict`."
@@ -392,7 +394,7 @@ def _provenance(ex:Exercise, answer) -> Result|None:
     "A verdict on whose `answer` is, when that settles it: the course's stand-in, the course's own code, a library's version of what the exercise asks you to build."
     if ex.test is None: return None  # a short answer: what it says is all there is
     what = f"`{ex.name}`" if ex.name else "this answer"
-    if getattr(answer, "_stand_in", False):
+    if _is_stand_in(answer):
         return Result(ex.id, "blank", f"{what} is still the course's stand-in: write yours in its cell above, run it, then this one")
     origin = _origin(answer)
     if origin == "course":
@@ -408,7 +410,7 @@ def _provenance(ex:Exercise, answer) -> Result|None:
         ref = _reference(ex)
         used = _names(answer)
         for n, v in used.items():
-            if v is not None and (v is ref or getattr(v, "_stand_in", False) and getattr(v, "__name__", None) == ex.name
+            if v is not None and (v is ref or _is_stand_in(v) and getattr(v, "__name__", None) == ex.name
                                   or str(getattr(v, "__module__", "")).startswith("course_lib.exercises")):
                 return Result(ex.id, "copied", f"it calls the course's own `{n}`: the exercise asks you to write {what} yourself")
         if hit := sorted(set(ex.builds) & set(used)):
