@@ -138,3 +138,56 @@ def test_every_chapter_opens_with_a_map_and_ends_with_a_recap():
         items = re.findall(r"^\d+\. ", intro.split("**In this chapter**", 1)[1].split("**Set-up.**")[0], re.M)
         assert len(items) == len(sections), f"{nb.name}: the map lists {len(items)} sections, the chapter has {len(sections)}: {sections}"
         assert any(l.strip() == "## Recap" for s in md for l in s.splitlines()), f"{nb.name}: no recap"
+
+def _imports(src:str) -> set:
+    "Top-level modules `src` imports outright: not those inside a `try` that handles ImportError (an optional path)."
+    import ast
+    try: tree = ast.parse(src)
+    except SyntaxError: return set()
+    optional = set()
+    for t in ast.walk(tree):
+        if isinstance(t, ast.Try) and any("ImportError" in ast.unparse(h.type or ast.Name("BaseException")) or
+                                          "ModuleNotFoundError" in ast.unparse(h.type or ast.Name("x")) or h.type is None for h in t.handlers):
+            optional |= {id(n) for n in ast.walk(ast.Module(t.body, []))}
+    out = set()
+    for n in ast.walk(tree):
+        if id(n) in optional: continue
+        if isinstance(n, ast.Import): out |= {a.name.split(".")[0] for a in n.names}
+        elif isinstance(n, ast.ImportFrom) and n.level == 0 and n.module: out.add(n.module.split(".")[0])
+    return out
+
+def _closure(reqs:list) -> set:
+    "Every distribution a plain `pip install` of `reqs` brings: the requirements, theirs, and so on (extras aside)."
+    from importlib.metadata import PackageNotFoundError, requires
+    from packaging.requirements import Requirement
+    seen, todo = set(), [_name(r) for r in reqs]
+    while todo:
+        d = todo.pop()
+        if d in seen: continue
+        seen.add(d)
+        try: rs = requires(d) or []
+        except PackageNotFoundError: continue
+        for r in rs:
+            r = Requirement(r)
+            if r.marker is None or r.marker.evaluate({"extra": ""}): todo.append(_name(r.name))
+    return seen
+
+def test_every_import_of_the_chapters_and_library_comes_with_a_plain_install():
+    "What a chapter (full or clean) or course_lib imports outright is installed by `pip install course-lib`: a dependency, or one of theirs."
+    from importlib.metadata import packages_distributions
+    dists = {m: {_name(d) for d in ds} for m, ds in packages_distributions().items()}
+    proj = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    have = _closure(proj["dependencies"])
+    srcs = {str(p.relative_to(root)): p.read_text() for p in (root / "course_lib").rglob("*.py")}
+    for nb in sorted((root / "nbs").glob("[0-9][0-9]_*.ipynb")) + sorted((root / "nbs" / "clean").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        srcs[str(nb.relative_to(root))] = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code"
+                                                    and not "".join(c["source"]).lstrip().startswith(("!", "%")))
+    missing = {}
+    for where, src in srcs.items():
+        for m in _imports("\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("!", "%")))):
+            if m in sys.stdlib_module_names or m in ("course_lib", "__future__") or m.startswith("_"): continue
+            if m == "nbdev" and where == "course_lib/grading.py": continue  # in the export processor, which only nbdev itself runs
+            if not dists.get(m, set()) & have: missing.setdefault(m, []).append(where)
+    assert not missing, "imported outright but not installed by `pip install course-lib` (declare it in pyproject's dependencies, or import it in a try/except ImportError with a clear message): " + \
+        "; ".join(f"{m} ({', '.join(sorted(w)[:3])})" for m, w in sorted(missing.items()))
