@@ -119,7 +119,9 @@ _small = {"zero": 0, "nil": 0, "none": 0, "nothing": 0, "one": 1, "two": 2, "thr
           "eight": 8, "nine": 9, "ten": 10, "half": 0.5, "a half": 0.5, "one half": 0.5, "quarter": 0.25, "a quarter": 0.25,
           "one quarter": 0.25, "a third": 1 / 3, "one third": 1 / 3, "twice": 2, "double": 2, "triple": 3, "a hundred": 100, "a thousand": 1000}
 _num = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
-_about = re.compile(r"^(?:about|around|roughly|approximately|approx\.?|nearly|almost|near|close to|circa|just under|just over|~|≈)\s*")
+_about = re.compile(r"^(?:about|around|roughly|approximately|approx\.?|nearly|almost|near|close to|circa|just|only|exactly|precisely|"
+                    r"(?:just |a bit |slightly )?(?:under|over|below|above|less than|more than|fewer than)|at most|at least|up to|"
+                    r"(?:by )?(?:a factor of|a factor|factor of)|by|~|≈)\s+|^[~≈]")
 _compare = re.compile(r"^(?:[a-z_][\w.]*\s*)?(?:<=|>=|=<|=>|==|<|>|≤|≥|=)\s*")  # "x > 0.5", "< 0.125", "lr = 0.01"
 _scale = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
 
@@ -132,11 +134,15 @@ def _digits(t:str) -> str:
 
 def numbers_in(text:str) -> list[float]:
     "The numbers a short answer written as text may mean: '63,000', 'sixty-three thousand', '63k', '~50', 'x > 0.5', '1/8', 'one eighth', '10^-2', '50%' (0.5, or 50), '13x13' (13), '64 x 30' (1920), '24 doublings'."
-    t = " ".join(str(text).lower().replace("×", "x").replace("−", "-").replace("**", "^").split()).strip(" .!?")
+    t = " ".join(str(text).lower().replace("×", "x").replace("−", "-").replace("**", "^").split()).rstrip(" .!?")  # ".5" keeps its point
     t = re.sub(r"(?<=\d)[,_](?=\d{3}\b)", "", re.sub(r"(?<=\d)_(?=\d)", "", t))  # 80,000 and 63_000
     t = _digits(re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t))
     for _ in range(2): t = _compare.sub("", _about.sub("", t))
     t = re.sub(r"^the\s+(?=\d)", "", t)
+    if t in _small: return [float(_small[t])]
+    t = re.sub(r"^(?:x|times)\s*(?=\d)", "", t)  # "x2": a factor
+    t = re.sub(r"^(?:a single|single|one|an?)\s+(?=[a-z])", "1 ", t)  # "one linear layer", "a single one"
+    t = re.sub(rf"^({'|'.join(k for k in _small if ' ' not in k)})\s+(?=[a-z])", lambda m: f"{_small[m[1]]:g} ", t)  # "two layers"
     if t in _small: return [float(_small[t])]
     if m := re.fullmatch(rf"({_num})\s*(?:x|by|\*)\s*({_num})(?:\s+[a-z ]+)?", t):  # a side by a side: the learner means the side
         a, b = float(m[1]), float(m[2])
@@ -163,7 +169,7 @@ _neg = {"no", "not", "never", "nope", "nor", "without", "isn't", "aren't", "does
 _affirm = {"does", "do", "did", "can", "could", "will", "would", "should", "is", "are", "was", "has", "have", "must"}
 _yes = {"yes", "y", "yeah", "yep", "yup", "true", "correct", "right", "sure", "definitely", "always"}
 
-def _words(text) -> list[str]: return re.findall(r"[a-z0-9']+", str(text).lower().replace("’", "'"))
+def _words(text) -> list[str]: return re.findall(r"\d+(?:\.\d+)?(?:e-?\d+)?|[a-z0-9']+", str(text).lower().replace("’", "'"))  # "2.5" is one word
 
 def _has(words:list, phrase:str) -> bool:
     "Whether `phrase` appears in `words` with no negation in the two words before it."
@@ -337,7 +343,8 @@ def _short_answer(ex:Exercise, answer):
     if any(answer_digest(ex.id, f) in digests for f in forms): return
     nums = [f for f in forms if isinstance(f, (int, float)) and not isinstance(f, bool)]
     if ex.number:
-        tol = (f"; it counts when it rounds to the answer at {ex.sig} significant figure{'s' * (ex.sig > 1)}" if ex.sig else "; it must be exact")
+        figs = {1: "one significant figure", 2: "two significant figures", 3: "three significant figures"}.get(ex.sig, f"{ex.sig} significant figures")
+        tol = (f"; it counts when it agrees with the answer to {figs}" if ex.sig else "; it must be exact")
         if not nums: raise NotYet(f"expected a number (digits, words like “sixty-three thousand”, “63k”, a fraction or a percentage){tol}; {answer!r} doesn't read as one")
         raise NotYet(f"{answer!r} reads as {nums[0]:g}: not it yet (expected a number{tol})")
     if isinstance(answer, str) and any(answer_digest(ex.id, p) in digests for p in _phrases(answer)): return

@@ -312,7 +312,7 @@ def test_a_rejected_short_answer_says_what_kind_is_expected():
     try:
         assert check("99.n", "sixty-three thousand").ok and check("99.n", 62600).ok
         r = check("99.n", "64k")
-        assert r.status == "wrong" and "64000" in r.message and "2 significant figures" in r.message and "63" not in r.message.replace("“63k”", "")
+        assert r.status == "wrong" and "64000" in r.message and "two significant figures" in r.message and "63" not in r.message.replace("“63k”", "")
         assert "expected a number" in check("99.n", "lots").message
         assert all(check("99.c", a).ok for a in ("the latest ratings of each user", "the most recent ratings", "latest", "not random: the latest"))
         assert "mix the future" in check("99.c", "random").message and "expected one of" in check("99.c", "the middle ones").message

@@ -6,11 +6,11 @@
 __all__ = []
 
 # %% ../../nbs/02_sgd.ipynb #e02c0ffe
-import math, time
+import math, re, time
 from pathlib import Path
 import torch
 from torch import nn
-from ..checks import NotYet, exercise
+from ..checks import NotYet, exercise, answer_digest
 from ..sgd import *
 
 # %% ../../nbs/02_sgd.ipynb #a6aeefd3
@@ -21,18 +21,50 @@ def _test_distance(f):
     if not isinstance(got, torch.Tensor) or got.shape != (5,):
         raise NotYet(f"a stack of 5 images against one image gave shape {tuple(getattr(got, 'shape', ()))}; expected (5,), one distance per image of the stack")
     want = (stack - one).abs().mean((-1, -2))
-    if torch.allclose(got.abs(), ((stack - one).mean((-1, -2))).abs()): raise NotYet("differences of opposite sign cancel out: take the absolute value before averaging")
-    if not torch.allclose(got, want): raise NotYet(f"for fixed images it returned {got[0]:.4f} for the first; the mean absolute difference is {want[0]:.4f}")
+    if torch.allclose(got.abs(), ((stack - one).mean((-1, -2))).abs()): raise NotYet("differences of opposite sign cancel out in the average: the L1 distance counts each pixel's difference whatever its sign")
+    if not torch.allclose(got, want): raise NotYet(f"for fixed images it returned {got[0]:.4f} for the first; its L1 distance is {want[0]:.4f}")
     one_more = torch.rand(28, 28, generator=g)  # is_3 later measures one image against the mean: no stack at all
     try: single = f(one_more, one)
-    except Exception as e: raise NotYet(f"one image against another raised {type(e).__name__}: count the axes from the end (-1, -2), so a single image works too") from None
+    except Exception as e: raise NotYet(f"one image against another raised {type(e).__name__}: an image's rows and columns are not the same axes, by number, in a single image as in a stack; choose axes that are an image's in both") from None
     if not isinstance(single, torch.Tensor) or single.shape != () or not torch.allclose(single, (one_more - one).abs().mean()):
-        raise NotYet(f"one 28×28 image against another gave shape {tuple(getattr(single, 'shape', ()))}; expected one number: count the axes from the end (-1, -2)")
+        raise NotYet(f"one 28×28 image against another gave shape {tuple(getattr(single, 'shape', ()))}; expected one number: choose axes that are an image's rows and columns in a single image too")
 
 exercise("02.mnist_distance", name="mnist_distance", test=_test_distance, reference=mnist_distance,
-         hint="the L1 distance (the mean of the absolute differences) is where to start; then average over the pixels of each image only, not over the stack: which axes hold an image's rows and columns?",
+         hint="section 2 printed one image's L1 distance with F.l1_loss: compute what it computes with tensor operations, averaging over each image's own pixels, never over the stack; which axes hold an image's rows and columns, with or without a stack in front?",
+         builds=("l1_loss",),
          wrong=[lambda a, b: (a - b).mean((-1, -2)), lambda a, b: (a - b).abs().mean(), lambda a, b: ((a - b) ** 2).mean((-1, -2)),
                 lambda a, b: (a - b).abs().mean((1, 2))])  # right for a stack, an IndexError for one image
+
+# %% ../../nbs/02_sgd.ipynb #c2step03
+def _take_step(params, lr):
+    "The course's `take_step`."
+    with torch.no_grad(): params -= params.grad * lr
+
+def _step_run(f, lr=0.1):
+    "A tensor before `f` takes one step on it at `lr`, its fixed gradient, and the tensor after."
+    g = torch.Generator().manual_seed(0)
+    start, grad = torch.randn(5, generator=g), torch.randn(5, generator=g)
+    p = start.clone().requires_grad_()
+    p.grad = grad.clone()
+    f(p, lr)
+    return start, grad, p.detach()
+
+def _test_take_step(f):
+    start, grad, got = _step_run(f)
+    if torch.equal(got, start): raise NotYet("the tensor didn't move: change its values in place (`params = …` only gives the name params a new tensor)")
+    if torch.allclose(got, start - 0.1 * grad, atol=1e-6): return
+    if torch.allclose(got, start + 0.1 * grad, atol=1e-6): raise NotYet("it moved *up* the gradient: the loss goes down the other way")
+    if torch.allclose(got, start - grad, atol=1e-6): raise NotYet("it moved by the whole gradient: the learning rate sets how far a step goes")
+    raise NotYet("after one step at lr=0.1 the tensor differs from what step 5 gives")
+
+def _step_up(params, lr): _take_step(params, -lr)
+def _step_no_lr(params, lr): _take_step(params, 1.)
+def _step_rebound(params, lr):
+    with torch.no_grad(): params = params - params.grad * lr  # a new tensor under the old name: the parameters stay put
+
+exercise("02.take_step", name="take_step", test=_test_take_step, reference=_take_step,
+         hint="re-read step 5 of the seven steps: which way does a gradient point, and what sets how far one step goes?",
+         wrong=[_step_up, _step_no_lr, _step_rebound])
 
 # %% ../../nbs/02_sgd.ipynb #868c1cd2
 def _test_init(f):
@@ -43,12 +75,19 @@ def _test_init(f):
     if not p.is_leaf: raise NotYet("the result is computed from a tracked tensor, not tracked itself, so its .grad stays None and training can't update it: scale first, then ask autograd to track the result")
     if abs(p.mean().item()) > 0.02: raise NotYet(f"their mean is {p.mean().item():.3f}; random normal numbers average about 0")
     if not 0.09 < p.std().item() < 0.11: raise NotYet(f"with std=0.1 their standard deviation is {p.std().item():.3f}: standard normal numbers have standard deviation 1; scale them to std")
+    again = f((200, 50), std=0.1)
+    if torch.equal(p.detach(), again.detach()):
+        raise NotYet("two calls gave the very same numbers: a generator made and seeded inside init_params starts over at every call, so every layer would start alike; draw from PyTorch's own random numbers, which torch.manual_seed seeds once, outside")
+    torch.manual_seed(1); a = f((200, 50), std=0.1)
+    torch.manual_seed(1); b = f((200, 50), std=0.1)
+    if not torch.equal(a.detach(), b.detach()): raise NotYet("after the same torch.manual_seed, two calls gave different numbers: draw from PyTorch's own random numbers, so that torch.manual_seed makes a run repeatable")
 
 exercise("02.init_params", name="init_params", test=_test_init, reference=init_params,
          hint="which PyTorch function draws random numbers from the standard normal distribution (standard deviation 1)? Scaling numbers scales their spread; and a tensor method named after what autograd needs, gradients, makes it track a tensor",
          wrong=[lambda size, std=1.0: torch.randn(size) * std, lambda size, std=1.0: (torch.rand(size) * std).requires_grad_(),
                 lambda size, std=1.0: torch.randn(size).requires_grad_(),
-                lambda size, std=1.0: torch.randn(size).requires_grad_() * std])  # tracked, but not a leaf: .grad stays None
+                lambda size, std=1.0: torch.randn(size).requires_grad_() * std,  # tracked, but not a leaf: .grad stays None
+                lambda size, std=1.0: (torch.randn(size, generator=torch.Generator().manual_seed(0)) * std).requires_grad_()])  # the same tensor every call
 
 # %% ../../nbs/02_sgd.ipynb #4cc7c282
 def _test_linear1(f):
@@ -68,29 +107,38 @@ exercise("02.linear1", name="linear1", test=_test_linear1, reference=linear1,
 def _test_accuracy(f):
     p, t = torch.tensor([[2.], [-1.], [0.5], [-3.]]), torch.tensor([[1.], [1.], [0.], [0.]])
     got = f(p, t)
-    if not isinstance(got, torch.Tensor) or got.ndim != 0: raise NotYet("accuracy is one number: the mean of right (1.) and wrong (0.)")
+    if isinstance(got, (int, float)) or type(got).__module__ == "numpy":
+        raise NotYet(f"it returned a plain {type(got).__name__}: later cells (validate_epoch, the Learners) call tensor methods on a metric's result, so keep it a tensor holding one number")
+    if not isinstance(got, torch.Tensor) or got.ndim != 0: raise NotYet(f"it returned shape {tuple(getattr(got, 'shape', ()))}: accuracy is one number, the mean of right (1.) and wrong (0.)")
     if not math.isclose(got.item(), 0.5, abs_tol=1e-6): raise NotYet(f"2 of these 4 predictions are right, so 0.5; it gave {got.item():.3f}")
     p2 = torch.tensor([[0.2], [-0.2]])
     if not math.isclose(f(p2, torch.tensor([[1.], [0.]])).item(), 1.0): raise NotYet("predictions 0.2 (a 3) and -0.2 (a 7) are both right, so 1.0: a prediction above 0 means a 3")
+    at0 = f(torch.tensor([[0.], [0.], [1.]]), torch.tensor([[0.], [0.], [1.]])).item()
+    if math.isclose(at0, 1 / 3, abs_tol=1e-6): raise NotYet("a prediction of exactly 0 is not above 0, so it names a 7: `>=` counts it as a 3")
+    if not math.isclose(at0, 1.0, abs_tol=1e-6): raise NotYet(f"predictions 0, 0 and 1 for a 7, a 7 and a 3 are all right, so 1.0; it gave {at0:.3f}")
 
 exercise("02.batch_accuracy", name="batch_accuracy", test=_test_accuracy, reference=batch_accuracy,
          hint="decide 3 or 7 for each prediction, compare each decision with its target; the mean of right (1.) and wrong (0.) is the fraction right",
-         wrong=[lambda p, t: ((p > 0.5) == t).float().mean(), lambda p, t: ((p > 0) != t).float().mean()])
+         wrong=[lambda p, t: ((p > 0.5) == t).float().mean(), lambda p, t: ((p > 0) != t).float().mean(),
+                lambda p, t: ((p >= 0) == t).float().mean(),  # a prediction of exactly 0 counted as a 3
+                lambda p, t: ((p > 0) == t).float().mean().item()])  # a Python float: validate_epoch calls .detach() on it
 
 # %% ../../nbs/02_sgd.ipynb #c7512eeb
 def _test_mnist_loss(f):
     p, t = torch.tensor([[0.], [math.log(3)], [-math.log(3)]]), torch.tensor([[1.], [0.], [1.]])
     got = f(p, t)
     if not isinstance(got, torch.Tensor) or got.ndim != 0: raise NotYet("a loss is one number: take the mean")
+    if math.isclose(got.item(), torch.where(t == 1, 1 - p, p).mean().item(), abs_tol=1e-4):
+        raise NotYet("it used the raw predictions: the distance from the target only makes sense for predictions between 0 and 1, and these can be any number")
     if math.isclose(got.item(), 0.5, abs_tol=1e-4): raise NotYet("a right answer and a wrong one score the same: did you swap 1 - p and p?")
     if not math.isclose(got.item(), 2 / 3, abs_tol=1e-4):
-        raise NotYet(f"for predictions 0, ln 3, -ln 3 and targets 3, 7, 3 it gave {got.item():.4f}; the sigmoid distances 1/2, 3/4, 3/4 average 2/3")
+        raise NotYet(f"for predictions 0, ln 3, -ln 3 and targets 3, 7, 3 it gave {got.item():.4f}; the distances of those predictions once squashed into 0..1 are 1/2, 3/4 and 3/4, mean 2/3")
     g = torch.Generator().manual_seed(0)
     p, t = torch.randn(50, 1, generator=g), (torch.rand(50, 1, generator=g) > 0.5).float()
     if not torch.allclose(f(p, t), mnist_loss(p, t), atol=1e-6): raise NotYet("it disagrees with the definition on 50 random predictions")
 
 exercise("02.mnist_loss", name="mnist_loss", test=_test_mnist_loss, reference=mnist_loss,
-         hint="the distance already in the cell expects predictions between 0 and 1, and ours can be any number: which function squashes any number into the range 0 to 1?",
+         hint="the distance already in the cell expects predictions between 0 and 1, and linear1's can be any number: re-read the cell just above the exercise, the one that plots a curve, and what it does to any number",
          wrong=[lambda p, t: torch.where(t == 1, 1 - p, p).mean(), lambda p, t: torch.where(t == 1, p.sigmoid(), 1 - p.sigmoid()).mean(),
                 lambda p, t: torch.where(t == 1, 1 - p.sigmoid(), p.sigmoid())])
 
@@ -130,16 +178,27 @@ exercise("02.train_epoch_v0", name="train_epoch_v0", test=_test_epoch_v0, refere
 # %% ../../nbs/02_sgd.ipynb #52dff32a
 def _test_optim(cls):
     torch.manual_seed(0)
-    a, b = torch.randn(4, 3, requires_grad=True), torch.randn(4, 3, requires_grad=True)
-    with torch.no_grad(): b.copy_(a)
-    for p in (a, b): (p ** 2).sum().backward()
-    mine, ref = cls([a], lr=0.1), torch.optim.SGD([b], lr=0.1)
+    mine_ps = [torch.randn(4, 3, requires_grad=True), torch.randn(5, requires_grad=True)]
+    ref_ps = [p.detach().clone().requires_grad_() for p in mine_ps]
+    start = [p.detach().clone() for p in mine_ps]
+    for ps in (mine_ps, ref_ps): sum((k + 1) * (p ** 2).sum() for k, p in enumerate(ps)).backward()
+    grads = [p.grad.clone() for p in mine_ps]
+    mine, ref = cls(mine_ps, lr=0.1), torch.optim.SGD(ref_ps, lr=0.1)
     mine.step(); ref.step()
-    if not torch.allclose(a, b, atol=1e-6):
-        moved_up = torch.allclose(a, b + 2 * 0.1 * (a.grad if a.grad is not None else 0), atol=1e-5)
-        raise NotYet("it stepped *up* the gradient: the loss goes down the other way" if moved_up else "after one step the parameters differ from torch.optim.SGD's")
+    same = [torch.allclose(a, b, atol=1e-6) for a, b in zip(mine_ps, ref_ps)]
+    if not all(same):
+        still = [torch.equal(a.detach(), s) for a, s in zip(mine_ps, start)]
+        if same[0] and all(still[1:]): raise NotYet("only the first of the 2 parameters moved: a step moves every parameter")
+        if all(still): raise NotYet("the parameters didn't move: change their values in place (`p = …` only gives the name p a new tensor)")
+        if all(torch.allclose(a, s + 0.1 * g, atol=1e-5) for a, s, g in zip(mine_ps, start, grads)): raise NotYet("it stepped *up* the gradient: the loss goes down the other way")
+        if all(torch.allclose(a, s - g, atol=1e-5) for a, s, g in zip(mine_ps, start, grads)): raise NotYet("each step moved by the whole gradient: the learning rate sets how far a step goes")
+        raise NotYet("after one step the 2 parameters differ from torch.optim.SGD's")
     mine.zero_grad(); ref.zero_grad()
-    if a.grad is not None and a.grad.abs().sum() != 0: raise NotYet("zero_grad should clear the gradients")
+    if any(p.grad is not None and p.grad.abs().sum() != 0 for p in mine_ps): raise NotYet("zero_grad should clear the gradients")
+    fresh = [torch.randn(3, requires_grad=True), torch.randn(2, requires_grad=True)]
+    fresh[0].sum().backward()  # the second has no gradient yet: .grad is None
+    try: cls(fresh, lr=0.1).step()
+    except Exception as e: raise NotYet(f"a parameter with no gradient yet (its .grad is None) made step raise {type(e).__name__}: step only the parameters that have a gradient") from None
 
 class _UpOptim(BasicOptim):
     def step(self, *args, **kwargs):
@@ -149,8 +208,13 @@ class _NoLrOptim(BasicOptim):
     def step(self, *args, **kwargs):
         for p in self.params: p.data -= p.grad.data
 
+class _FirstOnlyOptim(BasicOptim):
+    def step(self, *args, **kwargs):
+        p = self.params[0]
+        p.data -= p.grad.data * self.lr
+
 exercise("02.basic_optim", name="BasicOptim", test=_test_optim, reference=BasicOptim,
-         hint="for each parameter: which way does its gradient point, and how far should a step go? Change the values through an attribute that autograd doesn't record", wrong=[_UpOptim, _NoLrOptim])
+         hint="step 5 of section 4 on each parameter in turn: your take_step and train_epoch_v0 already do it for one", wrong=[_UpOptim, _NoLrOptim, _FirstOnlyOptim])
 
 # %% ../../nbs/02_sgd.ipynb #bc9a9637
 def _tiny_run(train):
@@ -190,27 +254,44 @@ def _test_simple_net(f):
     if n != 10 * 5 + 5 + 5 + 1: raise NotYet(f"simple_net(10, 5) has {n} parameters; Linear(10, 5) and Linear(5, 1) have {10 * 5 + 5 + 5 + 1}")
     out = net(torch.randn(3, 10))
     if out.shape != (3, 1): raise NotYet(f"3 inputs gave output shape {tuple(out.shape)}; expected (3, 1)")
-    if not any(isinstance(m, nn.ReLU) for m in net.modules()): raise NotYet("with nothing non-linear between them, stacked linear layers can only compute a linear function of the pixels: add a ReLU between them")
-    if any(isinstance(m, nn.Sigmoid) for m in net.modules()): raise NotYet("it ends in a sigmoid, but mnist_loss applies the sigmoid itself: the predictions would be squashed twice; return the raw output of the last linear layer")
+    g = torch.Generator().manual_seed(0)
+    x1, x2 = 3 * torch.rand(200, 10, generator=g), 3 * torch.rand(200, 10, generator=g)  # like pixels: never negative
+    with torch.no_grad():
+        out = net(x1)
+        if ((out > 0) & (out < 1)).all(): raise NotYet("it ends in a sigmoid, but mnist_loss applies the sigmoid itself: the predictions would be squashed twice; return the raw output of the last linear layer")
+        if (out >= 0).all(): raise NotYet("none of 200 outputs is below 0, so it could never call an image a 7: a ReLU after the last layer cuts off every negative prediction; the non-linearity belongs between the two linear layers")
+        bend = (net(x1 + x2) + net(torch.zeros(1, 10)) - net(x1) - net(x2)).abs().max().item()  # 0 for a linear function
+    relu = any(isinstance(m, nn.ReLU) for m in net.modules())
+    if bend < 1e-4 and relu: raise NotYet("on images, whose pixels are never negative, a ReLU before the first layer changes nothing, so the network is still linear: the non-linearity belongs between the two linear layers")
+    if bend < 1e-4: raise NotYet("with nothing non-linear between them, stacked linear layers can only compute a linear function of the pixels: simple_net_v0 has a ReLU between them")
+    if not relu: raise NotYet("simple_net_v0's non-linearity is a ReLU: build the same network")
 
 exercise("02.simple_net", name="simple_net", test=_test_simple_net, reference=simple_net,
          hint="torch.nn has a layer for each of simple_net_v0's three lines, and a container that runs layers one after the other",
          wrong=[lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, 1)),
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, 30), nn.ReLU(), nn.Linear(30, 1)),
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 2)),
-                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 1), nn.Sigmoid())])
+                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 1), nn.Sigmoid()),
+                lambda n_in=784, n_hidden=30: nn.Sequential(nn.ReLU(), nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, 1)),  # the ReLU first
+                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, 1), nn.ReLU())])  # the ReLU last
 
 # %% ../../nbs/02_sgd.ipynb #2cb8e5d7
+def _no_autograd(*args, **kwargs):
+    raise NotYet("it asks autograd for the gradients (backward, or torch.autograd.grad), which this exercise leaves out: work them out by the chain rule, as section 3 did for the quadratic")
+
 def _test_linear_grads(f):
     g = torch.Generator().manual_seed(0)
     x, w, b, y = torch.randn(16, 3, generator=g), torch.randn(3, 1, generator=g), torch.randn(1, generator=g), torch.randn(16, 1, generator=g)
     wg, bg = w.clone().requires_grad_(), b.clone().requires_grad_()
     ((x @ wg + bg - y) ** 2).mean().backward()
+    saved = torch.autograd.backward, torch.autograd.grad  # Tensor.backward calls torch.autograd.backward
+    torch.autograd.backward = torch.autograd.grad = _no_autograd
     try:
         with torch.no_grad(): got = f(x, w, b, y)
     except RuntimeError as e:
         if "grad" not in str(e): raise
         raise NotYet("it asked autograd for the gradients, which this exercise leaves out (the check runs it under torch.no_grad()): apply the chain rule to the loss") from None
+    finally: torch.autograd.backward, torch.autograd.grad = saved
     if not isinstance(got, (tuple, list)) or len(got) != 2: raise NotYet(f"it returned a {type(got).__name__}; expected two tensors, as a tuple: (dw, db)")
     dw, db = (torch.as_tensor(t, dtype=torch.float32) for t in got)
     if dw.shape != w.shape: raise NotYet(f"dw has shape {tuple(dw.shape)}; a gradient has its parameter's shape, {tuple(w.shape)}")
@@ -229,42 +310,88 @@ def _grads_times(k_w, k_b, sign=1):
         return k_w * x.T @ err / len(x), k_b * err.mean(0)
     return grads
 
-exercise("02.linear_grads", name="linear_grads", apply=True, test=_test_linear_grads,
-         hint="the loss is a mean of squared errors: the chain rule gives each row's error times how that row's prediction moves with the parameter; for a weight that is the row's input, for the bias it is 1",
-         wrong=[_grads_times(1, 1), _grads_times(2, 2, sign=-1), _grads_times(2 * 16, 2 * 16)])
+def _autograd_grads(x, w, b, y):
+    "A wrong `linear_grads`: autograd's gradients, switched back on inside the function."
+    with torch.enable_grad():
+        wg, bg = w.clone().requires_grad_(), b.clone().requires_grad_()
+        ((x @ wg + bg - y) ** 2).mean().backward()
+    return wg.grad, bg.grad
+
+exercise("02.linear_grads", name="linear_grads", apply=True, test=_test_linear_grads, builds=("backward", "enable_grad"),
+         hint="section 3 worked out the quadratic's slopes by hand, one parameter at a time (the cell that prints 'by hand:'): do the same here; how does one prediction move when one weight moves, and when the bias moves?",
+         wrong=[_grads_times(1, 1), _grads_times(2, 2, sign=-1), _grads_times(2 * 16, 2 * 16), _autograd_grads])
 
 # %% ../../nbs/02_sgd.ipynb #0ef339f5
-exercise("02.q_lr_limit", apply=True, digest="9fbca1ead69f37277953", wrong=[1, 0.0625, 2, 0.25],
-         hint="write one step as x ← x − lr·16x = (1 − 16·lr)·x: the size of x shrinks only while the factor stays between −1 and 1")
+exercise("02.q_lr_limit", apply=True, number=True,  # salted digests, not answers: the number, and the limit said in words
+         digest=("9fbca1ead69f37277953", "f14fff2e1c14261a0aa1", "c25dc09ce4f17f749330", "f75b72f113bacb22e4e6", "985f6e49bebb255e1f3d", "1e6ee5d2e6da1a1d51d2", "49b5d5f8aaccfc69a551"),
+         hint="write one step of gradient descent on g as x times a factor that depends on lr: for which learning rates does repeating it shrink x, and for which does it overshoot further each time?")
 
 # %% ../../nbs/02_sgd.ipynb #b9d9274b
 def _test_accuracy_at(f):
     from sklearn.metrics import accuracy_score
     g = torch.Generator().manual_seed(0)
     preds, targets = 2 * torch.randn(200, 1, generator=g), torch.randint(0, 2, (200, 1), generator=g).float()
+    preds[:20], targets[:20] = 0., 0.  # 7s with a probability of exactly 0.5: not above p=0.5
     for p in (0.5, 0.8, 0.2):
         want = accuracy_score(targets.view(-1).numpy(), (preds.sigmoid() > p).view(-1).numpy())
         got = f(preds, targets, p)
         if not torch.is_tensor(got) and not isinstance(got, (float, int)): raise NotYet(f"it returned {type(got).__name__}; expected one number, the fraction right")
         got = float(got)
         if math.isclose(got, want, abs_tol=1e-6): continue
+        if math.isclose(got, accuracy_score(targets.view(-1).numpy(), (preds.sigmoid() >= p).view(-1).numpy()), abs_tol=1e-6):
+            raise NotYet(f"at p={p}, {int((preds.sigmoid() == p).sum())} images have a probability of exactly p: `>=` counts them as 3s, but an image counts as a 3 only if its probability is above p")
         if math.isclose(got, accuracy_score(targets.view(-1).numpy(), (preds > p).view(-1).numpy()), abs_tol=1e-6):
             raise NotYet(f"at p={p} it compares the raw predictions with p; they are any number, p is a probability: apply the sigmoid first")
         if math.isclose(got, want * len(preds), abs_tol=1e-3): raise NotYet(f"at p={p} it gave {got:g}, the count of right answers; accuracy is their fraction")
         if math.isclose(got, 1 - want, abs_tol=1e-6): raise NotYet(f"at p={p} it gave {got:.3f}, the share of wrong answers: which side of p is a 3?")
+        if math.isclose(got, accuracy_score(targets.view(-1).numpy(), (preds.sigmoid() < p).view(-1).numpy()), abs_tol=1e-6):
+            raise NotYet(f"at p={p} it calls an image a 3 when its probability is below p: which side of p is a 3?")
         raise NotYet(f"at p={p} it gave {got:.4f}; scikit-learn's accuracy_score gives {want:.4f}")
 
 exercise("02.accuracy_at", name="accuracy_at", apply=True, test=_test_accuracy_at,
-         hint="turn each prediction into a probability first; an image is called a 3 where that probability is above p; then count the calls that match the targets, as a fraction",
+         hint="re-read how batch_accuracy decides between 3 and 7, and why a prediction above 0 is a probability above 0.5: here the line is drawn at a probability of your choosing",
          wrong=[lambda preds, targets, p: ((preds > p) == (targets == 1)).float().mean(),
                 lambda preds, targets, p: ((preds.sigmoid() > p) == (targets == 1)).float().sum(),
-                lambda preds, targets, p: ((preds.sigmoid() < p) == (targets == 1)).float().mean()])
+                lambda preds, targets, p: ((preds.sigmoid() < p) == (targets == 1)).float().mean(),
+                lambda preds, targets, p: ((preds.sigmoid() >= p) == (targets == 1)).float().mean()])  # a probability of exactly p counted as a 3
 
 # %% ../../nbs/02_sgd.ipynb #d074d61c
-_answers = {"02.q_flat_shape": "ec38cad405cb1e22c1f7", "02.q_flat_gradient": "8ade901b49112376277e",
-            "02.q_sigmoid0": "efe817fa8484568088bd", "02.q_batches": "5ce90b58bc275b9fd6c3", "02.q_two_linear": "0197a01d62620de9bd36", "02.q_batch_noise": "40a16956ad6b39a4a8e7",
-            "02.q_too_large": ("3114556268625bb8c38c", "09536dbcad7631bfe3e1", "7bef923392376d236f9e", "586c0c58a056b800d0e3", "ed81f0ec97fabb0b6431")}  # salted digests, not answers
-_wrong = {"02.q_flat_shape": [(64, 28, 28)], "02.q_flat_gradient": [1], "02.q_sigmoid0": [0], "02.q_batches": [48], "02.q_two_linear": [2], "02.q_batch_noise": [4], "02.q_too_large": ["crawls"]}
-_hints = {'02.q_flat_shape': "linear1 takes one row per image: each image's rows of pixels, one after the other", '02.q_flat_gradient': "a tiny nudge almost never flips a prediction across 0.5, so the count of right answers doesn't move", '02.q_sigmoid0': 'sigmoid(x) = 1 / (1 + exp(-x)); what is exp(0)?', '02.q_batches': 'divide, and round up: the last, smaller batch counts too', '02.q_two_linear': 'a linear function of a linear function is itself linear', '02.q_batch_noise': 'the error of an average of independent samples shrinks like 1 / sqrt(batch size); 4 times the batch is what factor in the square root?', '02.q_too_large': 'each step overshoots the minimum by more than it started from: the loss grows instead of shrinking'}  # each a nudge of its own: the clean twin keeps no prose to point at
-_sig = {"02.q_batch_noise": 1}  # "about how much": 1.9 is about 2
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id], sig=_sig.get(_id))
+# salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
+_flat_shape = "ec38cad405cb1e22c1f7"
+
+def _shape_of(answer):
+    "The shape `answer` writes, as a tuple of whole numbers ('64 x 784', '(64, 28*28)', torch.Size), or None."
+    if isinstance(answer, str):
+        text = re.sub(r"(\d+)\s*\*\s*(\d+)", lambda m: str(int(m[1]) * int(m[2])), answer)
+        return tuple(int(n) for n in re.findall(r"\d+", text)) or None
+    if isinstance(answer, (tuple, list)):
+        try: sizes = [float(n) for n in answer]
+        except (TypeError, ValueError): return None
+        return tuple(int(n) for n in sizes) if sizes and all(n == int(n) for n in sizes) else None
+    return None
+
+def _test_flat_shape(answer):
+    shape = _shape_of(answer)
+    if shape is None: raise NotYet(f"expected a shape: the size of each axis, as a tuple such as (2, 3); {answer!r} doesn't read as one")
+    if answer_digest("02.q_flat_shape", shape) != _flat_shape:
+        raise NotYet("not that shape yet: expected the size of each axis of the batch once flattened for linear1, as a tuple such as (2, 3)")  # no echo: a wrong shape may hold the right sizes
+
+exercise("02.q_flat_shape", test=_test_flat_shape, wrong=[(64, 28, 28), (784, 64), "64 x 28 x 28", (64, 1, 784)],
+         hint="linear1 takes one row per image: each image's rows of pixels, one after the other")
+exercise("02.q_flat_gradient", number=True, digest=("8ade901b49112376277e", "b6c0f670edbb2f748d40"),
+         hint="look again at the cell that nudges one weight of the linear model: compare the two accuracies it prints")
+exercise("02.q_sigmoid0", number=True, digest="efe817fa8484568088bd", hint="use the formula in the title of the sigmoid's plot, at x = 0")
+exercise("02.q_batches", number=True, digest="4b939c923bcb34f45552", hint="count the full batches, then the last, smaller one")
+exercise("02.q_two_linear", number=True,  # the number, and "a single one" said in words
+         digest=("0197a01d62620de9bd36", "02f215bf0f68810dd44d", "2dfa37885e1eebf634db", "7c868545470c36ae055f", "766c85b0d87009c55317", "183c83ca44f1a31cb369", "42ae694b2fe6fbd95dde", "4945a0056c8a8b417e85", "54ffa429504328d16794"),
+         hint="re-read the cell that multiplies out the weights of two stacked nn.Linear layers: what does it build from them?")
+exercise("02.q_batch_noise", number=True, sig=2,  # about: within 0.25 (the measurement's own ratios), or the prose's verb
+         digest=("40a16956ad6b39a4a8e7", "b3d0b1fcce89237a1d2e", "17f3c5b1ae58b74c0b08", "171bdbf635081281749e", "e368e63df7e269ab6642", "7fc149fab05877a49eb4",
+                 "aa2a85829fd653b8bdbb", "81f75d1c594bf06ab728", "d1b02a1b427fa39a7eb5", "3934a2eacc0e2ed46fd2", "04bd7b6004ea076a2edc", "d70735634014b2b229b7",
+                 "13e5920e64b0ab544f26", "f2bfbbd9b9e6bcf3a3b1", "364c045b0f201b0db2c2", "c9622b21e87e8c428370", "a43eaaeea1e2295c573b", "847c051690e1ed806364"),
+         hint="read the batch measurement's table: compare the gradient error at batch size 16 with 64's, and 64's with 256's")
+exercise("02.q_too_large", digest="3114556268625bb8c38c",
+         options={"diverge": ["diverges", "diverging", "diverged", "divergence", "explodes", "explode", "exploding", "blows up", "blow up", "grows", "increases", "goes up", "overshoots"],
+                  "crawl": ["crawls", "crawling", "crawled", "slow", "slowly", "slows down", "creeps", "barely moves"]},
+         why={"81fd058f60b00e700b43": "crawling is what too small a learning rate does, every step too short to get far; look at descend's plot for lr = 1.05: what happens there, step after step?"},
+         hint="look at descend's three plots: at lr = 1.05, what happens to the distance from the bottom, step after step?")
