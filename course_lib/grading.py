@@ -14,7 +14,8 @@ from .checks import Result, _look, exercises, history, quiet_blanks, chapter_exe
 # %% auto #0
 __all__ = ['THREAT_MODEL', 'ExercisesModule', 'blank_line', 'blank_source', 'solutions', 'strip_markers', 'make_clean',
            'write_clean', 'chapters', 'Report', 'expected_exercises', 'isolation', 'grade', 'notebooks',
-           'write_class_reports', 'main']
+           'write_class_reports', 'answer_cell', 'to_collapse', 'collapse', 'write_collapsed', 'gives_away',
+           'try_forms', 'main']
 
 # %% ../nbs/grading.ipynb #9a1c0e07
 class ExercisesModule:
@@ -107,11 +108,35 @@ _intro = ("\n\n> **Clean version — a self-test.** Fill in each `____` from mem
 def _directives(src:str) -> list[str]:
     return [m[1].rstrip(":") for l in src.splitlines() if (m := _dir.match(l))]
 
+def _learners_names(full:dict) -> dict:
+    "For each course_lib module, the names of it that `full`'s exercises ask the learner to write."
+    import course_lib.checks as C
+    out = {}
+    for id in dict.fromkeys(_check_call.findall("\n".join("".join(c["source"]) for c in full["cells"] if c["cell_type"] == "code"))):
+        ex = C._exercise(id)
+        if ex and ex.name and isinstance(ex.reference, str) and ":" in ex.reference:
+            mod, name = ex.reference.split(":")
+            out.setdefault(mod, set()).update({ex.name, name})
+    return out
+
+def _unimport(src:str, yours:dict) -> str:
+    "`src` with each `from course_lib.X import *` spelled out without the names the learner writes: a twin never hands them the course's."
+    import importlib, textwrap
+    def spelled(m):
+        skip = yours.get(f"course_lib.{m[1]}")
+        if not skip: return m[0]
+        keep = [n for n in importlib.import_module(f"course_lib.{m[1]}").__all__ if n not in skip]
+        head = f"from course_lib.{m[1]} import ("
+        body = textwrap.fill(", ".join(keep) + ")", 116, initial_indent=head, subsequent_indent=" " * len(head), break_long_words=False)
+        return f"# everything but {', '.join(sorted(skip))}: those you write below\n{body}"
+    return re.sub(r"^from course_lib\.(\w+) import \*[ \t]*$", spelled, src, flags=re.M)
+
 def make_clean(full:dict,  # a full chapter notebook, as read by `read_nb`
                blank:bool=True,  # blank the solutions (False: keep them, as a learner who got everything right)
               ) -> dict:
     "The clean twin of notebook `full`."
     cells, intro_done = [], False
+    yours = _learners_names(full)
     for c in full["cells"]:
         src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
         if c["cell_type"] == "markdown":
@@ -126,6 +151,7 @@ def make_clean(full:dict,  # a full chapter notebook, as read by `read_nb`
         if "hide" in dirs or dirs == ["default_exp"]: continue
         src = "\n".join(l for l in src.splitlines() if not (_dir.match(l) and _dir.match(l)[1].rstrip(":") in ("export", "exports", "default_exp")))
         src = blank_source(src) if blank else strip_markers(src)
+        src = _unimport(src, yours)
         cells.append(dict(cell_type="code", id=c["id"], metadata={}, source=src, outputs=[], execution_count=None))
     # the twin asks Colab for a GPU as its chapter does
     meta = {k: full["metadata"][k] for k in ("kernelspec", *_platform_keys) if k in full["metadata"]}
@@ -422,6 +448,83 @@ def write_class_reports(reports:list, csv_path=None, json_path=None):
             "exercises": {id: {"status": x.status, "message": x.message} for id, x in r.results.items()},
             "errors": [{"cell": n, "error": e} for n, e in r.errors]} for r in reports], indent=1, ensure_ascii=False))
 
+# %% ../nbs/grading.ipynb #836fdd4d
+_binds = re.compile(r"^(?:def|class)\s+(\w+)|^(\w+)\s*(?::[^=\n]*)?=(?!=)", re.M)  # names a cell defines at top level
+
+def answer_cell(src:str, exs:dict) -> bool:
+    "Whether code `src` holds the solution of a short-answer or apply-it exercise of `exs` (id -> `Exercise`): one it checks, or one whose answer it defines."
+    if not solutions(src): return False
+    names = {n for m in _binds.findall(src) for n in m if n}
+    # an apply-it function is checked in a cell of its own: its definition names the exercise
+    ids = set(_check_call.findall(src)) | {i for i, e in exs.items() if e.name in names}
+    return any(exs[i].digest is not None or exs[i].apply for i in ids if i in exs)
+
+def to_collapse(nb:dict) -> list[int]:
+    "Positions of the cells of full chapter `nb` to show collapsed: its `#| hide` cells, and the solutions of its questionnaire and apply-it exercises."
+    src = [("".join(c["source"]) if isinstance(c["source"], list) else c["source"]) if c["cell_type"] == "code" else None for c in nb["cells"]]
+    exs = {i: exercises[i] for ch in sorted({i[:2] for s in src if s for i in _check_call.findall(s)}) for i in chapter_exercises(ch)}
+    return [n for n, s in enumerate(src) if s is not None and ("hide" in _directives(s) or answer_cell(s, exs))]
+
+def collapse(nb:dict) -> dict:
+    "`nb`, changed in place: the cells `to_collapse` names collapsed in JupyterLab and Colab, every other cell open. Sources are untouched."
+    hide = set(to_collapse(nb))
+    for n, c in enumerate(nb["cells"]):
+        meta = c.setdefault("metadata", {})
+        jup = {k: v for k, v in meta.pop("jupyter", {}).items() if k != "source_hidden"}  # outputs_hidden is the reader's
+        meta.pop("cellView", None)
+        if n in hide: jup["source_hidden"], meta["cellView"] = True, "form"
+        if jup: meta["jupyter"] = jup
+    return nb
+
+def write_collapsed(path:str|Path) -> str:
+    "`collapse` the full chapter notebook at `path`, in place; return written, or unchanged."
+    import os
+    from fastcore.nbio import nb2str
+    from course_lib.toolbox import write_atomic
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    new = nb2str(collapse(json.loads(text)))
+    if new == nb2str(json.loads(text)): return "unchanged"  # nothing to collapse or open: leave even its layout alone
+    mode = path.stat().st_mode & 0o777
+    write_atomic(path, new)  # nb2str: the layout nbdev-clean writes
+    os.chmod(path, mode)  # write_atomic's temporary file is private (0600)
+    return "written"
+
+# %% ../nbs/grading.ipynb #f0a11e02
+def _numbers(text:str) -> list[float]:
+    return [float(x.replace(",", "")) for x in re.findall(r"(?<![\w.])[-+]?\d[\d,]*\.?\d*(?:e[-+]?\d+)?", str(text))]
+
+def gives_away(text:str, answer) -> bool:
+    "Whether `text` (a hint, a message, a docstring) states `answer`: the number itself, or the answer's words in order."
+    import math
+    from course_lib.checks import numbers_in, _words
+    nums = [answer] if isinstance(answer, (int, float)) and not isinstance(answer, bool) else numbers_in(answer) if isinstance(answer, str) else []
+    if nums: return any(math.isclose(x, n, rel_tol=1e-9) for x in _numbers(text) for n in nums)
+    w, a = _words(text), [x for x in _words(answer) if x not in ("the", "a", "an", "it", "its")]
+    return bool(a) and any(w[i:i + len(a)] == a for i in range(len(w) - len(a) + 1))
+
+def try_forms(id:str,  # the exercise
+              right:list=(),  # forms people write for its right answer: each must be accepted
+              wrong:list=(),  # forms of wrong answers, the classic slips among them: each must be rejected
+             ):
+    "Assert that short answer `id` accepts every form in `right` and rejects every one in `wrong` with a message that says what is expected and gives no accepted answer away; nor may its hint. Kept beside the question, in a hidden cell of its chapter."
+    import course_lib.checks as C
+    ex = C._exercise(id)
+    assert ex is not None, f"no exercise {id!r}"
+    bad = [f"{f!r} is rejected ({r.message})" for f in right if not (r := C._verdict(ex, f)).ok]
+    plain = [a for a in right if isinstance(a, str) and not C.numbers_in(a)] if not ex.options else []
+    canon = [a for a in right if not isinstance(a, str) or C.numbers_in(a)][:1] + plain  # what a message must never state
+    for f in wrong:  # a message may echo the wrong answer itself; the rest must not state a right one
+        r = C._verdict(ex, f)
+        if r.ok: bad.append(f"{f!r} is accepted")
+        elif r.status != "wrong" or len(r.message) < 20: bad.append(f"{f!r} gets {r!r}: a rejection must say what is expected")
+        elif leak := [a for a in canon if gives_away(r.message.replace(repr(f), ""), a)]: bad.append(f"{f!r}'s message gives {leak[0]!r} away: {r.message}")
+    if leak := [a for a in canon + ([C.pick(ex.options, right[0])] if ex.options and right else []) if a and gives_away(ex.hint, a)]:
+        bad.append(f"the hint gives {leak[0]!r} away: {ex.hint}")
+    for why in (ex.why or {}).values():
+        if ex.options and right and gives_away(why, C.pick(ex.options, right[0])): bad.append(f"a wrong option's reason names the right one: {why}")
+    assert not bad, f"{id}: " + "; ".join(bad)
+
 # %% ../nbs/grading.ipynb #efe43ec7
 THREAT_MODEL = """\
 What grading defends against: one notebook changing another's file or result (every file is read, and hashed, before
@@ -437,18 +540,25 @@ PID and user namespaces of its own: the submitted files and their folders are hi
 Python are read-only, and it holds no privilege to undo that. Elsewhere it runs as the grading user and can read, and
 write, whatever that user can: grade a class as root in a throwaway container or CI job, or copy the submissions
 somewhere the grading user alone can read and delete the rest.
-A notebook that passes the course's own function to `check` (imported from course_lib, which holds the solutions) gets
-"copied" for that exercise, not "correct". What no grader that runs a student's code can defend against: the course's
-solutions retyped, or wrapped so they no longer look like the library's, or a notebook that reads the grading process's
-memory to find the key or the verdicts. For an exam,
-grade on a machine where the course's solutions are not installed, and read the notebooks, not just the scores."""
+What a learner's notebook holds, interactively as in grading: a clean twin imports none of the functions its exercises
+ask for (its import line spells out the rest); `check` calls the course's own code "the course's own solution", not
+Correct, however it arrives (imported by hand, wrapped in a lambda or a partial, subclassed, a check's own helper), says
+so when an answer calls a library's version of what the exercise builds, and treats a skipped exercise's stand-in (its
+code not shown) as not attempted; the registry of exercises and the digest functions are out of a learner's star import,
+and short answers are kept as salted digests (a choice's reasons for its wrong options too, keyed by digest).
+What a determined student can still do offline, and no grader that runs a student's code can prevent: read the course's
+installed source (the chapters' modules are the course's solutions: later chapters build on them) and retype it, or
+disguise it beyond what `check` reads; try each option of a choice with `check` (each try is counted in the progress
+file); try candidate numbers against a digest in a loop (`course_lib.checks.answer_digest`, by its full name); or read
+the grading process's memory to find the key or the verdicts. For an exam, grade on a machine where the course's
+solutions are not installed, and read the notebooks, not just the scores."""
 
 def main(argv:list=None) -> int:
     "The `course-lib` command line."
     import argparse
     p = argparse.ArgumentParser(prog="course-lib", description="Clean notebooks and self-tests for the course.")
     sub = p.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("clean", help="write nbs/clean/NN_name.ipynb for every chapter nbs/NN_name.ipynb")
+    c = sub.add_parser("clean", help="write nbs/clean/NN_name.ipynb for every chapter nbs/NN_name.ipynb, and collapse the chapter's answers and hidden cells")
     c.add_argument("--nbs", default="nbs", help="the folder of full chapter notebooks (default: nbs)")
     c.add_argument("--force", action="store_true", help="overwrite clean notebooks even where a learner edited them")
     g = sub.add_parser("grade", help="run notebooks, each in its own process, and report on each exercise of their chapter",
@@ -471,6 +581,7 @@ def _run(p, a) -> int:
         full = chapters(a.nbs)
         if not full: p.error(f"no chapter notebooks (NN_name.ipynb) in {a.nbs}/")
         for f in full:
+            print(f"{write_collapsed(f):11} {f}")
             what = write_clean(f, Path(a.nbs) / "clean" / f.name, force=a.force)
             print(f"{what:11} {Path(a.nbs) / 'clean' / f.name}" + {"skipped": "  (edited by hand: kept; --force overwrites it)",
                   "regenerated": f"  (it was not a readable notebook: kept as {f.name}.corrupt)"}.get(what, ""))

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from fastcore.nbio import read_nb, write_nb
 
+import course_lib.checks as C
 import course_lib.grading as G
 from course_lib.checks import ____, chapter_exercises, check, exercises, is_blank
 from course_lib.grading import blank_line, blank_source, make_clean, solutions, strip_markers, write_clean
@@ -81,7 +82,7 @@ def test_a_corrupt_twin_is_named_kept_aside_and_regenerated(tmp_path, capsys):
     clean.write_text(broken)
     assert G.main(["clean", "--nbs", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "regenerated" in out and "kept as 01_x.ipynb.corrupt" in out and len(out.strip().splitlines()) == 1, out
+    assert "regenerated" in out and "kept as 01_x.ipynb.corrupt" in out and len([l for l in out.splitlines() if str(clean) in l]) == 1, out
     assert (tmp_path / "clean" / "01_x.ipynb.corrupt").read_text() == broken  # nothing the learner had is lost
     assert "return ____" in clean.read_text() and write_clean(full, clean) == "unchanged"
 
@@ -115,6 +116,56 @@ def test_clean_twin_leaks_no_solution(full):
     assert sols, f"{full.name} marks no solutions"
     leaked = [s for s in sols if s in text]
     assert not leaked, f"the clean notebook shows solution text: {leaked}"
+
+# ---- the full chapters: answers and hidden cells collapsed in Jupyter and Colab
+
+_keys = ("jupyter", "cellView")  # what `collapse` sets: JupyterLab's source_hidden, Colab's form view
+
+def _answered_by(cells, n) -> list:
+    "The exercises a solution in cell `n` answers: the ones it checks, else the ones the next check below it does."
+    return next((ids for c in cells[n:] if c.cell_type == "code" and (ids := G._check_call.findall(c.source))), [])
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_answers_and_hidden_cells_are_collapsed(full):
+    "Every `#| hide` cell and every questionnaire or apply-it solution opens collapsed, and no other cell does."
+    nb = read_nb(full)
+    chapter_exercises(full.name[:2])
+    def answer(n, c):
+        return bool(solutions(c.source)) and any((e := exercises.get(i)) and (e.digest is not None or e.apply) for i in _answered_by(nb.cells, n))
+    hide = [n for n, c in enumerate(nb.cells) if c.cell_type == "code" and re.search(r"^\s*#\s*\|\s*hide\s*$", c.source, re.M)]
+    answers = [n for n, c in enumerate(nb.cells) if c.cell_type == "code" and n not in hide and answer(n, c)]
+    lessons = [n for n, c in enumerate(nb.cells) if c.cell_type == "code" and solutions(c.source) and n not in hide + answers]
+    assert hide and answers and lessons, f"{full.name}: hidden {hide}, answers {answers}, lessons {lessons}"
+    want = sorted(hide + answers)
+    got = [n for n, c in enumerate(nb.cells) if c.metadata.get("jupyter", {}).get("source_hidden")]
+    assert got == want, f"run `course-lib clean`: collapsed {got}, should be {want}"
+    assert [n for n, c in enumerate(nb.cells) if c.metadata.get("cellView") == "form"] == want
+    assert not [n for n, c in enumerate(nb.cells) if set(_keys) & c.metadata.keys() and n not in want]
+    assert G.to_collapse(nb) == want
+
+@pytest.mark.xfail(strict=True, reason="seven apply-it cells open with `answer = …  # SOLUTION`: each needs a first line of its own, "
+                                      "a comment saying what to write, which only an edit of the chapters' sources can give")
+def test_no_collapsed_cell_opens_with_its_answer():
+    "JupyterLab shows a collapsed cell's first line (tests/site/test_jupyterlab.py): that line must hold no solution."
+    shown = [f"{full.name} cell {n}: {c.source.splitlines()[0]}" for full in chapters for n, c in enumerate(read_nb(full).cells)
+             if c.metadata.get("jupyter", {}).get("source_hidden") and c.source.strip() and solutions(c.source.splitlines()[0])]
+    assert not shown, "\n".join(shown)
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_collapse_is_idempotent_and_changes_no_source(full, tmp_path):
+    import copy
+    nb = json.loads(full.read_text())
+    once = G.collapse(copy.deepcopy(nb))
+    assert G.collapse(copy.deepcopy(once)) == once
+    rest = lambda nb: [{**c, "metadata": {k: v for k, v in c["metadata"].items() if k not in _keys}} for c in nb["cells"]]
+    assert rest(once) == rest(nb) and once["metadata"] == nb["metadata"]  # sources, outputs, everything else as it was
+    # a cell that stops being hidden opens again: collapse every cell, then `course-lib clean`'s writer
+    messy = copy.deepcopy(nb)
+    for c in messy["cells"]: c["metadata"] |= {"jupyter": {"source_hidden": True}, "cellView": "form"}
+    f = tmp_path / full.name
+    write_nb(messy, f)
+    assert G.write_collapsed(f) == "written" and f.read_text() == full.read_text(), f"run `course-lib clean`: {full.name} is not as it writes it"
+    assert G.write_collapsed(f) == "unchanged"
 
 # ---- no answer in sight: what the twin blanks appears in no twin, hint or message
 
@@ -156,7 +207,7 @@ def test_no_answer_in_sight(full):
     twin = "\n".join(c.source for c in read_nb(root / "nbs" / "clean" / full.name).cells)
     places = {f"the hint of {id}": exercises[id].hint for id in ids}
     places |= {f"a string in exercises/ch{full.stem}.py": s for s in _strings(root / "course_lib" / "exercises" / f"ch{full.stem}.py")}
-    places |= {f"the message for a wrong answer to {id}": check(id, w).message.replace(repr(w), "")  # its own echo aside
+    places |= {f"the message for a wrong answer to {id}": C._verdict(exercises[id], w).message.replace(repr(w), "")  # its own echo aside
                for id in ids for w in exercises[id].wrong}
     leaks = [f"{where} shows {_shared(a, text)!r} of the answer {a!r}" for a in answers for where, text in places.items()
              if _gives_away(a, text)]
@@ -250,7 +301,7 @@ def test_no_questionnaire_answer_in_what_the_twin_says_or_prints(full):
     chapter_exercises(full.name[:2])  # imports the chapter's exercises
     for id, answer in _questionnaire(full).items():  # its own hint and messages (0.5 or 0.01 in another's is a coincidence)
         forms = _stated(next(s for s in asks if f'check("{id}"' in s).split("answer =")[0], answer)
-        texts = [("its hint", exercises[id].hint or "")] + [("its message for " + repr(w), check(id, w).message.replace(repr(w), "")) for w in exercises[id].wrong]
+        texts = [("its hint", exercises[id].hint or "")] + [("its message for " + repr(w), C._verdict(exercises[id], w).message.replace(repr(w), "")) for w in exercises[id].wrong]
         found += [f"{where} states {id}'s answer {answer!r}: …{said!r}…" for where, text in texts if (said := _said(forms, text))]
     assert not found, "\n".join(found)
 
@@ -364,7 +415,7 @@ def test_no_expression_above_a_blank_is_an_accepted_answer(full):
                 for order in itertools.permutations(params):
                     try: fn = _as_function(node, names, order, params, glob)
                     except Exception: continue
-                    if C._judge(exercises[id], fn).ok: found.append(f"{ast.unparse(node)!r} passes {id}")
+                    if C._verdict(exercises[id], fn).ok: found.append(f"{ast.unparse(node)!r} passes {id}")
     assert not found, "\n".join(found)
 
 # ---- apply-it exercises: the chapter's idea on a case it didn't show, so retyping the chapter can't pass them
@@ -413,7 +464,7 @@ def test_apply_it_exercises_are_not_passed_by_retyping_the_chapter(full):
             shape = _shape(s)
             if len(shape) < 8: continue  # `n = len(vocab)`, `start, low, end = moms`: too short to be an answer alone
             found += [f"{id}: the chapter shows {s!r}" for line in shown if _holds(line, shape)]
-        found += [f"{id}: the chapter's own {f.__module__}.{f.__name__} passes its check" for f in funcs if C._judge(exercises[id], f).ok]
+        found += [f"{id}: the chapter's own {f.__module__}.{f.__name__} passes its check" for f in funcs if C._verdict(exercises[id], f).ok]
     assert not found, "\n".join(found)
 
 @pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
@@ -460,6 +511,7 @@ def test_filled_twin_is_the_full_notebook_less_its_exercise_cells(full):
     prose_checks = [s for s in hidden if not s.startswith("#| export") and s not in setup]
     assert all(re.match(r"#\| export exercises\.ch\d\d_\w+\n", s) for s in hidden if s not in prose_checks + setup), f"{full.name}: a hidden export that isn't an exercise cell"
     for s in prose_checks:  # `#| hide` then asserts, with names of their own (underscored): nothing a later cell relies on
+        if re.fullmatch(r"#\| hide\n(#.*\n|from course_lib\.grading import try_forms\n)*try_forms\((.|\n)*\)", s): continue  # the forms beside a question: calls that assert, binding nothing
         assert s.startswith("#| hide\n") and "assert " in s, f"{full.name}: a hidden cell that neither defines exercises nor checks the prose: {s[:80]!r}"
         names = set(re.findall(r"^\s*([A-Za-z_][\w, ]*?)\s*=[^=]", s, re.M))
         assert all(n.strip().startswith("_") for ns in names for n in ns.split(",")), f"{full.name}: a prose check binds a visible name: {s[:80]!r}"
@@ -704,3 +756,33 @@ def test_hiding_plan_hides_the_class_never_the_course(tmp_path):
     assert dirs == [str(cls)], dirs  # the outermost folder only, and not the library's
     assert files == []  # none of the names outside the hidden folder is a file: nothing to bind over
     assert str(lib.resolve()) in ro and str(Path(sys.prefix).resolve()) in ro and not any(str(work).startswith(d) for d in dirs)
+
+# ---- whose code is checked: a learner's deleted or broken definition is never Correct
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_a_deleted_or_broken_definition_is_never_correct(full):
+    """Every code exercise of the chapter, in its twin as Run all leaves it when the learner's definition cell was deleted
+    or raised (the name then holds whatever the twin's imports put there): not Correct, interactively or for the grader;
+    nor the course's own answer imported by hand, wrapped, or subclassed; nor, after a skipped exercise, its stand-in."""
+    import functools, types
+    from course_lib.grading import _judges
+    twin = make_clean(read_nb(full), blank=False)
+    setup = next(c for c in twin["cells"] if c["cell_type"] == "code" and "from course_lib.checks import *" in c["source"])
+    ns = {}
+    exec(setup["source"], ns)
+    ids = [id for id in C.chapter_exercises(full.name[:2]) if exercises[id].test is not None and exercises[id].name]
+    judges = _judges(ids)
+    for id in ids:
+        e, ref = exercises[id], C._reference(exercises[id])
+        if (held := ns.get(e.name)) is not None:
+            assert C._origin(held) != "learner", f"{id}: the twin's imports define `{e.name}` in the notebook itself"
+            for verdict in (C._judge(e, held), judges[id](held)):
+                assert not verdict.ok, f"{id}: with its definition deleted, `{e.name}` is {held!r} from the twin's imports, and it is Correct"
+        if ref is None: continue
+        disguised = [ref, functools.partial(ref)] + ([type("Mine", (ref,), {})] if isinstance(ref, type) else [lambda *a, **k: ref(*a, **k)])
+        for a in disguised:
+            assert C._judge(e, a).status == "copied" and judges[id](a).status == "copied", f"{id}: the course's own answer, as {a!r}, is not named"
+        skipped = {"check": check, e.name: types.FunctionType((lambda *a: ____).__code__, {"____": ____})}
+        exec(f"r1 = check({id!r}); r2 = check({id!r})", skipped)
+        assert skipped["r1"].status == skipped["r2"].status == "blank", f"{id}: a skipped exercise's stand-in is judged {skipped['r2']!r}"
+        assert not judges[id](skipped[e.name]).ok, f"{id}: the grader calls the stand-in Correct"

@@ -7,13 +7,16 @@
   and a target before each cell that defines an exported name, which the API reference links to. An HTML anchor
   `<a id="name"></a>` on a line of its own in a markdown cell (what Jupyter and Colab follow) becomes the MyST
   target `(name)=`, so `NN_name.ipynb#name` links, such as the Questions page's, work on the site too.
+- A code cell that Jupyter shows collapsed (`jupyter.source_hidden`, set by `course-lib clean` on the solutions of the
+  questionnaire and apply-it exercises) is collapsed here too: myst-nb's `hide-input`, under a toggle that names the
+  question and offers the answer.
 - `.. course-api::` documents every `course_lib` module with autodoc, in chapter order; nbdev "docments" (a comment
   after each parameter) become the parameter descriptions, and each entry links to the chapter that defines it.
 - The launch menu that sphinx-book-theme puts in each notebook page's header gets a Kaggle entry next to Colab.
 - Math (`$...$` in the notebooks) becomes MathML at build time, which browsers draw natively: no MathJax, no CDN.
 """
 from __future__ import annotations
-import ast, copy, json, os, re, shutil
+import ast, copy, itertools, json, os, re, shutil
 from pathlib import Path
 from docutils import nodes
 from sphinx.util import logging
@@ -79,6 +82,11 @@ def _label(name:str, taken) -> str:
     while label in taken: label, n = f"{name.lower()}-{n}", n + 1
     return label
 
+def _answer_prompts(code:str) -> dict:
+    "myst-nb's toggle texts for a collapsed answer: the question its leading comment asks (hidden with the code otherwise), then the offer."
+    q = " ".join(l.lstrip("#").strip() for l in itertools.takewhile(lambda l: l.startswith("#"), code.splitlines()))
+    return {"code_prompt_show": f"{q} — show the answer" if q else "Show the answer", "code_prompt_hide": "Hide the answer"}
+
 def site_notebook(nb:dict, lib:str, banner:str|None=None, labels:dict|None=None) -> dict:
     """The notebook as the website shows it (see the module docstring). `labels` collects, for each exported name,
     the target this adds before the cell that defines it: {"course_lib.bird.search_images": label}."""
@@ -103,6 +111,9 @@ def site_notebook(nb:dict, lib:str, banner:str|None=None, labels:dict|None=None)
         tags = cell["metadata"].setdefault("tags", [])
         if dirs.get("echo", "").lower() == "false" or "hide_input" in dirs: tags.append("remove-input")
         if dirs.get("output", "").lower() == "false" or "hide_output" in dirs: tags.append("remove-output")
+        if cell["metadata"].get("jupyter", {}).get("source_hidden"):
+            tags.append("hide-input")
+            if re.search(r"#\s*(BEGIN\s+)?SOLUTION", code): cell["metadata"]["mystnb"] = _answer_prompts(code)
         cell["source"] = code
         cell["outputs"] = [_widget_note(o) if WIDGET in o.get("data", {}) else o for o in cell.get("outputs", [])]
         if labels is not None and _exports & dirs.keys():

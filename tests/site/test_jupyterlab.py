@@ -1,6 +1,6 @@
 """The course's main job, checked in the same browser: JupyterLab (as `tools/course lab` starts it) opens a chapter
 notebook, and a cell that displays an ipywidgets widget shows the widget, drawn by the widget manager."""
-import contextlib, os, secrets, shutil, sys, urllib.error, urllib.request
+import contextlib, json, os, re, secrets, shutil, sys, urllib.error, urllib.request
 from pathlib import Path
 import pytest
 from conftest import Tab, artifacts, chapters, free_port, serving
@@ -97,3 +97,34 @@ def test_jupyterlab_draws_chapter_4s_cleaner(browser, lab):
         options = menus.nth(2).locator("option").all_inner_texts()
         assert options[:2] == ["<Keep>", "<Delete>"] and set(options[2:]) == {"black", "grizzly", "teddy"}
         assert cell.locator(".jp-OutputArea-output img").count() >= 3  # each image's thumbnail, drawn
+
+
+def test_jupyterlab_opens_chapter_1_with_its_answers_and_hidden_cells_collapsed(browser, lab):
+    "The cells `course-lib clean` collapsed show only JupyterLab's one-line placeholder; a hidden assert's text shows once clicked."
+    nb = json.loads(chapters[0].read_text())
+    code = lambda c: "".join(c["source"])
+    want = [n for n, c in enumerate(nb["cells"]) if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
+    n_assert = next(n for n in want if re.search(r"^\s*#\s*\|\s*hide\s*$", code(nb["cells"][n]), re.M) and "assert " in code(nb["cells"][n]))
+    line = next(l.strip() for l in code(nb["cells"][n_assert]).splitlines() if l.strip().startswith("assert "))[:60]
+    base, token, _ = lab
+    with _browsing(browser, lab, "jupyterlab-collapsed-failure.png") as tab:
+        page = tab.page
+        tab.goto(f"{base}/lab/tree/{chapters[0].name}?token={token}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownOutput h1", timeout=90_000)
+        # JupyterLab attaches the cells a few at a time (its windowing): wait for all of them
+        page.wait_for_function(f"() => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length === {len(nb['cells'])}", timeout=60_000)
+        cells = page.locator(".jp-NotebookPanel .jp-Cell")
+        got = cells.evaluate_all("els => els.flatMap((e, i) => e.querySelector('.jp-InputPlaceholder') ? [i] : [])")
+        assert got == want, f"collapsed in JupyterLab: {got}; in the notebook: {want}"
+        cell = cells.nth(n_assert)
+        cell.scroll_into_view_if_needed()
+        assert cell.locator(".jp-InputPlaceholder").is_visible() and cell.locator(".jp-InputArea-editor").count() == 0
+        assert line not in cell.text_content(), f"the hidden assert shows: {line!r}"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "jupyterlab-collapsed.png"))
+        # all a collapsed cell shows is its first line (so that line must not be an answer: tests/test_grading.py)
+        first = [(code(nb["cells"][n]).splitlines() or [""])[0] for n in want]
+        assert page.locator(".jp-PlaceholderText").all_text_contents() == first
+        cell.locator(".jp-InputPlaceholder .jp-Placeholder-content").click()
+        cell.locator(".jp-InputArea-editor").wait_for(state="visible")
+        assert line in cell.locator(".jp-InputArea-editor").inner_text()

@@ -146,6 +146,33 @@ def test_nbdev_directives_are_honoured(tab, server, nb):
     assert not missing, f"{nb.stem}.html lacks exported code: {missing}"
 
 
+def _collapsed(nb:dict) -> list:
+    "The code cells Jupyter opens collapsed (`course-lib clean`) that the site shows: the solutions of questionnaire and apply-it exercises."
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and not hidden(c) and c["metadata"].get("jupyter", {}).get("source_hidden")]
+
+@pytest.mark.parametrize("chapter", chapters, ids=ids)
+def test_answers_stay_collapsed_until_clicked(tab, server, chapter):
+    "Each collapsed answer is behind a toggle; a questionnaire's toggle names its question, and its answer shows only once clicked."
+    collapsed = _collapsed(notebook(chapter))
+    quiz = [c for c in collapsed if src(c).startswith("# ") and re.search(r"^answer = .+#\s*SOLUTION\s*$", src(c), re.M)]
+    assert quiz, f"{chapter.stem}: no collapsed questionnaire answer"
+    question = src(quiz[0]).splitlines()[0].lstrip("# ").strip()
+    answer = next(l for l in src(quiz[0]).splitlines() if re.search(r"#\s*SOLUTION\s*$", l))
+    tab.goto(server + f"{chapter.stem}.html")
+    toggles = tab.page.locator("details.hide.above-input")
+    assert toggles.count() == len(collapsed), f"{chapter.stem}: {toggles.count()} toggles, {len(collapsed)} collapsed cells"
+    box = toggles.filter(has=tab.page.locator("summary", has_text=question))
+    assert box.count() == 1, f"{chapter.stem}: no toggle names {question!r}"
+    summary, code = box.locator("summary"), box.locator(".cell_input")
+    summary.scroll_into_view_if_needed()
+    assert "show the answer" in summary.inner_text() and question in summary.inner_text()
+    assert code.is_hidden() and answer not in tab.page.locator("article").inner_text(), f"{chapter.stem}: {answer!r} is visible unclicked"
+    summary.click()
+    code.wait_for(state="visible")
+    assert answer.strip() in code.inner_text() and "Hide the answer" in summary.inner_text()
+    assert not tab.errors, tab.errors
+
+
 def _public_api():
     "(module, name, notebook) for every function and class each course_lib module exports, from its source."
     import ast
