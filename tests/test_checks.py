@@ -345,3 +345,17 @@ def test_questionnaire_hints_stand_alone():
         for id in C.chapter_exercises(ch):
             h = exercises[id].hint
             assert h and "section above" not in h and "the loss section" not in h, (id, h)
+
+@pytest.mark.parametrize("full", chapters, ids=lambda p: p.name)
+def test_a_librarys_version_of_what_an_exercise_builds_is_named(full):
+    "Handed a library's function, or code calling the library's version it is asked to rebuild (`builds`), a code exercise says so rather than Correct."
+    import torch, types
+    for id in C.chapter_exercises(full.name[:2]):
+        e = exercises[id]
+        if e.test is None or not e.name: continue
+        r = C._judge(e, torch.nn.functional.softmax)
+        assert r.status == "wrong" and "a library's own" in r.message, f"{id}: handed torch's softmax: {r!r}"
+        for name in e.builds:
+            calls = types.FunctionType(compile(f"def f(*a, **k): return lib.{name}(*a, **k)", "<learner>", "exec").co_consts[0], {"lib": torch})
+            r = C._judge(e, calls)
+            assert r.status == "wrong" and f"`{name}`" in r.message and "library's version" in r.message, f"{id}: an answer calling {name}: {r!r}"
