@@ -117,7 +117,7 @@ def answer_digest(id:str, answer) -> str:
 
 _small = {"zero": 0, "nil": 0, "none": 0, "nothing": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
           "eight": 8, "nine": 9, "ten": 10, "half": 0.5, "a half": 0.5, "one half": 0.5, "quarter": 0.25, "a quarter": 0.25,
-          "one quarter": 0.25, "a third": 1 / 3, "one third": 1 / 3, "twice": 2, "double": 2, "triple": 3, "a hundred": 100, "a thousand": 1000}
+          "one quarter": 0.25, "a third": 1 / 3, "a hundredth": 0.01, "one hundredth": 0.01, "a thousandth": 0.001, "one thousandth": 0.001, "one third": 1 / 3, "twice": 2, "double": 2, "triple": 3, "a hundred": 100, "a thousand": 1000}
 _num = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
 _about = re.compile(r"^(?:about|around|roughly|approximately|approx\.?|nearly|almost|near|close to|circa|just|only|exactly|precisely|"
                     r"(?:just |a bit |slightly )?(?:under|over|below|above|less than|more than|fewer than)|at most|at least|up to|"
@@ -135,8 +135,11 @@ def _digits(t:str) -> str:
 def numbers_in(text:str) -> list[float]:
     "The numbers a short answer written as text may mean: '63,000', 'sixty-three thousand', '63k', '~50', 'x > 0.5', '1/8', 'one eighth', '10^-2', '50%' (0.5, or 50), '13x13' (13), '64 x 30' (1920), '24 doublings'."
     t = " ".join(str(text).lower().replace("×", "x").replace("−", "-").replace("**", "^").split()).rstrip(" .!?")  # ".5" keeps its point
-    t = re.sub(r"(?<=\d)[,_](?=\d{3}\b)", "", re.sub(r"(?<=\d)_(?=\d)", "", t))  # 80,000 and 63_000
-    t = _digits(re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t))
+    t = re.sub(r"(?<=\d)[, _](?=\d{3}\b)", "", re.sub(r"(?<=\d)_(?=\d)", "", t))  # 80,000, 80 000 and 63_000
+    t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)
+    t = t.rsplit("=", 1)[-1].strip() if re.search(r"\d\s*=\s*\S", t) else t  # "64 x 30 = 1920": what it comes to
+    if _about.sub("", t) in _small: return [float(_small[_about.sub("", t)])]  # before text2num: "one hundredth" is not 100th
+    t = _digits(re.sub(rf"({_num})\s+(thousand|million|billion)\b", lambda m: f"{float(m[1]) * _scale[m[2]]:.12g}", t))  # "63 thousand", "1.5 million"
     for _ in range(2): t = _compare.sub("", _about.sub("", t))
     t = re.sub(r"^the\s+(?=\d)", "", t)
     if t in _small: return [float(_small[t])]
@@ -156,6 +159,8 @@ def numbers_in(text:str) -> list[float]:
     if m := re.fullmatch(rf"({_num})\s*(k|m|b|thousand|million|billion)(?:\s+[a-z ]+)?", t): return [float(m[1]) * _scale[m[2]]]
     if m := re.fullmatch(rf"({_num})(?:st|nd|rd|th)?\s*(?:x|times|fold)?", t): return [float(m[1])]
     if m := re.fullmatch(r"(.*(?:[\d%]|\d(?:st|nd|rd|th|k|x)))\s+[a-z]+(?:\s+[a-z]+){0,2}", t): return numbers_in(m[1])  # a unit after it: "24 doublings", "13 pixels wide"
+    if m := re.fullmatch(r"(?:[a-z]+\s+){1,3}(\S*\d\S*)", t):  # words before it: "at iteration 55", "after 24 doublings", "the last 50"
+        if not _neg & set(t.split()): return numbers_in(m[1])
     return []
 
 def answer_forms(answer, sig:int=None) -> list:
@@ -172,9 +177,9 @@ _yes = {"yes", "y", "yeah", "yep", "yup", "true", "correct", "right", "sure", "d
 def _words(text) -> list[str]: return re.findall(r"\d+(?:\.\d+)?(?:e-?\d+)?|[a-z0-9']+", str(text).lower().replace("’", "'"))  # "2.5" is one word
 
 def _has(words:list, phrase:str) -> bool:
-    "Whether `phrase` appears in `words` with no negation in the two words before it."
+    "Whether `phrase` appears in `words` with no negation in the three words before it ('not on the diagonal')."
     p = _words(phrase)
-    return any(words[i:i + len(p)] == p and not _neg & set(words[max(0, i - 2):i]) for i in range(len(words) - len(p) + 1))
+    return any(words[i:i + len(p)] == p and not _neg & set(words[max(0, i - 3):i]) for i in range(len(words) - len(p) + 1))
 
 def pick(options:dict, answer):
     "Which of `options` (each: its name -> other phrases meaning it) `answer` names: the option, or None if it names none or several."
@@ -188,8 +193,18 @@ def pick(options:dict, answer):
         if _neg & set(w): return "no"
         if len(w) > 1 and w[1] in _affirm: return "yes"  # "it does", "they can": a yes said as a sentence
         return None
-    hit = {o for o, ps in options.items() if any(_has(w, p) for p in (o, *ps))}
+    spans = [(i, i + len(_words(p)), o) for o, ps in options.items() for p in (o, *ps) for i in _starts(w, p)]
+    # a phrase inside a longer one of another option is part of it: "off the diagonal" holds "diagonal"
+    found = sorted({(i, o) for i, e, o in spans if not any(o2 != o and i2 <= i and e <= e2 and e2 - i2 > e - i for i2, e2, o2 in spans)})
+    def negated(i, o):  # a "not" up to three words before, unless another option comes in between: "not random: the latest"
+        j = max((k for k in range(max(0, i - 3), i) if w[k] in _neg | {"neither", "than", "instead"}), default=None)  # "latest rather than random"
+        return j is not None and not any(j < k < i and o2 != o for k, o2 in found)
+    hit = {o for i, o in found if not negated(i, o)}
     return hit.pop() if len(hit) == 1 else None
+
+def _starts(words:list, phrase:str) -> list[int]:
+    p = _words(phrase)
+    return [i for i in range(len(words) - len(p) + 1) if words[i:i + len(p)] == p]
 
 def yes_no(yes:list=(), no:list=()) -> dict:
     "The options of a yes/no question, with the question's own phrases for each (`no=['only at infinity']`)."
@@ -198,7 +213,7 @@ def yes_no(yes:list=(), no:list=()) -> dict:
 def _phrases(text:str) -> list[str]:
     "Each run of up to four words of `text` not just after a negation: 'the head, not the body' holds 'head' but not 'body'."
     w = _words(text)
-    return [" ".join(w[i:j]) for i in range(len(w)) for j in range(i + 1, min(i + 4, len(w)) + 1) if not _neg & set(w[max(0, i - 2):i])]
+    return [" ".join(w[i:j]) for i in range(len(w)) for j in range(i + 1, min(i + 4, len(w)) + 1) if not _neg & set(w[max(0, i - 3):i])]
 
 # %% ../nbs/checks.ipynb #6fc0b02e
 _look = {"correct": ("✓ Correct", "#2e7d32"), "wrong": ("✗ Not yet", "#c62828"),

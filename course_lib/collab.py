@@ -26,7 +26,7 @@ def load_movielens() -> pd.DataFrame:
 
 # %% ../nbs/06_collab.ipynb #c9f006ba
 def shrunk_means(r:pd.Series, keys:pd.Series, lam:float=5.) -> pd.Series:
-    "For each key, the sum of `r` over its rows divided by their count plus `lam`: a mean pulled towards 0 when it rests on few rows."
+    "For each key, the mean of `r` over its rows, shrunk towards 0 by `lam` when it rests on few rows."
     g = r.groupby(keys)  # SOLUTION
     return g.sum() / (g.count() + lam)  # SOLUTION
 
@@ -87,7 +87,7 @@ def rating_dls(x:torch.Tensor, y:torch.Tensor, valid:np.ndarray, bs:int=512, see
 
 # %% ../nbs/06_collab.ipynb #19e749e5
 def l2_penalty(weights:list, wd:float) -> torch.Tensor:
-    "Weight decay's term of the loss: `wd` times the sum of the squares of every entry of every tensor in `weights`."
+    "Weight decay's term of the loss, for the tensors in `weights` and the decay `wd`."
     return wd * sum((w ** 2).sum() for w in weights)  # SOLUTION
 
 # %% ../nbs/06_collab.ipynb #440a433f

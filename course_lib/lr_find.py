@@ -38,7 +38,7 @@ def smooth_losses(losses, beta:float=0.98) -> list:
 
 # %% ../nbs/03_lr_find.ipynb #0e79dd91
 def diverged(smooth_loss:float, best_loss:float, stop_div:bool=True) -> bool:
-    "Should the range test stop? Yes on a NaN or infinite loss; and, if `stop_div`, once the smoothed loss has risen too far above the best so far (fastai's factor: `hint('03.diverged')` if you don't remember it)."
+    "Should the range test stop? Yes on a NaN or infinite loss; and, if `stop_div`, once the smoothed loss has risen too far above the best so far (by fastai's factor: section 2, 'When to stop')."
     if not math.isfinite(smooth_loss): return True
     return stop_div and smooth_loss > 4 * best_loss  # SOLUTION
 
@@ -240,7 +240,7 @@ def lr_find(learn, # chapter 2's `BasicLearner` or a fastai `Learner`
 
 # %% ../nbs/03_lr_find.ipynb #9298bdcf
 def momentum_step(params, bufs, lr:float, mom:float=0.9):
-    "One step of SGD with momentum, in place: each buffer becomes `mom` times itself plus its parameter's gradient, and the parameter steps along it."
+    "One step of SGD with momentum, in place, for each parameter of `params` and its running sum of gradients in `bufs`."
     for p, buf in zip(params, bufs):
         buf.mul_(mom).add_(p.grad)  # SOLUTION
         p.data -= lr * buf  # SOLUTION

@@ -26,12 +26,12 @@ def bear_block(size:int=128,  # side of the square images the model sees
 
 # %% ../nbs/04_production.ipynb #371cc785
 def softmax(x):
-    "Each row of activations `x` turned into probabilities: its exponentials over their total."
+    "Each row of activations `x` (one row per photo) turned into probabilities that add up to 1."
     return x.exp() / x.exp().sum(dim=1, keepdim=True)  # SOLUTION
 
 # %% ../nbs/04_production.ipynb #f685ca24
 def cross_entropy(acts, targs):
-    "The mean over the photos of −log of the probability softmax gives each photo's right label."
+    "The cross-entropy loss of activations `acts` (a row per photo) for the right labels `targs`: one number for the batch."
     return -softmax(acts)[range(len(targs)), targs].log().mean()  # SOLUTION
 
 # %% ../nbs/04_production.ipynb #9509e7a6

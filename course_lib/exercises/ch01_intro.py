@@ -14,14 +14,31 @@ from ..bird import *
 
 # %% ../../nbs/01_intro.ipynb #573f6cad
 def _test_best_weight(f):
-    for ws, perf, want in [([0.1, 0.5, 0.9], lambda w: -(w - 0.5)**2, 0.5), ([1, 2, 3], lambda w: w, 3), ([1, 2, 3], lambda w: -w, 1)]:
-        got = f(ws, perf)
-        if got == perf(want) and got != want: raise NotYet(f"it returned the best *score*, {got!r}; return the weight that scored it")
-        if got != want: raise NotYet(f"for candidates {ws} it returned {got!r}; the best-performing one is {want!r}")
+    cases = [([0.1, 0.5, 0.9], lambda w: -(w - 0.5)**2, [0.5]),  # every score is 0 or below
+             ([1, 2, 3], lambda w: w, [3]), ([1, 2, 3], lambda w: -w, [1]),
+             ([5, 7, 9], lambda w: {5: 0.2, 7: 0.9, 9: 0.4}[w], [7]),  # the best in the middle: a position isn't a candidate
+             ([0.2, 0.4, 0.6, 0.8], lambda w: min(w, 0.6), [0.6, 0.8])]  # a tie: the chapter doesn't say which to keep
+    for ws, perf, best in cases:
+        got = f(list(ws), perf)
+        if got is None: raise NotYet(f"for candidates {ws} it returned None: when every score is 0 or below, a best score that starts at 0 is never beaten, so no candidate is kept")
+        if got in best: continue
+        if any(got == perf(b) for b in best) and got not in ws: raise NotYet(f"it returned the best *score*, {got!r}; return the weight that scored it")
+        if isinstance(got, int) and 0 <= got < len(ws) and ws[got] in best: raise NotYet(f"for candidates {ws} it returned {got!r}, the *position* of the best one in the list; return the candidate itself")
+        if got in ws and perf(got) == min(perf(w) for w in ws): raise NotYet(f"for candidates {ws} it returned {got!r}, the one that performs *worst*: performance is better when higher")
+        if got not in ws: raise NotYet(f"for candidates {ws} it returned {got!r}, which isn't one of them")
+        raise NotYet(f"for candidates {ws} it returned {got!r}; the best-performing " + (f"one is {best[0]!r}" if len(best) == 1 else f"ones are {' and '.join(map(repr, best))} (either will do)"))
+
+def _best_from_zero(ws, perf):
+    "A wrong `best_weight`: the best score so far starts at 0, so scores of 0 and below never win."
+    best, score = None, 0
+    for w in ws:
+        if perf(w) > score: best, score = w, perf(w)
+    return best
 
 exercise("01.best_weight", name="best_weight", test=_test_best_weight, reference=best_weight,
          hint="score every candidate, then pick the candidate (not the score) where the score is largest",
-         wrong=[lambda ws, perf: max(perf(w) for w in ws), lambda ws, perf: min(ws, key=perf)])
+         wrong=[lambda ws, perf: max(perf(w) for w in ws), lambda ws, perf: min(ws, key=perf), _best_from_zero,
+                lambda ws, perf: max(range(len(ws)), key=lambda i: perf(ws[i])), lambda ws, perf: max(ws)])
 
 # %% ../../nbs/01_intro.ipynb #c264e412
 @functools.cache
@@ -33,6 +50,7 @@ def _tiny_set() -> Path:
     return path
 
 def _test_block(f):
+    import fastai.vision.all as fv
     from fastai.vision.all import Resize, TensorCategory, PILImage
     b = f(32)
     if not hasattr(b, "datasets"): raise NotYet(f"bird_block(32) returned {type(b).__name__}, not a DataBlock")
@@ -42,9 +60,13 @@ def _test_block(f):
         raise NotYet(f"items come out as ({type(x).__name__}, {type(y).__name__}); blocks should make (image, category)")
     if list(ds.vocab) != ["bird", "forest"]:
         raise NotYet(f"the labels are {list(ds.vocab)[:4]}…; each image should be labelled with its folder's name")
-    n = len(ds.train) + len(ds.valid)
-    if len(ds.valid) != len(ref.valid): raise NotYet(f"the validation set has {len(ds.valid)} of {n} images; it should be a random 20%")
-    if list(ds.valid.items) != list(ref.valid.items): raise NotYet("the validation set isn't the same every run: fix the random seed (42)")
+    many = list(fv.get_image_files(_tiny_set())) * 50  # 1,000 items: a share off by one point shows
+    try: mine = [sorted(int(i) for i in s) for s in b.splitter(many)]
+    except Exception: mine = None
+    if mine is None or len(mine) != 2: raise NotYet("its splitter should split a list of image files into (training, validation) positions, as RandomSplitter does")
+    want = [sorted(int(i) for i in s) for s in bird_block(32).splitter(many)]
+    if len(mine[1]) != len(want[1]): raise NotYet(f"out of 1,000 items its splitter holds back {len(mine[1])} ({len(mine[1]) / 10:g}%) for validation; the chapter's holds back a random 20%")
+    if mine[1] != want[1] or list(ds.valid.items) != list(ref.valid.items): raise NotYet("the validation set isn't the same every run, or not the chapter's: fix the random seed (42)")
     rs = [t for t in b.item_tfms if isinstance(t, Resize)]
     if not rs or tuple(rs[0].size) != (32, 32): raise NotYet("bird_block(32) should resize every image to 32×32 pixels")
     if rs[0].method != "squish": raise NotYet(f"it resizes with method {rs[0].method!r}; squish keeps the whole picture")
@@ -57,7 +79,8 @@ def _block(size=192, pct=0.2, seed=42, method="squish", label="parent"):
 exercise("01.datablock", name="bird_block", test=_test_block, reference=bird_block,
          hint="four questions, each a fastai piece: which blocks say image in, category out? which splitter holds back a random share, the same one every run? which function names an image by its folder? which item transform makes every image the same square size, without cropping?",
          wrong=[lambda size=192: _block(size, pct=0.5), lambda size=192: _block(size, seed=None),
-                lambda size=192: _block(size, method="crop"), lambda size=192: _block(size, label="file name")])
+                lambda size=192: _block(size, method="crop"), lambda size=192: _block(size, label="file name"),
+                lambda size=192: _block(size, pct=0.22), lambda size=192: _block(size, seed=0), lambda size=192: _block(192)])
 
 # %% ../../nbs/01_intro.ipynb #6b296e55
 def _test_normalize(f):
@@ -65,22 +88,36 @@ def _test_normalize(f):
     from fastai.vision.all import Normalize, TensorImage
     mean, std = [0.5, 0.4, 0.3], [0.25, 0.2, 0.1]
     x = torch.rand(2, 3, 4, 3, generator=torch.Generator().manual_seed(0))  # 3 pixels wide, like 3 channels: a wrong axis still runs
-    got, want = f(x, mean, std), Normalize.from_stats(mean, std, cuda=False)(TensorImage(x))  # Normalize acts on images only
+    got = f(x, mean, std)
+    want = Normalize.from_stats(mean, std, cuda=False)(TensorImage(x)).as_subclass(torch.Tensor).double()  # Normalize acts on images only
     if not torch.is_tensor(got) or got.shape != x.shape: raise NotYet(f"it returned {tuple(getattr(got, 'shape', ()))}; the batch keeps its shape {tuple(x.shape)}")
-    if torch.allclose(got, (x - x.mean()) / x.std(), atol=1e-5): raise NotYet("it used the batch's own statistics; use the mean and std it is given")
-    if torch.allclose(got, (x - torch.tensor(mean)) / torch.tensor(std), atol=1e-5):
-        raise NotYet("it shifted and scaled along the last axis (the width), not the channels (the second axis)")
-    if torch.allclose(got, (x - torch.tensor(mean).view(1, -1, 1, 1)) * torch.tensor(std).view(1, -1, 1, 1), atol=1e-5):
-        raise NotYet("it multiplied by the standard deviation; dividing is what brings the spread to about 1")
-    if not torch.allclose(got, want, atol=1e-5): raise NotYet(f"on a fixed batch its values differ from fastai's Normalize by up to {float((got - want).abs().max()):.3f}")
+    if not got.is_floating_point(): raise NotYet(f"it returned a tensor of {got.dtype}; normalized pixels are fractions, so a float tensor is expected")
+    got = got.detach().as_subclass(torch.Tensor).double()  # float32 or float64: either is a right answer
+    x, m, s = x.double(), torch.tensor(mean).double(), torch.tensor(std).double()
+    like = lambda y: torch.allclose(got, y, atol=1e-5)
+    if like((x - x.mean()) / x.std()): raise NotYet("it used the batch's own statistics; use the mean and std it is given")
+    if like((x - m) / s): raise NotYet("it shifted and scaled along the last axis (the width), not the channels (the second axis)")
+    m, s = m.view(1, -1, 1, 1), s.view(1, -1, 1, 1)
+    if like((x - m) * s): raise NotYet("it multiplied by the standard deviation: that shrinks each channel's spread further instead of bringing it to about 1")
+    if like((x - s) / m): raise NotYet("it swapped the two statistics: the mean is what shifts, the standard deviation what scales")
+    if like(x / s - m) or like(x - m / s): raise NotYet("it shifted and scaled in the wrong order: the shift by the mean comes first")
+    if not like(want): raise NotYet(f"on a fixed batch its values differ from fastai's Normalize by up to {float((got - want).abs().max()):.3f}")
 
 def _along_width(x, mean, std):
     import torch
     return (x - torch.tensor(mean)) / torch.tensor(std)
 
-exercise("01.normalize", name="normalize", test=_test_normalize, reference=normalize,
-         hint="a list of 3 numbers lines up with a tensor's *last* axis when you subtract it; reshape it so that it lines up with the channel axis instead",
-         wrong=[lambda x, m, s: (x - x.mean()) / x.std(), _along_width])
+def _normalize_by(how):
+    "A wrong `normalize`: mean and std shaped for the channels, then combined with `x` by `how`."
+    def normalize(x, mean, std):
+        import torch
+        return how(x, torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1))
+    return normalize
+
+exercise("01.normalize", name="normalize", test=_test_normalize, reference=normalize, builds=("Normalize",),
+         hint="re-read *Normalizing the inputs* for what happens to each channel; then look at which axis of the batch your three numbers line up with when you combine them with it (broadcasting lines shapes up from the last axis)",
+         wrong=[lambda x, m, s: (x - x.mean()) / x.std(), _along_width, _normalize_by(lambda x, m, s: (x - m) * s),
+                _normalize_by(lambda x, m, s: (x - s) / m), _normalize_by(lambda x, m, s: x / s - m)])
 
 # %% ../../nbs/01_intro.ipynb #eca902c8
 def _preds():
@@ -91,12 +128,18 @@ def _preds():
 def _test_loss(f):
     import torch
     p, t = _preds()
-    got, want = f(p, t), torch.nn.functional.nll_loss(p.log(), t)
+    got, want = f(p, t), torch.nn.functional.nll_loss(p.log(), t).double()
     if isinstance(got, (int, float)): got = torch.tensor(float(got))  # a Python number is one number too
     if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected one number (a Python float or a one-number tensor)")
-    if got.ndim != 0: raise NotYet(f"it returned a tensor of shape {tuple(got.shape)}, one loss per image; a loss is one number for the batch (take the mean)")
-    if got < 0: raise NotYet(f"it returned {got:.3f}, a negative loss: log of a probability is ≤ 0, so…")
-    if not torch.allclose(got, want, atol=1e-5): raise NotYet(f"on 8 fixed predictions it returned {got:.4f}; cross-entropy is {want:.4f}")
+    if got.ndim != 0: raise NotYet(f"it returned a tensor of shape {tuple(got.shape)}, one loss per image; the loss of a batch is one number, for all its images together")
+    got, picked = got.detach().as_subclass(torch.Tensor).double(), p.double()[range(len(t)), t]
+    like = lambda y: torch.allclose(got, y.double(), atol=1e-5)
+    if got < 0: raise NotYet(f"it returned {got:.3f}, a negative loss: a loss is 0 for a model that is sure and right, and grows as it errs")
+    if like(-picked.log().sum()): raise NotYet(f"it returned {got:.3f}, the total over the 8 images; the loss is the average cost per image, so that it doesn't grow with the batch size")
+    if like(-picked.log10().mean()): raise NotYet("it used logarithms in base 10; cross-entropy uses the natural logarithm, as PyTorch's `log` does")
+    if like(-p.double().max(dim=1).values.log().mean()): raise NotYet("it used the probability of the label the model *predicted*; the loss uses the probability it gave the *right* label")
+    if like(-p.double()[:, t].log().mean()): raise NotYet("it picked, for every image, the probabilities of all 8 labels in `targs` (an 8×8 table); each image needs only its own label's")
+    if not like(want): raise NotYet(f"on 8 fixed predictions it returned {got:.4f}; cross-entropy is {want:.4f}")
 
 def _test_error(f):
     import torch
@@ -109,14 +152,19 @@ def _test_error(f):
     g = float(got)
     if abs(g - (1 - want)) < 1e-6: raise NotYet(f"it returned {g:.3f}: that's the accuracy, the fraction *right*")
     if abs(g - want * len(t)) < 1e-6: raise NotYet(f"it returned {g:.0f}, the number of mistakes: the rate is a fraction of all images")
+    if abs(g - float((p.argmax() != t).float().mean())) < 1e-6 and abs(g - want) > 1e-6: raise NotYet("it took the largest probability of the whole tensor; each image (each row) has its own predicted label")
     if abs(g - want) > 1e-6: raise NotYet(f"on 8 fixed predictions it returned {g:.3f}; the error rate is {want:.3f}")
 
 exercise("01.loss_by_hand", name="loss_by_hand", test=_test_loss, reference=loss_by_hand,
-         hint="for each image you need one number from its row: the probability it gave the right label (indexing with two lists picks one element per row); cross-entropy turns each of those probabilities into a cost that is 0 when the model is sure and right and grows without bound as the probability falls, then averages them",
-         wrong=[lambda p, t: p[range(len(t)), t].log().mean(), lambda p, t: -p.log().mean(), lambda p, t: -p[range(len(t)), t].log()])
-exercise("01.error_by_hand", name="error_by_hand", test=_test_error, reference=error_by_hand,
+         builds=("nll_loss", "cross_entropy", "CrossEntropyLoss", "CrossEntropyLossFlat", "NLLLoss", "log_loss"),
+         hint="re-read *Loss versus metric*, where the loss used here is defined: for each image it needs one number from that image's row, and indexing a tensor with two lists picks one element per row",
+         wrong=[lambda p, t: p[range(len(t)), t].log().mean(), lambda p, t: -p.log().mean(), lambda p, t: -p[range(len(t)), t].log(),
+                lambda p, t: -p[range(len(t)), t].log().sum(), lambda p, t: -p[range(len(t)), t].log10().mean(),
+                lambda p, t: -p.max(dim=1).values.log().mean(), lambda p, t: -p[:, t].log().mean()])
+exercise("01.error_by_hand", name="error_by_hand", test=_test_error, reference=error_by_hand, builds=("error_rate", "accuracy"),
          hint="the label the model predicts is the one it gives the highest probability; which tensor method finds that position in each row?",
-         wrong=[lambda p, t: (p.argmax(dim=1) == t).float().mean(), lambda p, t: (p.argmax(dim=1) != t).float().sum()])
+         wrong=[lambda p, t: (p.argmax(dim=1) == t).float().mean(), lambda p, t: (p.argmax(dim=1) != t).float().sum(),
+                lambda p, t: (p.argmax() != t).float().mean()])
 
 # %% ../../nbs/01_intro.ipynb #ef747b74
 def _test_n_trainable(f):
@@ -126,11 +174,15 @@ def _test_n_trainable(f):
     got = f(m)
     if got == 23: raise NotYet("it counted the frozen weights too: count only the ones training updates")
     if got == 2: raise NotYet("it counted parameter tensors (2); count the numbers in them")
+    if got == 15: raise NotYet("it counted the frozen weights, the ones training leaves alone")
+    if got == 6: raise NotYet("it left out the biases: they are weights training updates too")
     if got != 8: raise NotYet(f"for a model with 8 trainable and 15 frozen weights it returned {got!r}")
 
 exercise("01.n_trainable", name="n_trainable", test=_test_n_trainable, reference=n_trainable,
          hint="a model lists its weights as a few tensors; each tensor says whether training updates it, and how many numbers it holds",
-         wrong=[lambda m: sum(p.numel() for p in m.parameters()), lambda m: len([p for p in m.parameters() if p.requires_grad])])
+         wrong=[lambda m: sum(p.numel() for p in m.parameters()), lambda m: len([p for p in m.parameters() if p.requires_grad]),
+                lambda m: sum(p.numel() for p in m.parameters() if not p.requires_grad),
+                lambda m: sum(p.numel() for n, p in m.named_parameters() if p.requires_grad and n.endswith("weight"))])
 
 # %% ../../nbs/01_intro.ipynb #19e9b253
 def _positions(x):
@@ -142,7 +194,10 @@ def _test_time_split(f):
     import random
     days = [f"2024-{m:02d}-{d:02d}" for m in (1, 2) for d in range(1, 26)]  # 50 days as text: they sort as dates do
     random.Random(0).shuffle(days)
-    for dates, pct in ((days, 0.2), ([7, 3, 9, 1, 5, 8, 2], 0.3)):
+    for dates, pct in ((days, 0.2), ([7, 3, 9, 1, 5, 8, 2], 0.3),  # int(2.1): 2
+                       ([9, 4, 17, 1, 12, 6, 15, 3, 11], 0.3),  # int(2.7): 2, where rounding says 3
+                       ([12, 3, 100, 7, 45, 9, 60, 1, 28, 5], 0.3),  # numbers: as text, "100" sorts before "12"
+                       ([7, 3, 9, 1, 5, 8, 2], 0.1)):  # int(0.7): no record validates
         n, k = len(dates), int(len(dates) * pct)
         by_date = sorted(range(n), key=lambda i: dates[i])
         got = f(list(dates), pct)
@@ -150,25 +205,31 @@ def _test_time_split(f):
         train, valid = _positions(got[0]), _positions(got[1])
         if train is None or valid is None: raise NotYet("expected two lists of positions into `dates` (ints): (training, validation)")
         if sorted(train + valid) != list(range(n)): raise NotYet(f"with {n} records the two lists should hold each position 0…{n - 1} exactly once between them")
-        if set(train) == set(by_date[n - k:]): raise NotYet("it returned (validation, training): the training positions come first")
-        if len(valid) != k: raise NotYet(f"with {n} records and valid_pct={pct} the validation set holds int({n} * {pct}) = {k} records; it holds {len(valid)}")
-        if set(valid) == set(by_date[:k]): raise NotYet("it held back the earliest records; the model will forecast the days after the last one")
-        if set(valid) == set(range(n - k, n)): raise NotYet("it held back the last records of the list, but the list isn't in date order")
+        if k == 0 and len(valid) == n: raise NotYet(f"with {n} records and valid_pct={pct}, int({n} * {pct}) = 0 records validate; it held back all {n}: a slice from position -0 is a slice from the front")
+        if k > 0 and set(train) == set(by_date[n - k:]): raise NotYet("it returned (validation, training): the training positions come first")
+        if len(valid) != k: raise NotYet(f"with {n} records and valid_pct={pct} the validation set holds int({n} * {pct}) = {k} records (int rounds down); it holds {len(valid)}")
+        if k > 0 and set(valid) == set(by_date[:k]): raise NotYet("it held back the earliest records; the model will forecast the days after the last one")
+        if k > 0 and set(valid) == set(range(n - k, n)) != set(by_date[n - k:]): raise NotYet("it held back the last records of the list, but the list isn't in date order")
+        if k > 0 and set(valid) == set(sorted(range(n), key=lambda i: str(dates[i]))[n - k:]) != set(by_date[n - k:]):
+            raise NotYet('it sorted the dates as text, where "9" comes after "17" and "100" before "12": sort by the dates themselves')
         if set(valid) != set(by_date[n - k:]): raise NotYet(f"with these {n} dates the validation set should be the {k} latest records; it holds others")
 
-def _split_by(order):
-    "A wrong `time_split`: the validation set is the last of the positions `order(dates)` lists."
+def _split_by(order, count=lambda n, pct: int(n * pct), tail=False):
+    "A wrong `time_split`: the validation set is the last `count` of the positions `order(dates)` lists (`tail`: taken as `o[-k:]`)."
     def split(dates, valid_pct=0.2):
-        o = order(dates)
-        n_train = len(dates) - int(len(dates) * valid_pct)
-        return o[:n_train], o[n_train:]
+        o, k = list(order(dates)), count(len(dates), valid_pct)
+        return (o[:-k], o[-k:]) if tail else (o[:len(o) - k], o[len(o) - k:])
     return split
 
+def _by_date(d): return sorted(range(len(d)), key=lambda i: d[i])
+
 exercise("01.time_split", name="time_split", apply=True, test=_test_time_split,
-         hint="the positions in date order are the positions sorted by the date each one points to; which end of that order will the model meet in use?",
+         hint="re-read *A validation set that resembles the future*: which records are like the ones the model will meet in use? Then: how can you list the positions in the order of the dates they point to?",
          wrong=[_split_by(lambda d: __import__("random").Random(42).sample(range(len(d)), len(d))),
                 _split_by(lambda d: sorted(range(len(d)), key=lambda i: d[i], reverse=True)),
-                _split_by(lambda d: list(range(len(d))))])
+                _split_by(lambda d: list(range(len(d)))),
+                _split_by(_by_date, count=lambda n, pct: round(n * pct)), _split_by(_by_date, count=lambda n, pct: int(-(-n * pct // 1))),
+                _split_by(lambda d: sorted(range(len(d)), key=lambda i: str(d[i]))), _split_by(_by_date, tail=True)])
 
 # %% ../../nbs/01_intro.ipynb #75a0e4e9
 def _green_sets():
@@ -187,36 +248,81 @@ def _tune_on(choose, score, cands):
     t = best_weight(cands, lambda t: _acc(choose, t))
     return t, _acc(score, t)
 
+def _best_on(data, cands) -> list:
+    "Every candidate tied for the best accuracy on `data`: `best_weight` may keep any of them."
+    s = [_acc(data, t) for t in cands]
+    return [t for t, a in zip(cands, s) if a == max(s)]
+
 def _test_tune(f):
     import math, numpy as np
     train, valid = _green_sets()
-    cands = [round(float(t), 3) for t in np.linspace(0.2, 0.7, 26)]
-    t_train, t_valid = best_weight(cands, lambda t: _acc(train, t)), best_weight(cands, lambda t: _acc(valid, t))
+    cands = [round(float(t), 3) for t in np.linspace(0.2, 0.7, 26)]  # two of them tie for the best on the training set
     got = f(train, valid, cands)
     if not isinstance(got, (tuple, list)) or len(got) != 2: raise NotYet(f"it returned a {type(got).__name__}; expected two numbers, as a tuple: (threshold, accuracy)")
-    t, a = float(got[0]), float(got[1])
-    if math.isclose(t, t_valid): raise NotYet("it picked the threshold with the validation photos, so they no longer stand for new photos: their accuracy is the one the threshold was picked to maximise")
-    if not math.isclose(t, t_train): raise NotYet(f"on these sets the threshold best_weight picks from the training photos is {t_train}; it returned {t}")
+    try: t, a = float(got[0]), float(got[1])
+    except (TypeError, ValueError): raise NotYet(f"it returned ({type(got[0]).__name__}, {type(got[1]).__name__}); expected two numbers: (threshold, accuracy)") from None
+    on = lambda ts: any(math.isclose(t, c) for c in ts)
+    if on(_best_on(valid, cands)) and not on(_best_on(train, cands)):
+        raise NotYet("it picked the threshold with the validation photos, so they no longer stand for new photos: their accuracy is the one the threshold was picked to maximise")
+    if not on(_best_on(train, cands)): raise NotYet(f"the threshold it returned, {t:g}, is not one the training photos score best")
     if math.isclose(a, _acc(train, t)) and not math.isclose(a, _acc(valid, t)): raise NotYet("the threshold is right, but the accuracy is measured on the photos that picked it")
-    if not math.isclose(a, _acc(valid, t), rel_tol=1e-6): raise NotYet(f"the threshold is right; its accuracy on the held-out photos is {_acc(valid, t):.3f}, it returned {a:.3f}")
+    if not math.isclose(a, _acc(valid, t), rel_tol=1e-6): raise NotYet(f"the threshold is right, but the accuracy it returned, {a:.3f}, is not that threshold's accuracy on either set of photos")
 
 exercise("01.tune_and_score", name="tune_and_score", apply=True, test=_test_tune,
          hint="a validation set is worth something only while nothing about the model was chosen with it: which set does the classmate's code use to choose?",
-         wrong=[lambda train, valid, cands: _tune_on(valid, valid, cands), lambda train, valid, cands: _tune_on(train, train, cands)])
+         wrong=[lambda train, valid, cands: _tune_on(valid, valid, cands), lambda train, valid, cands: _tune_on(train, train, cands),
+                lambda train, valid, cands: _tune_on(valid, train, cands)])
 
 # %% ../../nbs/01_intro.ipynb #b976baf4
-exercise("01.q_frozen_head", apply=True, digest="792d2b54167b2665d633", wrong=[18944, 37, 512, 19456],
-         hint="a frozen weight isn't updated, so only the head's count: a linear layer has one weight per (input, output) pair, and one bias per output")
+exercise("01.q_frozen_head", apply=True, number=True, digest="792d2b54167b2665d633",
+         hint="re-read *Fine-tuning: frozen, then unfrozen*: which weights does the frozen epoch update? Count that layer's weights and biases from its inputs and outputs, then build it and let `n_trainable` count")
 
 # %% ../../nbs/01_intro.ipynb #2a8efb4c
-_answers = {"01.q_weights": "a9713e316ab53756be62",
-            "01.q_loss": ("f7627554b0ec41c2a8e8", "bfb6c763dda5350075cd"),
-            "01.q_train_size": "f630e65d83ab4413856f", "01.q_imagenet_outputs": "619f449ccb537465087f",
-            "01.q_epochs": "8b6534f37b56c5fd22d3",
-            "01.q_overfit": ("26a93ac138135177be65", "5d6b5a17d9921f61d927", "7832bb22e1308d476098"),
-            "01.q_split": ("c86fcf050df56c7f72e9", "c91db3ac0a2b8986df6e"), "01.q_feedback": "95b6ce4b9c9113b61931", "01.q_batch_shape": "e54cb62dff3164106e2b", "01.q_updates": "06263f8f9f9526a008dd",
-            "01.q_head": "a9d36c5df1a261b8b7be", "01.q_new_entity": ("36841f8ffa52a141131b", "236d9016f5572a25cee7", "92ce3f6aaca4968fb6f8")}  # salted digests, not answers
-_wrong = {"01.q_weights": ["yes"], "01.q_loss": ["metric"], "01.q_train_size": [60], "01.q_imagenet_outputs": [1000, 25],
-          "01.q_epochs": [3], "01.q_overfit": ["underfitting"], "01.q_batch_shape": [(16, 64, 64, 3)], "01.q_split": ["random days", "random"], "01.q_feedback": ["yes"], "01.q_updates": [15], "01.q_head": ["no"], "01.q_new_entity": ["random scans", "random"]}
-_hints = {'01.q_weights': "training is the only time the weights move: it needs a loss and labels, which a prediction doesn't have", '01.q_loss': 'one of the two must change smoothly when a weight changes a little, or following it would be impossible', '01.q_train_size': 'what is held back is a share of the total; the rest trains', '01.q_imagenet_outputs': "vision_learner replaces the network's last layer with a new one: one output per category of *your* data", '01.q_epochs': 'fine_tune first trains with the body frozen, then unfrozen for the number you gave it', '01.q_overfit': 'getting better on the images it trains on while getting worse on new ones: the model is memorising', '01.q_split': 'validate on data like what the model will meet in use: will it forecast days between known days, or after them?', '01.q_new_entity': 'if the same patient is in both sets, the model can recognise the patient instead of the illness', '01.q_feedback': 'in the simulation the records only grow where patrols are sent, and patrols go where the records are', '01.q_batch_shape': 'PyTorch puts the number of images first, then the colour channels, then height and width', '01.q_updates': 'one update per full batch; count the batches in one epoch, then the epochs', '01.q_head': "which part of the network did fine-tuning replace with a new, random one, and what does the new one score?"}  # each a nudge of its own: the clean twin keeps no prose to point at
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id])
+import re
+from ..checks import answer_digest, yes_no
+
+_numbers = {"01.q_train_size": "f630e65d83ab4413856f", "01.q_imagenet_outputs": "619f449ccb537465087f",
+            "01.q_epochs": "8b6534f37b56c5fd22d3", "01.q_updates": "06263f8f9f9526a008dd"}  # salted digests, not answers: exact counts
+_choices = {  # each option the question lists -> other phrases meaning it; the right one's salted digest; why each other one is wrong (by digest)
+    "01.q_weights": (yes_no(yes=["it changes them", "they change", "it updates them"], no=["they stay the same", "unchanged", "they stay fixed"]),
+                     "a9713e316ab53756be62", {"98bcf450eccab2cb8f80": "predicting only runs the inputs through the weights: without a label there is nothing to measure a loss against, and weights move only while training"}),
+    "01.q_loss": ({"loss": ["loss function", "cross entropy"], "metric": ["metrics", "error rate", "accuracy"]},
+                  "f7627554b0ec41c2a8e8", {"c017e08dd62a3667a3fb": "a metric such as the error rate barely moves when one weight changes a little, so it can't say which way to change the weights"}),
+    "01.q_overfit": ({"underfitting": ["underfit", "under fitting", "underfitted", "under fit"],
+                      "overfitting": ["overfit", "over fitting", "overfitted", "over fit", "overfits", "memorising", "memorizing"],
+                      "fine": ["ok", "okay", "good", "healthy", "all right", "alright", "nothing wrong"]},
+                     "26a93ac138135177be65", {"93b28da256e1801858b8": "an underfitting model does badly even on the images it trains on, and this one keeps getting better on them",
+                                              "2337d16db0ff11fe7348": "a validation error that rises while the training loss falls is a warning sign, not a healthy model"}),
+    "01.q_split": ({"random days": ["random", "randomly", "random dates", "days at random"],
+                    "last month": ["latest month", "most recent month", "final month", "latest", "most recent", "last", "last 30 days", "latest period", "end"]},
+                   "c86fcf050df56c7f72e9", {"9e6bb55e037229fd0b5f": "between two known days guessing is easy, and the model will never be asked about a day between two it knows: it forecasts days after all of them"}),
+    "01.q_new_entity": ({"random scans": ["random", "randomly", "scans at random", "random scan"],
+                         "new patients": ["patients", "patient", "whole patients", "held out patients", "unseen patients", "other patients", "different patients"]},
+                        "92ce3f6aaca4968fb6f8", {"18241f2007a47fa93021": "every patient then has scans in both sets, so the model can score well by recognising the patient rather than the illness"}),
+    "01.q_feedback": (yes_no(yes=["eventually", "in the end", "over time"], no=["never", "stays unequal", "stay unequal"]),
+                      "95b6ce4b9c9113b61931", {"aadade6855ad7bd9e651": "in the simulation the records grow only where patrols go, and patrols go where the records are: look at both curves against the line of the truth"}),
+    "01.q_head": (yes_no(yes=["it would", "a new one", "another one", "needs one"], no=["it wouldn't", "already", "still can", "as it is"]),
+                  "a9d36c5df1a261b8b7be", {"e74f56c9085add6a0001": "fine-tuning replaced the ImageNet head with a new one for our own categories: count what the model's last layer outputs now"})}
+_hints = {"01.q_weights": "re-read *A regular program versus a model*: what happens to the weights once training stops?",
+          "01.q_loss": "one of the two must change smoothly when a weight changes a little, or following it would be impossible",
+          "01.q_train_size": "what is held back is a share of the total; the rest trains",
+          "01.q_imagenet_outputs": "re-read *Transfer learning: a new head on a pretrained body*: what decides how many outputs the new head has?",
+          "01.q_epochs": "re-read *Fine-tuning: frozen, then unfrozen*: what does fine_tune do before the epochs you ask for?",
+          "01.q_overfit": "re-read the section on the validation set: what does the chapter call a model that keeps getting better on its training images and worse on new ones?",
+          "01.q_split": "validate on data like what the model will meet in use: will it forecast days between known days, or after them?",
+          "01.q_new_entity": "if the same patient is in both sets, the model can recognise the patient instead of the illness",
+          "01.q_feedback": "in the simulation the records only grow where patrols are sent, and patrols go where the records are",
+          "01.q_batch_shape": "re-read *From folders to batches* and the cell that prints one batch: which axis comes first, and where do the colour channels go?",
+          "01.q_updates": "re-read *Epochs and batches*: how often does the optimizer update the weights, and what happens to an incomplete batch?",
+          "01.q_head": "which part of the network did fine-tuning replace with a new, random one, and what does the new one score?"}  # each a nudge of its own: the clean twin keeps no prose to point at
+for _id, _d in _numbers.items(): exercise(_id, number=True, digest=_d, hint=_hints[_id])
+for _id, (_o, _d, _why) in _choices.items(): exercise(_id, options=_o, digest=_d, why=_why, hint=_hints[_id])
+
+_shape = "e54cb62dff3164106e2b"  # salted digest of the tuple, not the answer
+def _test_batch_shape(a):
+    "Past the digests, the answer's numbers themselves: written as text, '1, 23' and '12, 3' run their digits together alike."
+    nums = tuple(int(n) for n in re.findall(r"\d+", a)) if isinstance(a, str) else tuple(int(n) for n in a)
+    if answer_digest("01.q_batch_shape", nums) != _shape: raise NotYet(f"{a!r} is not it yet: expected four numbers, one per axis of the batch, in the order PyTorch gives them")
+
+exercise("01.q_batch_shape", digest=(_shape, "d99c106c9bef29335450", "30dd8ea166bf32ec09c2"), test=_test_batch_shape, hint=_hints["01.q_batch_shape"],
+         expect="four numbers, one per axis of the batch, in the order PyTorch gives them: a tuple like (a, b, c, d)")

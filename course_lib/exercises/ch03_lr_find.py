@@ -18,17 +18,21 @@ from ..lr_find import _opt_state  # private: the star leaves it out
 import numbers
 
 def _test_exp_lr(f):
-    for pos, want in ((0, 1e-7), (1, 10.), (0.5, 1e-3), (0.25, 1e-5)):
-        got = f(1e-7, 10., pos)
+    cases = [(1e-7, 10., 0, 1e-7), (1e-7, 10., 1, 10.), (1e-7, 10., 0.5, 1e-3), (1e-7, 10., 0.25, 1e-5),
+             (2., 8., 0.5, 4.), (1e-5, 1e-1, 0.75, 1e-2), (1e-2, 1e-4, 0.5, 1e-3)]  # other ends, and a falling schedule
+    for s, e, pos, want in cases:
+        got = f(s, e, pos)
         if isinstance(got, (bool, str)) or not (isinstance(got, numbers.Real) or getattr(got, "shape", None) in ((), (1,), torch.Size([]), torch.Size([1]))):
-            raise NotYet(f"exp_lr(1e-7, 10, {pos}) gave a {type(got).__name__}; expected one number (a Python float, or a NumPy or PyTorch scalar)")
+            raise NotYet(f"exp_lr({s:g}, {e:g}, {pos}) gave a {type(got).__name__}; expected one number (a Python float, or a NumPy or PyTorch scalar)")
         if not math.isclose(float(got), want, rel_tol=1e-6):
-            if pos == 0.5 and math.isclose(float(got), 5.00000005, rel_tol=1e-6): raise NotYet("that grows linearly; halfway on a log scale from 1e-7 to 10 is 1e-3")
-            raise NotYet(f"exp_lr(1e-7, 10, {pos}) gave {float(got):.3g}; expected {want:g}")
+            if (s, e) != (1e-7, 10.) and math.isclose(float(got), 1e-7 * 1e8 ** pos, rel_tol=1e-6): raise NotYet(f"exp_lr({s:g}, {e:g}, {pos}) gave {float(got):.3g}, the finder's default schedule: it ignores the start_lr and end_lr it is given")
+            if math.isclose(float(got), s + (e - s) * pos, rel_tol=1e-6): raise NotYet(f"exp_lr({s:g}, {e:g}, {pos}) gave {float(got):.3g}: that grows linearly, in equal additions; the schedule grows in equal factors, evenly spaced on a log scale")
+            raise NotYet(f"exp_lr({s:g}, {e:g}, {pos}) gave {float(got):.3g}; expected {want:g}")
 
 exercise("03.exp_lr", name="exp_lr", test=_test_exp_lr, reference=exp_lr,
          hint="on a log scale the schedule is a straight line: start_lr at pos 0, end_lr at pos 1, and equal steps in pos multiply the learning rate by equal factors",
-         wrong=[lambda s, e, pos: s + (e - s) * pos, lambda s, e, pos: s * e ** pos, lambda s, e, pos: s * 2 ** (pos * 100)])
+         wrong=[lambda s, e, pos: s + (e - s) * pos, lambda s, e, pos: s * e ** pos, lambda s, e, pos: s * 2 ** (pos * 100),
+                lambda s, e, pos: 1e-7 * 1e8 ** pos])  # the last: the finder's defaults, hard-coded
 
 # %% ../../nbs/03_lr_find.ipynb #44363e1c
 def _test_ema(f):
@@ -51,19 +55,24 @@ exercise("03.ema_step", name="ema_step", test=_test_ema, reference=ema_step,
 
 # %% ../../nbs/03_lr_find.ipynb #2dffe650
 def _test_diverged(f):
+    inf, nan = float("inf"), float("nan")
     cases = [((0.5, 0.2, True), False), ((0.9, 0.2, True), True), ((0.79, 0.2, True), False), ((0.81, 0.2, True), True),
-             ((0.9, 0.2, False), False), ((float("nan"), 0.2, False), True), ((0.3, 0.29, True), False)]
+             ((1.0, 0.25, True), False), ((2.0, 0.5, True), False), ((1.01, 0.25, True), True),  # exactly the factor: not above it
+             ((0.9, 0.2, False), False), ((nan, 0.2, False), True), ((inf, 0.2, False), True), ((nan, 0.2, True), True), ((0.3, 0.29, True), False)]
     for args, want in cases:
         got = f(*args)
         if bool(got) != want:
-            why = ("with stop_div=False only a NaN stops the run" if args[2] is False else
-                   f"{args[0]} is {args[0] / args[1]:.2f} times the best loss {args[1]}: it stops above 4 times")
+            if args[2] and args[0] in (1.0, 2.0) and got: raise NotYet(f"diverged{args} gave {bool(got)}: the loss is exactly fastai's factor times the best there, and `>=` stops at it; fastai's rule stops only once the loss is above it")
+            why = ("with stop_div=False only a loss that is not a number stops the run" if args[2] is False else
+                   "a loss that is not a number always stops it" if not math.isfinite(args[0]) else
+                   "compare the smoothed loss with fastai's factor times the best so far (section 2, \"When to stop\")")
             raise NotYet(f"diverged{args} gave {bool(got)}; expected {want}: {why}")
 
 exercise("03.diverged", name="diverged", test=_test_diverged, reference=diverged,
-         hint="two conditions must both hold: the caller asked to stop on divergence, and the smoothed loss is over 4 times the best so far (fastai's factor)",
+         hint="two conditions must both hold: the caller asked to stop on divergence, and the smoothed loss has risen past fastai's factor times the best so far; section 2's \"When to stop\" gives the factor, and whether reaching it exactly is enough",
          wrong=[lambda s, b, stop_div=True: not math.isfinite(s) or s > 4 * b, lambda s, b, stop_div=True: not math.isfinite(s) or (stop_div and s > b),
-                lambda s, b, stop_div=True: not math.isfinite(s) or (stop_div and s > 4 + b)])
+                lambda s, b, stop_div=True: not math.isfinite(s) or (stop_div and s > 4 + b),
+                lambda s, b, stop_div=True: not math.isfinite(s) or (stop_div and s >= 4 * b)])
 
 # %% ../../nbs/03_lr_find.ipynb #77010aff
 def _test_save_state(f):
@@ -107,7 +116,7 @@ def _test_valley(f):
         if not isinstance(got, (int, np.integer)): raise NotYet(f"return an index (an int); got {type(got).__name__}")
         if got != want:
             where = "the bottom" if got >= want + 5 else "the start" if got <= want - 5 else "a point near the right one"
-            raise NotYet(f"on test curve {k + 1} it picked index {got}, {where}; fastai picks {want}: its rule rounds a third and a sixth of the stretch down separately, so it lands near, not exactly at, the middle; this exercise asks for fastai's index exactly")
+            raise NotYet(f"on test curve {k + 1} it picked index {got}, {where}; fastai picks {want}: fastai's own arithmetic (section 3) lands near, not exactly at, the middle; this exercise asks for fastai's index exactly")
 
 def _valley_bottom(lrs, losses):
     import numpy as np
@@ -121,20 +130,21 @@ def _valley_third(lrs, losses):
     return s + int((e - s) / 3)
 
 exercise("03.valley", name="valley", test=_test_valley, reference=valley,
-         hint="fastai's arithmetic: from the start of the longest decreasing stretch, add two pieces of its length, a third of it and a sixth of it, each rounded down on its own — not the exact middle",
+         hint="re-read how section 3 writes fastai's arithmetic: it is not the exact middle of the stretch, and each of its pieces is a whole number of points on its own",
          wrong=[_valley_bottom, _valley_third, lambda lrs, losses: len(losses) // 2])
 
 # %% ../../nbs/03_lr_find.ipynb #e5787fa9
 def _trajectory(step, n=5):
-    "The parameter after each of `n` steps of `step(params, bufs, lr, mom)` on a fixed quadratic, from a fixed start."
+    "The two parameters after each of `n` steps of `step(params, bufs, lr, mom)` on a fixed quadratic, from a fixed start."
     torch.manual_seed(0)
-    p = torch.randn(3, 2, requires_grad=True)
-    target, bufs, out = torch.randn(3, 2), [torch.zeros(3, 2)], []
+    ps = [torch.randn(3, 2, requires_grad=True), torch.randn(4, requires_grad=True)]  # two parameters: each must step
+    targets, bufs, out = [torch.randn(3, 2), torch.randn(4)], [torch.zeros(3, 2), torch.zeros(4)], []
+    curv = [torch.arange(1., 7.).view(3, 2), torch.tensor([0.5, 1., 2., 3.])]  # uneven curvature: momentum matters
     for _ in range(n):
-        p.grad = None
-        ((p - target) ** 2 * torch.arange(1., 7.).view(3, 2)).sum().backward()  # uneven curvature: momentum matters
-        step([p], bufs, 0.05, 0.9)
-        out.append(p.detach().clone())
+        for p in ps: p.grad = None
+        sum(((p - t) ** 2 * c).sum() for p, t, c in zip(ps, targets, curv)).backward()
+        step(ps, bufs, 0.05, 0.9)
+        out.append(torch.cat([p.detach().flatten() for p in ps]))
     return out
 
 def _torch_momentum(params, bufs, lr, mom):
@@ -153,20 +163,24 @@ def _step_first(params, bufs, lr, mom):
     for p, buf in zip(params, bufs): p.data -= lr * buf; buf.mul_(mom).add_(p.grad)
 def _rebound(params, bufs, lr, mom):
     for p, buf in zip(params, bufs): buf = mom * buf + p.grad; p.data -= lr * buf
+def _first_only(params, bufs, lr, mom):
+    p, buf = params[0], bufs[0]
+    buf.mul_(mom).add_(p.grad); p.data -= lr * buf
 
 def _test_momentum(f):
     got, want = _trajectory(f), _trajectory(_torch_momentum)
     if all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want)): return
     same = lambda other: all(torch.allclose(g, o, atol=1e-6) for g, o in zip(got, _trajectory(other)))
-    if same(_no_momentum) or same(_rebound): raise NotYet("it stepped like plain SGD: the running sums never grew — change each buf in place (buf.mul_(…).add_(…), or buf[:] = …); `buf = …` only gives the name buf a new tensor")
-    if same(_averaged): raise NotYet("it averaged the gradients (mom × buf + (1 − mom) × grad), which makes steps ten times smaller than PyTorch's: add the whole gradient to mom × buf")
+    if same(_first_only): raise NotYet("only the first parameter moved: a model has many parameters, and each one, with its own running sum, takes the step")
+    if same(_no_momentum) or same(_rebound): raise NotYet("it stepped like plain SGD: the running sums in `bufs` never grew — `buf = …` only gives the name buf a new tensor, and the list keeps the old one: change each buffer's contents in place")
+    if same(_averaged): raise NotYet("it averaged the gradients, giving the new one a weight of (1 − mom), as the finder smooths its loss; momentum keeps a running sum, so PyTorch's steps are ten times longer")
     if same(_step_first): raise NotYet("it stepped along the old sum, then updated it: the first step went nowhere; update the sum first, then step along it")
     k = next(k for k, (g, w) in enumerate(zip(got, want)) if not torch.allclose(g, w, atol=1e-6))
     raise NotYet(f"after step {k + 1} of 5 on a fixed quadratic the parameters differ from PyTorch's SGD with momentum by up to {float((got[k] - want[k]).abs().max()):.3g}")
 
 exercise("03.momentum_step", name="momentum_step", test=_test_momentum, reference=momentum_step,
-         hint="two in-place changes per parameter: the buffer (shrink it by mom, add the gradient), then the parameter (a step of lr along the buffer, downhill)",
-         wrong=[_no_momentum, _averaged, _step_first, _rebound])
+         hint="re-read section 6's paragraph on momentum: what happens to a parameter's running sum at each step, then which way and how far the parameter moves along it; change both in place, as `BasicOptim.step` changes `p.data`",
+         wrong=[_no_momentum, _averaged, _step_first, _rebound, _first_only])
 
 # %% ../../nbs/03_lr_find.ipynb #a33oc004
 def _test_one_cycle(f):
@@ -180,22 +194,26 @@ def _test_one_cycle(f):
                 part = "the warm-up" if pos < pct else "the annealing"
                 raise NotYet(f"with lr_max={lr_max}, pct_start={pct}: at pos={pos:g} ({part}) it gave {float(got):.4g}; fastai's schedule gives {float(want(pos)):.4g}")
 
+_schedulers = ("combined_cos", "combine_scheds", "SchedCos", "sched_cos", "fit_one_cycle")  # fastai's own: what these two exercises build
+
 def _linear_warmup(pos, lr_max, pct_start=0.25, div=25., div_final=1e5):
     if pos < pct_start: return lr_max / div + (lr_max - lr_max / div) * pos / pct_start
     return one_cycle_lr(pos, lr_max, pct_start, div, div_final)
 
-exercise("03.one_cycle_lr", name="one_cycle_lr", test=_test_one_cycle, reference=one_cycle_lr,
+exercise("03.one_cycle_lr", name="one_cycle_lr", test=_test_one_cycle, reference=one_cycle_lr, builds=_schedulers,
          hint="two halves, each a half-cosine from one value to the next: which three values, and what fraction of its own half has the run covered at `pos`?",
          wrong=[_linear_warmup, lambda pos, lr_max, pct_start=0.25, div=25., div_final=1e5: lr_max,
                 lambda pos, lr_max, pct_start=0.25, div=25., div_final=1e5: one_cycle_lr(pos, lr_max, 0.5, div, div_final)])
 
 # %% ../../nbs/03_lr_find.ipynb #f167ed1b
 def _first_iter(lr, start_lr=1e-7, end_lr=10, num_it=100):
-    return next(i for i in range(num_it) if exp_lr(start_lr, end_lr, i / num_it) >= lr)
+    "The first iteration whose learning rate is at least `lr`; one that equals `lr` but for float rounding counts."
+    return next(i for i in range(num_it) if exp_lr(start_lr, end_lr, i / num_it) >= lr * (1 - 1e-9))
 
 def _test_iter_at(f):
     import numpy as np
-    for lr, s, e, n in [(3e-4, 1e-7, 10, 100), (0.37, 1e-7, 10, 100), (2e-6, 1e-7, 10, 100), (5.5, 1e-7, 10, 100), (3e-4, 1e-5, 1, 50), (0.0123, 1e-5, 1, 50)]:
+    for lr, s, e, n in [(3e-4, 1e-7, 10, 100), (0.37, 1e-7, 10, 100), (2e-6, 1e-7, 10, 100), (5.5, 1e-7, 10, 100), (3e-4, 1e-5, 1, 50), (0.0123, 1e-5, 1, 50),
+                        (1e-3, 1e-7, 10, 100), (1e-5, 1e-7, 10, 100), (1e-2, 1e-5, 1, 50), (1e-4, 1e-5, 0.1, 100), (exp_lr(1e-7, 10, 0.07), 1e-7, 10, 100)]:  # the last five: exactly on the schedule
         got, want, run = f(lr, s, e, n), _first_iter(lr, s, e, n), f"from {s:g} to {e:g} in {n} iterations"
         if isinstance(got, bool) or not isinstance(got, (int, np.integer)) and not (torch.is_tensor(got) and got.numel() == 1 and not got.is_floating_point()):
             raise NotYet(f"it returned a {type(got).__name__}; an iteration is a whole number: return an int (math.ceil and math.floor give one)")
@@ -203,13 +221,15 @@ def _test_iter_at(f):
         if got == want: continue
         if got == math.ceil(n * (lr - s) / (e - s)) and want > 1: raise NotYet(f"{run}, iter_at({lr:g}) gave {got}; the learning rate first reaches {lr:g} at iteration {want}: that places lr along a straight line from start_lr to end_lr, and the schedule is straight only on a log scale")
         if got == want - 1: raise NotYet(f"{run}, iter_at({lr:g}) gave {got}, one early: there the learning rate is still {exp_lr(s, e, got / n):.3g}, below {lr:g}")
+        if got == want + 1 and math.isclose(exp_lr(s, e, want / n), lr, rel_tol=1e-9): raise NotYet(f"{run}, iter_at({lr:.6g}) gave {got}, one late: {lr:.6g} is exactly the learning rate of iteration {want}, which is at least {lr:.6g}. Float arithmetic can leave a ratio that should be a whole number a hair above it, and rounding up then goes one too far")
         if got == want + 1: raise NotYet(f"{run}, iter_at({lr:g}) gave {got}, one late: the iteration before already reaches {exp_lr(s, e, want / n):.3g}")
         raise NotYet(f"{run}, iter_at({lr:g}) gave {got}; the learning rate first reaches {lr:g} at iteration {want}")
 
 exercise("03.iter_at", name="iter_at", apply=True, test=_test_iter_at,
-         hint="on a log scale the schedule is a straight line from log(start_lr) to log(end_lr): what share of that line's length is log(lr) along? Then round up to a whole iteration",
+         hint="on a log scale the schedule is a straight line from log(start_lr) to log(end_lr): what share of that line's length is log(lr) along? Then round up to a whole iteration — and a learning rate that is exactly one of the schedule's must give its own iteration, whatever float rounding does",
          wrong=[lambda lr, s=1e-7, e=10, n=100: math.ceil(n * (lr - s) / (e - s)), lambda lr, s=1e-7, e=10, n=100: math.floor(n * math.log(lr / s) / math.log(e / s)),
-                lambda lr, s=1e-7, e=10, n=100: n * math.log(lr / s) / math.log(e / s)])
+                lambda lr, s=1e-7, e=10, n=100: n * math.log(lr / s) / math.log(e / s),
+                lambda lr, s=1e-7, e=10, n=100: math.floor(n * math.log(lr / s) / math.log(e / s)) + 1, lambda lr, s=1e-7, e=10, n=100: round(n * math.log(lr / s) / math.log(e / s))])
 
 # %% ../../nbs/03_lr_find.ipynb #85281588
 def _test_one_cycle_mom(f):
@@ -228,19 +248,38 @@ def _mom_lin(pos, moms=(0.95, 0.85, 0.95), pct_start=0.25):
     a, b, c = moms
     return a + (b - a) * pos / pct_start if pos < pct_start else b + (c - b) * (pos - pct_start) / (1 - pct_start)
 
-exercise("03.one_cycle_mom", name="one_cycle_mom", apply=True, test=_test_one_cycle_mom,
+exercise("03.one_cycle_mom", name="one_cycle_mom", apply=True, test=_test_one_cycle_mom, builds=_schedulers,
          hint="the same two half-cosines as `one_cycle_lr`, between the three values of `moms` instead of the three learning rates",
          wrong=[_mom_lin, lambda pos, moms=(0.95, 0.85, 0.95), pct_start=0.25: 0.9,
                 lambda pos, moms=(0.95, 0.85, 0.95), pct_start=0.25: _mom_lin(pos, (moms[1], moms[0], moms[1]), pct_start)])
 
 # %% ../../nbs/03_lr_find.ipynb #a01df0ab
-exercise("03.q_lag", apply=True, digest="b89546183b34754598bd", wrong=[50, 45, 35, 1],
+exercise("03.q_lag", apply=True, digest="b89546183b34754598bd", number=True,  # a salted digest, not the answer
          hint="start from avg=0 and call ema_step once per loss, 100 times with 2.0 and then with 1.0, counting the calls after the drop until the debiased value is below 1.3")
 
 # %% ../../nbs/03_lr_find.ipynb #1a1dbb46
-_answers = {"03.q_halfway": "d4d404112762e60fbc82", "03.q_window": "e1e82297b13c587079c7",
-            "03.q_stop": "c3ca31b2cc3b8da81cf1", "03.q_minimum": "931b665523d5996ae058",
-            "03.q_doublings": "cab9096882abbb270239", "03.q_three_ways": ("a62dc00d43ec21e5d0d4", "fd94d2a92bf75f9c3232", "4f2b58c3c511aa76b2cc"), "03.q_validation": "83f0b6a84217381abea1"}  # salted digests, not answers
-_wrong = {"03.q_halfway": [5.0], "03.q_window": [98], "03.q_stop": ["no"], "03.q_minimum": [0.3], "03.q_doublings": [23, 25, 100], "03.q_validation": ["yes"], "03.q_three_ways": ["fastai", "PyTorch"]}
-_hints = {'03.q_halfway': 'the schedule multiplies by the same factor every step, so half the steps cover half the orders of magnitude from start_lr to end_lr', '03.q_window': 'compute 1 / (1 - 0.98)', '03.q_stop': 'fastai stops once the smoothed loss is over 4 times the best so far: compare', '03.q_minimum': 'the minimum suggestion backs off from the lowest point, because the loss is about to turn up there: by a factor of ten', '03.q_doublings': 'each doubling multiplies by 2: 2 to the power of how many is the first power of 2 above 10 / 1e-6 = 10^7?', '03.q_validation': 'look at the loop you wrote: which data does each of its iterations touch?', '03.q_three_ways': 'each loop computes gradients somewhere: look for who calls backward in each'}  # each a nudge of its own: the clean twin keeps no prose to point at
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id])
+from ..checks import yes_no
+# salted digests, not answers; a choice's `why` is keyed by its wrong options' digests
+exercise("03.q_halfway", digest="d4d404112762e60fbc82", number=True, sig=2,
+         hint="the schedule multiplies by the same factor every step, so half the steps cover half the orders of magnitude from start_lr to end_lr")
+exercise("03.q_window", digest="e1e82297b13c587079c7", number=True, sig=2,
+         hint="a loss's weight shrinks by a factor beta at every step: after how many steps are the weights left small? Section 2's paragraph on smoothing gives the rule of thumb")
+exercise("03.q_stop", digest="c3ca31b2cc3b8da81cf1", options=yes_no(yes=["stop", "stops", "it stops"], no=["continue", "continues", "keeps going", "goes on", "carries on"]),
+         why={"10a4edc659336fe15e85": "the stop rule asks how many times the best so far the smoothed loss has become, and compares that with fastai's factor: work out the ratio here"},
+         hint="how many times the best so far is the smoothed loss now? Compare that with the factor of the stop rule (section 2, \"When to stop\")")
+exercise("03.q_minimum", digest="931b665523d5996ae058", number=True, sig=2,
+         hint="the minimum suggestion backs off from the lowest point, because the loss is about to turn up there: section 3 says by how much")
+exercise("03.q_doublings", digest="cab9096882abbb270239", number=True,
+         hint="each doubling multiplies by 2: 2 to the power of how many is the first power of 2 above 10 / 1e-6 = 10^7?")
+exercise("03.q_validation", digest="83f0b6a84217381abea1",
+         options=yes_no(yes=["computes it", "every iteration", "each iteration"], no=["skips it", "skips validation", "only the training loss", "training loss only", "only training", "training only"]),
+         why={"07854ec2b6e2cd26896f": "the finder measures how training behaves, batch by batch: look at which data its loop touches, and what more would cost"},
+         hint="look at the loop you wrote: which data does each of its iterations touch?")
+exercise("03.q_three_ways", digest="a62dc00d43ec21e5d0d4",
+         options={"PyTorch": ["bare loop", "bare pytorch loop", "pytorch loop"], "BasicLearner": ["basic learner", "our learner", "my own learner"],
+                  "fastai": ["fastai learner", "fastai's learner"],
+                  "all": ["all three", "all 3", "all of them", "every one", "each of them", "everywhere", "each one", "every way", "each way", "all three ways"]},
+         why={"6a8dad694119a0fedf1d": "the bare loop does call it; now look at where the other two ways compute their gradients",
+              "4b9ee9da148150847c64": "chapter 2's learner does call it; now look at where the other two ways compute their gradients",
+              "92162fe49a4d66b4e246": "fastai's Learner does call it; now look at where the other two ways compute their gradients"},
+         hint="each loop computes gradients somewhere: look for who calls backward in each")

@@ -18,16 +18,20 @@ def _test_softmax(f):
     got = f(x.clone())
     if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor shaped like the activations")
     if got.shape != x.shape: raise NotYet(f"for 5 photos and 3 labels it returned shape {tuple(got.shape)}; the probabilities keep the activations' shape (5, 3)")
+    if not (got.is_floating_point() or got.is_complex()): raise NotYet(f"it returned a tensor of {got.dtype}: probabilities are fractions, a tensor of floats")
+    got, x = got.detach().double(), x.double()  # float32 or float64: both are probabilities
     want = torch.softmax(x, dim=1)
     if torch.allclose(got, want, atol=1e-6): return
+    if torch.allclose(got, x.exp() / x.exp().sum(), atol=1e-6): raise NotYet("the whole batch adds up to 1: it divided by the total of every photo's numbers; each row, one photo, should add up to 1 on its own")
     if torch.allclose(got, torch.softmax(x, dim=0), atol=1e-6): raise NotYet("each *column* adds up to 1: it normalised each label over the photos; each row, one photo, should add up to 1")
     if torch.allclose(got, x.sigmoid(), atol=1e-6): raise NotYet("that's the sigmoid of each activation on its own: a photo's three numbers don't add up to 1")
     if (got < 0).any(): raise NotYet("some probabilities are negative: the exponential makes every activation positive first")
     raise NotYet(f"on 5 fixed photos its probabilities differ from softmax's by up to {float((got - want).abs().max()):.3g}")
 
-exercise("04.softmax", name="softmax", test=_test_softmax, reference=softmax,
-         hint="two steps: make everything positive (which function grows fastest?), then divide each row by its own sum — `sum(dim=..., keepdim=True)` keeps the shape that lines up with the rows",
-         wrong=[lambda x: x.exp() / x.exp().sum(dim=0, keepdim=True), lambda x: x.sigmoid(), lambda x: x / x.sum(dim=1, keepdim=True)])
+exercise("04.softmax", name="softmax", test=_test_softmax, reference=softmax, builds=("softmax", "log_softmax", "Softmax", "softmax_"),
+         hint="re-read the paragraph on softmax: what makes every activation positive, and what then makes each photo's numbers add up to 1? Mind which dimension is a photo: a sum can keep its dimension (`keepdim`), to line up with the rows",
+         wrong=[lambda x: x.exp() / x.exp().sum(dim=0, keepdim=True), lambda x: x.sigmoid(), lambda x: x / x.sum(dim=1, keepdim=True),
+                lambda x: x.exp() / x.exp().sum()])
 
 # %% ../../nbs/04_production.ipynb #4c595b73
 def _test_cross_entropy(f):
@@ -43,27 +47,41 @@ def _test_cross_entropy(f):
     if torch.allclose(got.float().reshape(()), want, atol=1e-5): return
     if torch.allclose(got.float().reshape(()), -want, atol=1e-5): raise NotYet(f"it returned {float(got):.4f}, a negative loss: the log of a probability is at most 0")
     p = torch.softmax(acts, 1)[range(6), targs]
-    if torch.allclose(got.float().reshape(()), (1 - p).mean(), atol=1e-5): raise NotYet("that's chapter 2's loss, 1 − p: cross-entropy takes −log p, which punishes a confident mistake far more")
+    if torch.allclose(got.float().reshape(()), (1 - p).mean(), atol=1e-5): raise NotYet("that's chapter 2's loss, 1 − p: cross-entropy's cost grows without bound as p falls, so a confident mistake costs far more")
+    if torch.allclose(got.float().reshape(()), want * len(targs), atol=1e-4): raise NotYet(f"it returned {float(got):.4f}, the photos' costs added up: then the loss grows with the batch size; the batch's loss is their average")
     raise NotYet(f"on 6 fixed photos it returned {float(got):.4f}; PyTorch's F.cross_entropy and fastai's CrossEntropyLossFlat both give {float(fastai):.4f}")
 
 exercise("04.cross_entropy", name="cross_entropy", test=_test_cross_entropy, reference=cross_entropy,
-         hint="softmax first; then, in each row, the probability at the right label (index with two sequences: the rows and the labels); then −log, and the mean",
+         builds=("cross_entropy", "nll_loss", "log_softmax", "CrossEntropyLossFlat", "CrossEntropyLoss", "NLLLoss"),
+         hint="re-read the paragraph on cross-entropy: which one of each row's probabilities counts, what turns it into a cost, and how do the photos' costs become one number? Indexing a tensor with two sequences, the rows and the labels, picks one element per row",
          wrong=[lambda a, t: softmax(a)[range(len(t)), t].log().mean(), lambda a, t: (1 - softmax(a)[range(len(t)), t]).mean(),
-                lambda a, t: -softmax(a)[range(len(t)), t].log()])
+                lambda a, t: -softmax(a)[range(len(t)), t].log(),
+                lambda a, t: -softmax(a)[range(len(t)), t].log().sum()])
 
 # %% ../../nbs/04_production.ipynb #e25b56ad
 def _test_confusion(f):
     import torch
-    targs = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 0])
-    preds = torch.tensor([0, 1, 0, 1, 2, 2, 0, 2, 2, 0])
-    got = f(preds, targs, 3)
-    want = torch.tensor([[3, 1, 0], [0, 1, 1], [1, 0, 3]])
-    if type(got).__module__ == "numpy" or isinstance(got, list): got = torch.as_tensor(got)  # counts in another container are still the counts
-    if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor of counts, one row per actual label")
-    if tuple(got.shape) != (3, 3): raise NotYet(f"for 3 labels it returned a tensor of shape {tuple(got.shape)}; expected shape (3, 3): a row and a column per label")
-    if torch.equal(got.long(), want.T): raise NotYet("rows and columns are swapped: rows are the actual labels, columns the predictions")
-    if int(got.sum()) != len(targs): raise NotYet(f"its counts add up to {int(got.sum())}, but there are {len(targs)} images: each is counted once")
-    if not torch.equal(got.long(), want): raise NotYet(f"on 10 fixed predictions it returned {got.tolist()}")
+    cases = [(torch.tensor([0, 1, 0, 1, 2, 2, 0, 2, 2, 0]), torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 0]), torch.tensor([[3, 1, 0], [0, 1, 1], [1, 0, 3]])),
+             # 4 labels: label 3 has no images at all, label 1 is predicted but never the actual one
+             (torch.tensor([0, 2, 2, 0, 1]), torch.tensor([0, 2, 0, 2, 2]), torch.tensor([[1, 0, 1, 0], [0, 0, 0, 0], [1, 1, 1, 0], [0, 0, 0, 0]]))]
+    for preds, targs, want in cases:
+        n = len(want)
+        got = f(preds.clone(), targs.clone(), n)
+        if type(got).__module__ == "numpy" or isinstance(got, list): got = torch.as_tensor(got)  # counts in another container are still the counts
+        if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor of counts, one row per actual label")
+        if tuple(got.shape) != (n, n):
+            if n == 4 and tuple(got.shape) == (3, 3): raise NotYet("for 4 labels it returned shape (3, 3): it sized the matrix by the labels that occur, and here label 3 has no images; every label has its row and column, images or not")
+            raise NotYet(f"for {n} labels it returned a tensor of shape {tuple(got.shape)}; expected shape ({n}, {n}): a row and a column per label")
+        if torch.equal(got.long(), want.T): raise NotYet("rows and columns are swapped: rows are the actual labels, columns the predictions")
+        if int(got.sum()) != len(targs): raise NotYet(f"its counts add up to {int(got.sum())}, but there are {len(targs)} images: each is counted once")
+        if not torch.equal(got.long(), want): raise NotYet(f"on {len(targs)} fixed predictions of {n} labels it returned {got.tolist()}")
+
+def _sized_by_data(preds, targs, n):
+    import torch
+    k = int(max(preds.max(), targs.max())) + 1
+    m = torch.zeros(k, k, dtype=torch.long)
+    for p, t in zip(preds.tolist(), targs.tolist()): m[t, p] += 1
+    return m
 
 def _transposed(preds, targs, n):
     import torch
@@ -71,9 +89,9 @@ def _transposed(preds, targs, n):
     for p, t in zip(preds.tolist(), targs.tolist()): m[p, t] += 1
     return m
 
-exercise("04.confusion", name="confusion", test=_test_confusion, reference=confusion,
+exercise("04.confusion", name="confusion", test=_test_confusion, reference=confusion, builds=("confusion_matrix", "ConfusionMatrix", "multiclass_confusion_matrix"),
          hint="go through the pairs (prediction, actual label) and add one to the cell they point at: which of the two picks the row?",
-         wrong=[_transposed])
+         wrong=[_transposed, _sized_by_data])
 
 # %% ../../nbs/04_production.ipynb #fbc42dd3
 class _Planted:
@@ -92,7 +110,7 @@ def _test_safe_load(f):
         raise NotYet("it didn't give back the saved tensors: load the file and return what it holds")
     try: f(bad)
     except Exception: pass
-    if marker.exists(): raise NotYet("loading a planted file ran the code stored in it: tell torch.load to accept weights only")
+    if marker.exists(): raise NotYet("loading a planted file ran the code stored in it: torch.load can be told to read tensors and plain containers and refuse anything else")
     # torch before 2.6 unpickled anything unless told otherwise: an answer that relies on today's default is safe by luck
     real = torch.load
     def old_default(*args, weights_only=False, **kwargs): return real(*args, weights_only=weights_only, **kwargs)
@@ -100,7 +118,7 @@ def _test_safe_load(f):
     try: f(bad)
     except Exception: pass
     finally: torch.load = real
-    if marker.exists(): raise NotYet("safe only by today's default: with torch before 2.6, which unpickles anything by default, it ran the planted code; ask torch.load for weights only yourself")
+    if marker.exists(): raise NotYet("safe only by today's default: with torch before 2.6, which unpickles anything by default, it ran the planted code; say in your call that only tensors and plain containers may be read")
 
 exercise("04.safe_load", name="safe_load", test=_test_safe_load, reference=safe_load,
          hint="torch.load has an argument that makes it read tensors and plain containers only",
@@ -168,11 +186,13 @@ def _test_unsure(f):
     import torch
     vocab = ["black", "grizzly", "teddy"]
     for probs, th, want in [([0.1, 0.85, 0.05], 0.8, "grizzly"), ([0.5, 0.3, 0.2], 0.8, "unsure"), ([0.05, 0.15, 0.8], 0.8, "teddy"),
-                            ([0.5, 0.3, 0.2], 0.5, "black"), ([0.34, 0.33, 0.33], 0.3, "black"), ([0.9, 0.05, 0.05], 0.95, "unsure")]:
+                            ([0.5, 0.3, 0.2], 0.5, "black"), ([0.34, 0.33, 0.33], 0.3, "black"), ([0.9, 0.05, 0.05], 0.95, "unsure"),
+                            ([0.79, 0.2, 0.01], 0.8, "unsure"), ([0.2, 0.795, 0.005], 0.8, "unsure")]:  # just below the threshold
         got = f(torch.tensor(probs), vocab, th)
         if got == want: continue
         about = f"for probabilities {probs} and threshold {th} it returned {got!r}; expected {want!r}"
         if isinstance(got, (int, torch.Tensor)) and not isinstance(got, str): raise NotYet(f"{about}: name the label with vocab, not its index")
+        if want == "unsure" and th - max(probs) <= 0.02: raise NotYet(f"{about}: {max(probs)} is just below the threshold {th}, and a probability below it, however close, doesn't reach it")
         if want == "unsure": raise NotYet(f"{about}: no label reaches the threshold")
         if got == "unsure" and max(probs) == th: raise NotYet(f"{about}: a probability equal to the threshold is at least the threshold")
         raise NotYet(about)
@@ -180,12 +200,31 @@ def _test_unsure(f):
 exercise("04.label_or_unsure", name="label_or_unsure", apply=True, test=_test_unsure,
          hint="find the position of the largest probability; compare that probability (not its position) with the threshold",
          wrong=[lambda p, v, th=0.8: v[int(p.argmax())], lambda p, v, th=0.8: v[int(p.argmax())] if p.max() > th else "unsure",
-                lambda p, v, th=0.8: int(p.argmax()) if p.max() >= th else "unsure", lambda p, v, th=0.8: v[int(p.argmin())] if p.max() >= th else "unsure"])
+                lambda p, v, th=0.8: int(p.argmax()) if p.max() >= th else "unsure", lambda p, v, th=0.8: v[int(p.argmin())] if p.max() >= th else "unsure",
+                lambda p, v, th=0.8: v[int(p.argmax())] if p.max() >= th - 0.01 else "unsure", lambda p, v, th=0.8: v[int(p.argmax())] if round(float(p.max()), 1) >= th else "unsure"])
 
 # %% ../../nbs/04_production.ipynb #53870db3
-_answers = {"04.q_valid_aug": "36985523dd26b7d255ce", "04.q_min_scale": "c2fa57ce167220810fd7",
-            "04.q_diagonal": ("bb3cee343a9a7d33f2d7", "dde8caf5110a20808d4e", "58bfa5f355e35f1ca7b6"), "04.q_pickle": "82051ee6db6f1056819b",
-            "04.q_pin": "94cc310fb4d3c124c109"}  # salted digests, not answers
-_wrong = {"04.q_valid_aug": ["yes"], "04.q_min_scale": [200, 40000, 160000], "04.q_diagonal": ["corner"], "04.q_pickle": ["yes"], "04.q_pin": ["no"]}
-_hints = {'04.q_valid_aug': 'the validation score must mean the same every epoch: what happens to its images each time?', '04.q_min_scale': "min_scale is a share of the original image's area, not of its side: how many pixels does a 400×400 photo have?", '04.q_diagonal': "rows are the actual labels, columns the predicted ones: where is a row's label equal to its column's?", '04.q_pickle': 'a pickle stores how to rebuild each object, and rebuilding can mean calling any function: whoever made the file chose which', '04.q_pin': 'a pin (==) names one exact version, whatever has been released since'}  # each a nudge of its own: the clean twin keeps no prose to point at
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id])
+from ..checks import yes_no
+# salted digests, not answers; a choice's `why` is keyed by its wrong options' digests
+exercise("04.q_valid_aug", digest="36985523dd26b7d255ce",
+         options=yes_no(no=["only the training", "only training", "training only", "training set only", "centre crop", "center crop", "unchanged"]),
+         why={"635f32f9a389cc811e30": "the validation score must mean the same thing every epoch: what would random flips and zooms do to that?"},
+         hint="the validation score must mean the same every epoch: what happens to its images each time?")
+exercise("04.q_min_scale", digest="c2fa57ce167220810fd7", number=True,
+         hint="min_scale is a share of the original image's area, not of its side: how many pixels does a 400×400 photo have?")
+exercise("04.q_diagonal", digest="bb3cee343a9a7d33f2d7",
+         options={"diagonal": ["main diagonal", "leading diagonal", "along the diagonal", "on the diagonal", "diagonal cells"],
+                  "off the diagonal": ["off diagonal", "outside the diagonal", "not on the diagonal", "everywhere else"],
+                  "first row": ["top row"], "last column": ["right column", "rightmost column"]},
+         why={"87968fc2056e4c95836b": "there a row's actual label differs from its column's predicted one: those cells count mistakes",
+              "7e3984438d6437198300": "a row holds the images of one actual label, those called right and those called wrong",
+              "04476fb79238bde4795d": "a column holds the images given one predicted label, those called right and those called wrong"},
+         hint="rows are the actual labels, columns the predicted ones: where is a row's label equal to its column's?")
+exercise("04.q_pickle", digest="82051ee6db6f1056819b",
+         options=yes_no(yes=["as safe", "just as safe", "equally safe"], no=["unsafe", "not safe", "less safe", "dangerous", "risky", "can run code"]),
+         why={"20fbefa3b5bacda4ee56": "a photo holds pixels; a pickle holds instructions for rebuilding objects: what can those instructions call?"},
+         hint="a pickle stores how to rebuild each object, and rebuilding can mean calling any function: whoever made the file chose which")
+exercise("04.q_pin", digest="94cc310fb4d3c124c109",
+         options=yes_no(yes=["same version", "the same", "pinned version", "pinned one", "still gets it", "gets the same"], no=["newer", "newest", "latest"]),
+         why={"2036b1fd0979e72e23d8": "what does `==` in a requirements file ask pip for, whatever has been released since?"},
+         hint="what does `==` in a requirements file ask pip to install, and does a newer release change that?")

@@ -18,14 +18,15 @@ def _test_r_mse(f):
     got = f(pred, targ)
     if isinstance(got, (list, tuple)) or getattr(got, "ndim", 0): raise NotYet(f"it returned {np.shape(got)} values; expected one number for all the predictions")
     got = float(got)
-    if math.isclose(got, 1.5): raise NotYet("it returned 1.5, the mean squared error: take its square root, to be back in the targets' units")
-    if math.isclose(got, 6.0): raise NotYet("it returned 6.0, the sum of the squared errors: average them (then the root)")
-    if math.isclose(got, 1.0): raise NotYet("it returned 1.0, the mean absolute error: square the errors before averaging")
+    if math.isclose(got, 1.5): raise NotYet("it returned 1.5, the mean squared error, which is in squared units: the RMSE is back in the targets' units")
+    if math.isclose(got, 6.0): raise NotYet("it returned 6.0, the sum of the squared errors: it grows with the number of predictions, and the RMSE doesn't")
+    if math.isclose(got, 1.0): raise NotYet("it returned 1.0, the mean absolute error (or the root of each squared error, averaged): the order of the steps matters")
     if not math.isclose(got, math.sqrt(1.5), rel_tol=1e-9): raise NotYet(f"for errors 0, -1, 2, -1 it returned {got:.4f}; the RMSE is {math.sqrt(1.5):.4f}")
     if not math.isclose(float(f(np.array([2.]), np.array([1., 3.]))), 1.0): raise NotYet("a single prediction for every target should work too (NumPy broadcasting does it)")
 
 exercise("05.r_mse", name="r_mse", test=_test_r_mse, reference=r_mse,
-         hint="the name, read backwards, is the recipe: the error of each prediction, squared, then the mean, then the root",
+         hint="re-read how section 2 defines the metric: its name, read from the end, lists the steps in the order you take them",
+         builds=("mean_squared_error", "root_mean_squared_error", "rmse"),
          wrong=[lambda p, t: float(((np.asarray(p) - np.asarray(t)) ** 2).mean()), lambda p, t: float(np.abs(np.asarray(p) - np.asarray(t)).mean()),
                 lambda p, t: float(((np.asarray(p) - np.asarray(t)) ** 2).sum())])
 
@@ -45,13 +46,14 @@ def _test_split_sse(f):
         if math.isclose(got, y[l].var() + y[~l].var()): raise NotYet(f"at threshold {t} it added the two sides' variances (mean squared errors): the total error is a sum over the rows, so a big side weighs more")
         lt = x < t
         if math.isclose(got, float(((y[lt] - y[lt].mean()) ** 2).sum() + ((y[~lt] - y[~lt].mean()) ** 2).sum())):
-            raise NotYet(f"at threshold {t} the row with x equal to it went right: `x <= threshold` goes left")
+            raise NotYet(f"at threshold {t} the row with x equal to it went right (`<` where the exercise says `<=`): a row exactly at the threshold goes left")
         raise NotYet(f"on a fixed 8-row example, at threshold {t} it returned {got:.4f}; the split's total squared error is {want:.4f}")
 
 exercise("05.split_sse", name="split_sse", test=_test_split_sse, reference=split_sse,
-         hint="a boolean mask picks each side's rows; for one side, subtract that side's mean, square, and sum",
+         hint="a boolean mask selects one side's rows and its negation the other's: score each side on its own, as section 4 measures a split, then combine the two",
          wrong=[lambda x, y, t: float(((y[x <= t] - y[x <= t].mean()) ** 2).sum()), lambda x, y, t: float(((y - y.mean()) ** 2).sum()),
-                lambda x, y, t: float(y[x <= t].var() + y[x > t].var())])
+                lambda x, y, t: float(y[x <= t].var() + y[x > t].var()),
+                lambda x, y, t: float(((y[x < t] - y[x < t].mean()) ** 2).sum() + ((y[x >= t] - y[x >= t].mean()) ** 2).sum())])
 
 # %% ../../nbs/05_tabular.ipynb #9771b2b6
 def _test_bootstrap(f):
@@ -62,13 +64,15 @@ def _test_bootstrap(f):
     if a.min() < 0 or a.max() >= n: raise NotYet(f"its positions run from {a.min()} to {a.max()}; rows are numbered 0 to {n - 1}")
     if len(np.unique(a)) == n: raise NotYet("every row comes exactly once: that's a shuffle; a bootstrap sample draws with replacement, so some rows repeat")
     if np.array_equal(a, b): raise NotYet("two calls with the same generator gave the same sample: draw from `rng`, don't re-seed it")
+    if not np.array_equal(np.asarray(f(n, np.random.default_rng(5))), np.asarray(f(n, np.random.default_rng(5)))):
+        raise NotYet("two generators seeded alike gave different samples: it draws from somewhere else (NumPy's global random state?), not from `rng`, the generator passed in")
     share = np.mean([len(np.unique(np.asarray(f(n, rng)))) / n for _ in range(20)])
-    if abs(share - (1 - 1 / math.e)) > 0.02: raise NotYet(f"on average {share:.0%} of the rows are in a sample; with n draws with replacement about 63% should be: is every row equally likely?")
+    if abs(share - (1 - 1 / math.e)) > 0.02: raise NotYet(f"on average {share:.0%} of the rows are in a sample, far from what n draws with replacement from all n rows give: is every row equally likely?")
 
 exercise("05.bootstrap", name="bootstrap", test=_test_bootstrap, reference=bootstrap,
          hint="NumPy's generator has a method that draws random integers from a range, as many as you ask for; each draw is independent of the others",
          wrong=[lambda n, rng: rng.permutation(n), lambda n, rng: np.random.default_rng(0).integers(0, n, n), lambda n, rng: rng.integers(0, n // 2, n),
-                lambda n, rng: rng.integers(0, n, n // 2)])
+                lambda n, rng: rng.integers(0, n, n // 2), lambda n, rng: np.random.randint(0, n, n)])
 
 # %% ../../nbs/05_tabular.ipynb #8498dd63
 def _oob_case():
@@ -98,20 +102,31 @@ def _test_oob(f):
     raise NotYet(f"on a fixed bag of 5 trees it returned {got:.4f}; the out-of-bag RMSE is {_oob_ref(b, X, y):.4f}")
 
 exercise("05.oob_error", name="oob_error", apply=True, test=_test_oob,
-         hint="keep, for every row, a running total of predictions and a count of trees; a tree adds to the rows its sample doesn't contain (a boolean mask: all True, then False at the sample's positions)",
+         hint="section 5's out-of-bag idea: a row may be predicted only by the trees whose sample missed it, and a row no tree missed has no such prediction at all",
          wrong=[lambda b, X, y: _oob_ref(b, X, y, all_trees=True), lambda b, X, y: _oob_ref(b, X, y, fill=0.),
                 lambda b, X, y: r_mse(bag_predict(b, X), y) * 2])
 
 # %% ../../nbs/05_tabular.ipynb #7590bea2
-exercise("05.q_oob_share", apply=True, digest="fc88d34f7c9d9371e722", sig=2, wrong=[0.5, 0.63, 0.632, 0, 0.33],
-         hint="one draw misses a given row with probability 1 − 1/n; n independent draws all miss it with that to the power n, which tends to a famous constant as n grows")
+exercise("05.q_oob_share", apply=True, number=True, sig=2, digest=('fc88d34f7c9d9371e722', '79cdd37363d39ee40d74', 'd83d62e0ff21c18947de', '9dd8783bc60781ae1f06'),
+         hint="work out the chance that one draw misses a given row, then that all n independent draws do; as n grows it tends to a famous constant (or measure it with your bootstrap)")
+
 
 # %% ../../nbs/05_tabular.ipynb #85720405
-exercise("05.q_extrapolate", apply=True, digest=("bc53c54c7c7efd817d86", "4820645c66e73e0d544c", "9b95fa048d98d5770cf4"), wrong=["higher", "lower"],
+exercise("05.q_extrapolate", apply=True, options={'higher': ['dearer', 'more expensive', 'increases', 'goes up', 'rises', 'raised'], 'the same': ['same', 'equal', 'unchanged', 'identical', "doesn't change", 'does not change', 'no change', 'stays', 'constant'], 'lower': ['cheaper', 'less expensive', 'decreases', 'goes down', 'drops', 'falls']}, digest='bc53c54c7c7efd817d86',
+         why={'84489acfe26b99cc22b7': "a tree can't continue a trend past its training data: on which side of each of its year-built thresholds does 2010 fall, and on which side did 2000?",
+              '237b6856eb1e8bccecca': "a tree can't continue a trend past its training data: on which side of each of its year-built thresholds does 2010 fall, and on which side did 2000?"},
          hint="every question a tree asks about the year built has a threshold between two training values: which side does 2010 take, and which side did 2000 take?")
 
+
 # %% ../../nbs/05_tabular.ipynb #03a5757c
-_answers = {'05.q_split': ('f49ef34a13b5b6bfedba', 'f49ef34a13b5b6bfedba', 'fd36a748a7bc15587366', 'fd36a748a7bc15587366'), '05.q_leaves': '9f50b5bd463f41a3628a', '05.q_deep_train': '20ae4f0b9c2176820ec1', '05.q_more_trees': 'f9bd7423b33af70c042d', '05.q_ood': '2e018ee7069ad0c6a738'}  # salted digests, not answers
-_wrong = {'05.q_split': ['a random sample', 'random'], '05.q_leaves': [5, 10, 25, 16, 31], '05.q_deep_train': [1], '05.q_more_trees': ['yes'], '05.q_ood': ['no']}
-_hints = {'05.q_split': 'the model will meet sales from after its training data: which validation sales are like those?', '05.q_leaves': 'each level splits every leaf of the level above in two', '05.q_deep_train': 'what does a leaf predict, and how many rows does it hold?', '05.q_more_trees': 'more trees change the average, not what each tree does: what happens to an average of more and more independent guesses?', '05.q_ood': 'if every column had the same distribution in both sets, what could the classifier go on?'}  # each a nudge of its own: the clean twin keeps no prose to point at
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id])
+# salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
+exercise("05.q_split", options={'a random sample': ['random', 'random split', 'randomly', 'shuffled'], 'the latest sales': ['latest', 'most recent', 'newest', 'recent', 'last', 'later', 'by time', 'time split', '2010', 'future']}, digest='f49ef34a13b5b6bfedba',
+         why={'b2158f14c70d462ac9c3': 'a random sample mixes sales of every year into training, so validation asks the model to fill gaps between known sales, not to forecast: which validation sales are like the ones it will price?'},
+         hint="the model will meet sales from after its training data: which validation sales are like those?")
+exercise("05.q_leaves", number=True, digest='9f50b5bd463f41a3628a', hint="each level splits every leaf of the level above in two")
+exercise("05.q_deep_train", number=True, digest=('20ae4f0b9c2176820ec1', 'cac615d8c335e58038af', 'e7ae7c014837f6049586', '5dd5c88126956264db09'),
+         hint="what does a leaf predict, and how many rows does it hold?")
+exercise("05.q_more_trees", options={'yes': ['yes', 'overfit more', 'overfits more', 'more overfitting'], 'no': ['no', 'never', 'steadier', 'more stable']}, digest='f9bd7423b33af70c042d', why={'a74374e236b6036e5e66': 'each tree is grown the same way however many there are; adding trees changes only the average: what happens to an average of more and more guesses?'},
+         hint="more trees change the average, not what each tree does: what happens to an average of more and more independent guesses?")
+exercise("05.q_ood", options={'yes': ['yes', 'differ', 'differs', 'different', 'certainly'], 'no': ['no', 'same distribution', 'identical', 'chance', 'luck']}, digest='2e018ee7069ad0c6a738', why={'9af2860b3b85335927cb': 'if every column were distributed alike in both sets, a classifier could do little better than guessing the larger set: what is it going on?'},
+         hint="if every column had the same distribution in both sets, what could the classifier go on?")

@@ -25,15 +25,16 @@ def _test_shrunk_means(f):
     want = pd.Series({"a": 1., "b": 0.25, "c": 4 / 3})
     if set(got.index) != set(want.index): raise NotYet(f"its index is {sorted(got.index)}; expected one entry per distinct key, {sorted(want.index)}")
     got = got.reindex(want.index).astype(float)
-    if np.allclose(got, [2., 0.5, 4.]): raise NotYet("it returned the plain means (2, 0.5, 4 for sums 4, 1, 4 over counts 2, 2, 1): add lam to each count before dividing")
-    if np.allclose(got, [4., 2.5, 6.]): raise NotYet("it added lam to the mean; add it to the count instead, so few rows pull the value towards 0")
+    if np.allclose(got, [2., 0.5, 4.]): raise NotYet("it returned the plain means (2, 0.5, 4 for sums 4, 1, 4 over counts 2, 2, 1): nothing pulls a key with few rows towards 0; re-read how section 2 brings λ in")
+    if np.allclose(got, [4., 2.5, 6.]): raise NotYet("it added lam to the mean, which moves every key up by the same amount; shrinkage pulls the keys with few rows towards 0: re-read how section 2 brings λ in")
+    if np.allclose(got, [3., 1.5, 6.]): raise NotYet("it added lam to the sum, which pushes the keys up, most of all those with few rows; shrinkage pulls them towards 0: re-read how section 2 brings λ in")
     if not np.allclose(got, want): raise NotYet(f"for sums 4, 1, 4 over counts 2, 2, 1 and lam 2 it returned {got.round(4).tolist()}; expected {want.round(4).tolist()}")
     if not np.allclose(f(r, keys, 0.).reindex(want.index).astype(float), [2., 0.5, 4.]): raise NotYet("with lam = 0 it should return the plain means")
 
 exercise("06.shrunk_means", name="shrunk_means", test=_test_shrunk_means, reference=shrunk_means,
-         hint="pandas groups the values of a Series by another Series in one call; then each group's sum and count are one method call away",
+         hint="pandas groups the values of a Series by another Series in one call, and a group has a method for each number the statement asks of it",
          wrong=[lambda r, k, lam=5.: r.groupby(k).mean(), lambda r, k, lam=5.: r.groupby(k).mean() + lam,
-                lambda r, k, lam=5.: r.groupby(k).sum() / lam])
+                lambda r, k, lam=5.: r.groupby(k).sum() / lam, lambda r, k, lam=5.: (r.groupby(k).sum() + lam) / r.groupby(k).count()])
 
 # %% ../../nbs/06_collab.ipynb #281a99bd
 def _test_one_hot(f):
@@ -42,14 +43,17 @@ def _test_one_hot(f):
     if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor")
     if tuple(got.shape) == (n, len(idx)): raise NotYet(f"its shape is {tuple(got.shape)}: one column per position; expected one row per position, ({len(idx)}, {n})")
     if tuple(got.shape) != (len(idx), n): raise NotYet(f"its shape is {tuple(got.shape)}; expected ({len(idx)}, {n}): one row per position in idx, one column per possible position")
-    if not got.is_floating_point(): raise NotYet(f"its dtype is {got.dtype}: a matrix product with float weights needs a float tensor (.float())")
+    if not got.is_floating_point(): raise NotYet(f"its dtype is {got.dtype}: a matrix product with float weights needs a float tensor")
+    if got.dtype != torch.float32: raise NotYet(f"its dtype is {got.dtype}; the weights it multiplies are float32 (PyTorch's default), and a matrix product needs both of one dtype: return float32")
     if not torch.equal(got, F.one_hot(idx, n).float()): raise NotYet(f"for positions {idx.tolist()} of {n} it returned {got.tolist()}")
     w = torch.randn(n, 3)
     if not torch.allclose(f(idx, n) @ w, w[idx]): raise NotYet("one_hot(idx, n) @ w should be the rows of w at idx")
 
 exercise("06.one_hot", name="one_hot", test=_test_one_hot, reference=one_hot,
-         hint="start from torch.zeros of the right shape; then set one element per row — indexing with two tensors, rows and columns, sets them all at once",
-         wrong=[lambda i, n: F.one_hot(i, n), lambda i, n: F.one_hot(i, n).float().T, lambda i, n: torch.ones(len(i), n)])
+         hint="a matrix of zeros first, one row per position; then a single 1 in each row, in the column its position names: indexing with a tensor of rows and a tensor of columns reaches many elements in one step",
+         builds=("one_hot",),
+         wrong=[lambda i, n: F.one_hot(i, n), lambda i, n: F.one_hot(i, n).float().T, lambda i, n: torch.ones(len(i), n),
+                lambda i, n: torch.eye(n, dtype=torch.float64)[i]])
 
 # %% ../../nbs/06_collab.ipynb #74675785
 def _test_sigmoid_range(f):
@@ -58,14 +62,17 @@ def _test_sigmoid_range(f):
     got = f(x, 1., 4.)
     if not isinstance(got, torch.Tensor) or got.shape != x.shape: raise NotYet(f"it returned {type(got).__name__} of shape {tuple(getattr(got, 'shape', ()))}; expected a tensor shaped like x, {tuple(x.shape)}")
     want = fastai_sigmoid_range(x, 1., 4.)
-    if torch.allclose(got, torch.sigmoid(x) * 4.): raise NotYet("its outputs run from 0 to hi: stretch the sigmoid by hi - lo, then shift it up by lo")
-    if torch.allclose(got, torch.sigmoid(x) * 3.): raise NotYet("its outputs run from 0 to hi - lo: shift them up by lo")
+    if torch.allclose(got, torch.sigmoid(x) * 4.): raise NotYet("its outputs run from 0 to hi: as x → −∞ they should approach lo, not 0")
+    if torch.allclose(got, torch.sigmoid(x) * 3.): raise NotYet("its outputs run from 0 to hi - lo: as x → −∞ they should approach lo, and as x → ∞, hi")
+    if torch.allclose(got, torch.sigmoid(x) * 4. + 1.): raise NotYet("its outputs run from lo to hi + lo: as x → ∞ they should approach hi")
     if torch.allclose(got, x.clamp(1., 4.)): raise NotYet("it clamps x: outside (lo, hi) the gradient is then 0 and the model stops learning; use the sigmoid")
     if not torch.allclose(got, want, atol=1e-6): raise NotYet(f"for x = {x.tolist()}, lo 1, hi 4 it returned {got.tolist()}; fastai's sigmoid_range gives {want.tolist()}")
 
 exercise("06.sigmoid_range", name="sigmoid_range", test=_test_sigmoid_range, reference=sigmoid_range,
-         hint="torch.sigmoid runs from 0 to 1: multiply to make the range hi - lo wide, then add to start it at lo",
-         wrong=[lambda x, lo, hi: torch.sigmoid(x) * hi, lambda x, lo, hi: torch.sigmoid(x) * (hi - lo), lambda x, lo, hi: x.clamp(lo, hi)])
+         hint="torch.sigmoid runs from 0 to 1: what turns a range from 0 to 1 into one from lo to hi? Try your answer at both ends",
+         builds=("sigmoid_range",),
+         wrong=[lambda x, lo, hi: torch.sigmoid(x) * hi, lambda x, lo, hi: torch.sigmoid(x) * (hi - lo), lambda x, lo, hi: x.clamp(lo, hi),
+                lambda x, lo, hi: torch.sigmoid(x) * hi + lo])
 
 # %% ../../nbs/06_collab.ipynb #375925df
 def _test_l2_penalty(f):
@@ -75,16 +82,17 @@ def _test_l2_penalty(f):
     if got.numel() != 1: raise NotYet(f"it returned {got.numel()} numbers; expected one, the penalty for all the weights")
     v = float(got.detach())
     if math.isclose(v, 7.): raise NotYet("it counts only the first tensor in the list: add up the squares of every tensor")
-    if math.isclose(v, 16.): raise NotYet("it returned the sum of squares itself: multiply it by wd")
-    if math.isclose(v, 0.5 * 8): raise NotYet("it adds the absolute values (that is L1); square the weights instead")
+    if math.isclose(v, 16.): raise NotYet("it leaves wd out: the penalty is scaled by the weight decay")
+    if math.isclose(v, 0.5 * 8): raise NotYet("it adds up absolute values (that is L1 regularisation); weight decay's term is the L2 one")
+    if math.isclose(v, 0.5 * 4): raise NotYet("it squares each tensor's total; the penalty squares every entry on its own")
     if math.isclose(v, 0.5 * (14 / 4 + 2 / 2)) or math.isclose(v, 0.5 * 16 / 6): raise NotYet("it averages the squares; weight decay adds them up")
     if not math.isclose(v, 8.): raise NotYet(f"for weights whose squares sum to 16 and wd 0.5 it returned {v}; expected 8")
     got.backward()
     if a.grad is None or not torch.allclose(a.grad, a.detach()): raise NotYet("its gradient should be 2 · wd · w for each weight w: the penalty must be computed from the tensors themselves, not from detached copies")
 
 exercise("06.l2_penalty", name="l2_penalty", test=_test_l2_penalty, reference=l2_penalty,
-         hint="for one tensor w, (w ** 2).sum(); do it for each tensor in the list and add up, then multiply by wd",
-         wrong=[lambda ws, wd: wd * (ws[0] ** 2).sum(), lambda ws, wd: sum((w ** 2).sum() for w in ws), lambda ws, wd: wd * sum(w.abs().sum() for w in ws),
+         hint="re-read section 4's paragraph on weight decay: which numbers are squared, what is added up (every tensor in the list), and where wd comes in",
+         wrong=[lambda ws, wd: wd * sum(w.sum() ** 2 for w in ws), lambda ws, wd: wd * (ws[0] ** 2).sum(), lambda ws, wd: sum((w ** 2).sum() for w in ws), lambda ws, wd: wd * sum(w.abs().sum() for w in ws),
                 lambda ws, wd: wd * sum((w ** 2).mean() for w in ws)])
 
 # %% ../../nbs/06_collab.ipynb #2cd735a9
@@ -97,29 +105,41 @@ def _test_new_user_bias(f):
     got = f(r, b, mu, 2.)
     if isinstance(got, (pd.Series, np.ndarray, list, tuple)): raise NotYet(f"it returned {type(got).__name__}; expected one number, the new user's bias")
     got = float(got)
-    if math.isnan(got): raise NotYet("it returned nan: a movie the biases lack (id 99 here) must count with bias 0 (.reindex(...).fillna(0.))")
+    if math.isnan(got): raise NotYet("it returned nan: a movie the biases lack (id 99 here) must count, with bias 0: look the biases up so that a missing one reads as 0")
     left = [5 - 3.5 - 1, 4 - 3.5 + 0.5, 2 - 3.5 + 1, 4.5 - 3.5]  # 0.5, 1, -0.5, 1: sum 2
     if math.isclose(got, 2 / 6): return
     if math.isclose(got, (1.5 + 0.5 - 1.5 + 1) / 6): raise NotYet("it ignores the movie biases: a user who rates good movies highly isn't generous; subtract each movie's bias too")
-    if math.isclose(got, 2 / 4): raise NotYet("it is the plain mean: shrink it, dividing by the count plus lam")
+    if math.isclose(got, 2 / 4): raise NotYet("it is the plain mean: nothing shrinks it towards 0, as bias_predict's biases are")
+    if math.isclose(got, 1 / 6): raise NotYet("it added the movie biases: a rating above mean + movie bias is what makes a user generous, so the bias comes off")
     if math.isclose(got, 1.5 / 5): raise NotYet("it skips the movie the biases lack; it still counts, with bias 0")
     raise NotYet(f"for differences {left} from mean + movie bias and lam 2 it returned {got:.4f}; expected {2 / 6:.4f}")
 
 exercise("06.new_user_bias", name="new_user_bias", apply=True, test=_test_new_user_bias,
-         hint="line the movie biases up with the ratings' movie ids (reindex), then it is shrunk_means' sum over count plus lam for a single key",
+         hint="it is shrunk_means for a single key: what is each rating's difference here, and which bias does a movie that `movie_bias` lacks count with?",
          wrong=[lambda r, b, mu, lam=5.: float((r - mu).sum() / (len(r) + lam)), lambda r, b, mu, lam=5.: float((r - mu - b.reindex(r.index).fillna(0.)).mean()),
-                lambda r, b, mu, lam=5.: float((r - mu - b.reindex(r.index)).dropna().sum() / (r.index.isin(b.index).sum() + lam))])
+                lambda r, b, mu, lam=5.: float((r - mu - b.reindex(r.index)).dropna().sum() / (r.index.isin(b.index).sum() + lam)),
+                lambda r, b, mu, lam=5.: float((r - mu + b.reindex(r.index).fillna(0.)).sum() / (len(r) + lam))])
 
 # %% ../../nbs/06_collab.ipynb #5a31b3c8
-exercise("06.q_top_pick", apply=True, digest="38297d9350fe32bda223", wrong=["beta", "alpha"],
+exercise("06.q_top_pick", apply=True, options={'alpha': ['first one', 'first movie'], 'beta': ['second one', 'second movie'], 'gamma': ['third one', 'third movie']}, digest='38297d9350fe32bda223',
+         why={'73d9fda2db5eacf3d261': "beta has the largest dot product with the user's factors, but the model adds each movie's bias before it ranks them",
+              '3379427e028d87338858': "score each movie as the model does, its dot product with the user plus its bias: alpha's total is not the highest"},
          hint="score each movie as the model does, the dot product plus the movie's bias (the user's bias is the same for all three); the factors alone rank them differently")
 
+
 # %% ../../nbs/06_collab.ipynb #8a320e79
-exercise("06.q_params", apply=True, digest="2944a7ec1618a96bc60a", wrong=[60000, 40_000_000, 3000, 42000, 61000],
+exercise("06.q_params", apply=True, number=True, digest=('2944a7ec1618a96bc60a', '56c3d37d65fd6ea5ba12'),
          hint="each user and each movie has its own row of factors and its own bias; nothing is shared")
 
+
 # %% ../../nbs/06_collab.ipynb #dd56fd44
-_answers = {'06.q_bias_one': 'b9a4eaf4cc8fc719b4ad', '06.q_y_range': '2dbdb780be1d04ed5eca', '06.q_wd_grad': '9ebe01d40b7603abbe20', '06.q_cold': 'ca25554debc39a3be844', '06.q_rec_split': ('75ef42a6b3ddf817b658', '75ef42a6b3ddf817b658', '35c5ba53ccfa66667ac6', 'ea59689482ed92f34564')}  # salted digests, not answers
-_wrong = {'06.q_bias_one': [1.5, 0.3, 0.2, 1.25], '06.q_y_range': ['yes'], '06.q_wd_grad': [0.03, 0.09, 0.01, 0.0001], '06.q_cold': [1, 0.01, 50], '06.q_rec_split': ['random ratings', 'random']}
-_hints = {'06.q_bias_one': 'the difference from the mean, summed, over the count plus λ', '06.q_y_range': 'for which x does the sigmoid reach 1?', '06.q_wd_grad': 'differentiate wd · w² with respect to w', '06.q_cold': 'what pulls on those factors during training, and what pushes back?', '06.q_rec_split': 'which ratings resemble the ones it will be asked about?'}  # each a nudge of its own: the clean twin keeps no prose to point at
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id])
+# salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
+exercise("06.q_bias_one", number=True, digest='b9a4eaf4cc8fc719b4ad',
+         hint="re-read section 2's shrinkage: what does a single rating add up to, and what does λ do to the count?")
+exercise("06.q_y_range", options={'yes': ['yes'], 'no': ['no', 'never', 'only at infinity', 'at infinity', 'infinity', 'in the limit', 'approaches']}, digest='2dbdb780be1d04ed5eca', why={'e3849105a1a997336501': 'the sigmoid is 1 only in the limit as x grows without bound: for which x would sigmoid_range(x, 0, 5) equal 5?'},
+         hint="for which x does the sigmoid reach 1?")
+exercise("06.q_wd_grad", number=True, digest='9ebe01d40b7603abbe20',
+         hint="section 4 says what weight decay adds to each weight's gradient: put in this wd and this weight")
+exercise("06.q_cold", number=True, digest='ca25554debc39a3be844', hint="what pulls on those factors during training, and what pushes back?")
+exercise("06.q_rec_split", options={'random ratings': ['random', 'a random sample', 'random split', 'randomly'], 'the latest ratings': ['latest', 'most recent', 'newest', 'recent', 'last', 'later', 'by time', 'future', 'next']}, digest='75ef42a6b3ddf817b658', why={'e503c2d392c9aa5b2d8a': "a random share lets the model see a user's later taste while it predicts their earlier ratings: which ratings resemble the ones it will be asked about?"},
+         hint="which ratings resemble the ones it will be asked about?")

@@ -21,13 +21,16 @@ def _test_relu_grad(f):
     if torch.equal(got, z.clamp(min=0)): raise NotYet("that is the ReLU itself, not its slope")
     if torch.equal(got, 1 - (z > 0).float()): raise NotYet("it is 1 where the ReLU is flat and 0 where it passes its input through: the other way round")
     if torch.equal(got, torch.ones_like(z)): raise NotYet("a slope of 1 everywhere is a linear function's; the ReLU is flat for negative inputs")
+    if torch.equal(got, (z >= 0).float()): raise NotYet("it gives 1 at exactly 0 (`>=` where it takes `>`): the exercise says PyTorch uses 0 there")
+    if torch.equal(got, torch.sign(z)): raise NotYet("it is -1 where z is negative: the ReLU is flat there, so its slope is 0")
     w = torch.randn(100, generator=torch.Generator().manual_seed(0)).requires_grad_()
     w.relu().sum().backward()
     if not torch.equal(f(w.detach()).float(), w.grad): raise NotYet("on 100 random numbers it disagrees with autograd's derivative of relu")
 
 exercise("07.relu_grad", name="relu_grad", test=_test_relu_grad, reference=relu_grad,
          hint="draw the ReLU: two straight pieces meeting at 0. What is the slope of each piece? Then: which elements of z are on which piece?",
-         wrong=[lambda z: z.clamp(min=0), lambda z: (z < 0).float(), lambda z: torch.ones_like(z)])
+         builds=("backward", "grad", "autograd"),
+         wrong=[lambda z: z.clamp(min=0), lambda z: (z < 0).float(), lambda z: torch.ones_like(z), lambda z: (z >= 0).float(), lambda z: torch.sign(z)])
 
 # %% ../../nbs/07_inside.ipynb #7f1ead30
 def _test_net_grads(f):
@@ -47,7 +50,11 @@ def _test_net_grads(f):
     got = [torch.as_tensor(t, dtype=torch.float32) for t in got]
     for name, mine, q in zip(names, got, qs):
         if mine.numel() != q.numel(): raise NotYet(f"{name} has shape {tuple(mine.shape)}; a gradient has its parameter's shape, {tuple(q.shape)}")
-    unmasked = _net_grads_wrong(mask=False)(x, *ps, y)  # the ReLU's mask forgotten
+        if mine.shape != q.shape and (mine.dim() == q.dim() or mine.squeeze().shape != q.squeeze().shape):  # (4,) for (1, 4) is harmless; (5, 4) for (4, 5) is not
+            turned = tuple(mine.shape) == tuple(q.shape)[::-1]
+            raise NotYet(f"{name} has shape {tuple(mine.shape)}{', its parameter transposed' if turned else ''}; a gradient has its parameter's shape, {tuple(q.shape)}: "
+                         "which of the two factors of its product comes first?" if turned else f"{name} has shape {tuple(mine.shape)}; a gradient has its parameter's shape, {tuple(q.shape)}")
+    unmasked = _net_grads_wrong("mask")(x, *ps, y)  # the ReLU's mask forgotten
     for name, mine, q, nomask in zip(names, got, qs, unmasked):
         mine, want = mine.reshape(q.shape), q.grad
         if torch.allclose(mine, want, atol=1e-5): continue
@@ -58,22 +65,26 @@ def _test_net_grads(f):
             raise NotYet(f"{name} lets the gradient through every hidden unit; the ReLU passes it only where a unit was on (its input above 0)")
         raise NotYet(f"{name} differs from autograd's by up to {float((mine - want).abs().max()):.3g}")
 
-def _net_grads_wrong(mask=True, k=2, n_mean=True):
-    "A wrong `net_grads`: without the ReLU's mask, with `k` for the square's derivative, or summed over the rows."
+def _net_grads_wrong(slip:str):
+    "A wrong `net_grads` with one classic `slip`: 'mask' (the ReLU's mask forgotten), 'square' (the square's derivative taken as 1), 'sum' (summed over the rows), 'transposed' (dW1 transposed)."
+    if slip not in ("mask", "square", "sum", "transposed"): raise ValueError(f"no such slip: {slip!r}")
     def grads(x, W1, c1, W2, c2, y):
         h = x @ W1.T + c1
-        err = k * (h.relu() @ W2.T + c2 - y) / (len(x) if n_mean else 1)
-        back = (err @ W2) * ((h > 0) if mask else 1)
-        return back.T @ x, back.sum(0), err.T @ h.relu(), err.sum(0)
+        err = (1 if slip == "square" else 2) * (h.relu() @ W2.T + c2 - y) / (1 if slip == "sum" else len(x))
+        back = (err @ W2) * (1 if slip == "mask" else (h > 0))
+        dW1 = back.T @ x
+        return dW1.T if slip == "transposed" else dW1, back.sum(0), err.T @ h.relu(), err.sum(0)
     return grads
 
 exercise("07.net_grads", name="net_grads", apply=True, test=_test_net_grads,
-         hint="go backwards one link at a time: the loss's gradient with respect to the output is 2 × error / rows; the second layer's weights get that times its input (the hidden activations); what flows down is that times W2, then through the ReLU's mask; the first layer's weights get that times x",
-         wrong=[_net_grads_wrong(mask=False), _net_grads_wrong(k=1), _net_grads_wrong(n_mean=False)])
+         hint="go backwards one link at a time, as section 4's backward pass did with a sigmoid: from the loss to the output, to the second layer's parameters, through the ReLU to the hidden units, to the first layer's parameters; each gradient has its parameter's shape",
+         builds=("backward", "grad", "enable_grad", "autograd", "vjp", "jacobian"),
+         wrong=[_net_grads_wrong("mask"), _net_grads_wrong("square"), _net_grads_wrong("sum"), _net_grads_wrong("transposed")])
 
 # %% ../../nbs/07_inside.ipynb #02dba855
-exercise("07.q_receptive", apply=True, digest="3a752033ec8ccdb7b646", wrong=[9, 10, 25, 15, 5],
-         hint="a second-layer position reads 5 neighbouring first-layer positions; those sit 2 pixels apart (the first layer's stride), and each reads 5 pixels of its own")
+exercise("07.q_receptive", apply=True, number=True, digest='3a752033ec8ccdb7b646',
+         hint="work from the second layer down: which first-layer positions does one second-layer position read, how far apart are they in pixels, and how many pixels does each of them read? Then count what they cover together")
+
 
 # %% ../../nbs/07_inside.ipynb #f0b1620f
 def _test_conv_out(f):
@@ -85,17 +96,26 @@ def _test_conv_out(f):
         if isinstance(got, float) or (torch.is_tensor(got) and got.is_floating_point()):
             raise NotYet(f"{where} it returned {float(got):g}, a float; a side is a whole number of positions, and PyTorch's Conv2d gives {want}")
         if got == want: continue
-        if all(g == (n - k) // s + 1 for (n, k, s, p), g in zip(cases, gots)): raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}: the padding widens the input on both sides")
+        if all(g == (n - k) // s + 1 for (n, k, s, p), g in zip(cases, gots)): raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}: it leaves the padding out, and the zeros around the edge widen the input")
+        if all(g == (n + p - k) // s + 1 for (n, k, s, p), g in zip(cases, gots)): raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}: it pads one side only; the padding goes all around the edge")
+        if all(g == -(-(n + 2 * p - k) // s) + 1 for (n, k, s, p), g in zip(cases, gots)): raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}: it rounds a last, partial step up, where the kernel no longer fits whole")
         if all(g == w - 1 for g, w in zip(gots, wants)): raise NotYet(f"{where} it returned {got}, one short of PyTorch's {want}: count the kernel's first position as well as its steps")
         raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}")
 
 exercise("07.conv_out", name="conv_out", apply=True, test=_test_conv_out,
-         hint="pad the input first; then count where the kernel can start: its first position, then one more each `stride` pixels while the whole kernel still fits",
+         hint="pad the input first; then count the places where the whole kernel fits, `stride` pixels apart, and don't forget the first one",
          wrong=[lambda n, k, s=1, p=0: (n + 2 * p - k) // s, lambda n, k, s=1, p=0: (n - k) // s + 1,
-                lambda n, k, s=1, p=0: n // s, lambda n, k, s=1, p=0: (n + 2 * p - k) / s + 1])
+                lambda n, k, s=1, p=0: n // s, lambda n, k, s=1, p=0: (n + 2 * p - k) / s + 1,
+                lambda n, k, s=1, p=0: (n + p - k) // s + 1, lambda n, k, s=1, p=0: -(-(n + 2 * p - k) // s) + 1])
 
 # %% ../../nbs/07_inside.ipynb #712ac240
-_answers = {"07.q_hinge": "4a5d3acdc47b6f6ce44a", "07.q_activations": "39b91d0f2a725b9ad4bb", "07.q_kaiming": "f796feeea54324e75e0a", "07.q_transfer": "d107a8360edaa31e03bc", "07.q_conv_size": "3afc7f533f02f4310590"}  # salted digests, not answers
-_wrong = {"07.q_hinge": [-0.5, 2], "07.q_activations": [23550], "07.q_kaiming": [0.044], "07.q_transfer": ['body'], "07.q_conv_size": [24, 50, 48]}
-_hints = {"07.q_hinge": 'relu(z) is above zero when z is above zero: solve 2x - 1 > 0', "07.q_activations": 'each image gets one activation per hidden unit: how many hidden units does simple_net have by default?', "07.q_kaiming": 'the Kaiming standard deviation is the square root of 2 divided by the number of inputs', "07.q_transfer": "the pretrained part keeps what it learned; the part that names the old task's categories has to go", "07.q_conv_size": 'with padding 1 a 3×3 kernel fits at every pixel; a stride of 2 keeps every second position'}  # each a nudge of its own: the clean twin keeps no prose to point at
-for _id, _d in _answers.items(): exercise(_id, digest=_d, wrong=_wrong[_id], hint=_hints[_id])
+# salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
+exercise("07.q_hinge", number=True, digest=('4a5d3acdc47b6f6ce44a', 'ddd5ad086ea8ef95c903', '989a4f36f5549f8888de', 'c7b38ca857e0c6c4e88d'), hint="the ReLU passes only positive inputs: find where this unit's input changes sign")
+exercise("07.q_activations", number=True, digest='39b91d0f2a725b9ad4bb',
+         hint="each image gets one activation per hidden unit: how many hidden units does simple_net have by default?")
+exercise("07.q_kaiming", number=True, digest=('f796feeea54324e75e0a', '84e1aff10782b99494a4', '4f6f11345a6168d86f0a', '70ff9ebdd7b384bc5a00'),
+         hint="section 5 gives Kaiming's standard deviation in terms of a layer's number of inputs: re-read it, then put this layer's in")
+exercise("07.q_transfer", options={'body': ['pretrained part', 'pretrained layers', 'backbone', 'feature extractor', 'first layers', 'early layers', 'convolutional layers'], 'head': ['last layer', 'last layers', 'final layer', 'final layers', 'classifier', 'output layer', 'new head', 'top layer', 'last linear layer']}, digest='d107a8360edaa31e03bc', why={'cceebb8cdf145e0cf837': "the body holds what pretraining learned, the part worth keeping: which part names the old task's categories?"},
+         hint="the pretrained part keeps what it learned; the part that names the old task's categories has to go")
+exercise("07.q_conv_size", number=True, digest='3afc7f533f02f4310590',
+         hint="re-read how section 7's first layer turned 28×28 digits into its feature maps, with the same kernel, stride and padding")
