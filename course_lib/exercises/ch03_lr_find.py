@@ -270,7 +270,7 @@ exercise("03.q_stop", digest="c3ca31b2cc3b8da81cf1", options=yes_no(yes=["stop",
 exercise("03.q_minimum", digest="931b665523d5996ae058", number=True, sig=2,
          hint="the minimum suggestion backs off from the lowest point, because the loss is about to turn up there: section 3 says by how much")
 exercise("03.q_doublings", digest="cab9096882abbb270239", number=True,
-         hint="each doubling multiplies by 2: 2 to the power of how many is the first power of 2 above 10 / 1e-6 = 10^7?")
+         hint="the rate must grow by the ratio of end to start: how many times do you multiply by 2 to go past that ratio? (2 multiplied by itself 10 times is about a thousand)")
 exercise("03.q_validation", digest="83f0b6a84217381abea1",
          options=yes_no(yes=["computes it", "every iteration", "each iteration"], no=["skips it", "skips validation", "only the training loss", "training loss only", "only training", "training only"]),
          why={"07854ec2b6e2cd26896f": "the finder measures how training behaves, batch by batch: look at which data its loop touches, and what more would cost"},
