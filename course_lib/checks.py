@@ -133,13 +133,26 @@ def _digits(t:str) -> str:
     except Exception: return t
 
 def numbers_in(text:str) -> list[float]:
-    "The numbers a short answer written as text may mean: '63,000', 'sixty-three thousand', '63k', '~50', 'x > 0.5', '1/8', 'one eighth', '10^-2', '50%' (0.5, or 50), '13x13' (13), '64 x 30' (1920), '24 doublings'."
+    "The numbers a short answer written as text may mean: '63,000', 'sixty-three thousand', '63k', '~50', 'x > 0.5', '1/8', 'one eighth', '10^-2', '50%' (0.5, or 50), '13x13' (13), '64 x 30' (1920), '24 doublings', '1920 (64 × 30)', '1.5/6 = 0.25'."
+    if (got := _numbers(text)) or not isinstance(text, str): return got
+    # the working shown beside it: "1920 (64 images × 30 units)", "a 64x30 matrix, so 1920", "0.0625 = sqrt(2/512)"
+    bare = re.sub(r"\([^()]*\)", " ", text).strip()
+    if bare != text.strip() and bare and (got := _numbers(bare)): return got
+    for part in re.split(r"[=,;:→]|\bso\b|\bi\.e\.|\bthat is\b", text):
+        if part.strip() and (got := _numbers(part)): return got
+    return []
+
+def _numbers(text:str) -> list[float]:
     t = " ".join(str(text).lower().replace("×", "x").replace("−", "-").replace("**", "^").split()).rstrip(" .!?")  # ".5" keeps its point
     t = re.sub(r"(?<=\d)[, _](?=\d{3}\b)", "", re.sub(r"(?<=\d)_(?=\d)", "", t))  # 80,000, 80 000 and 63_000
     t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)
     t = t.rsplit("=", 1)[-1].strip() if re.search(r"\d\s*=\s*\S", t) else t  # "64 x 30 = 1920": what it comes to
     if _about.sub("", t) in _small: return [float(_small[_about.sub("", t)])]  # before text2num: "one hundredth" is not 100th
+    if k := next((k for k in sorted(_small, key=len, reverse=True) if re.match(rf"{k}\s+(?:of\s+)?(?:an?\s+)?(?![a-z]*(?:th|ths|half|halves|thirds?|quarters?)\b)[a-z]+(?:\s+[a-z]+)?$", _about.sub("", t))), None):
+        return [float(_small[k])]  # "a quarter star", "one quarter of a star"
     t = _digits(re.sub(rf"({_num})\s+(thousand|million|billion)\b", lambda m: f"{float(m[1]) * _scale[m[2]]:.12g}", t))  # "63 thousand", "1.5 million"
+    if re.search(r"[a-z]+\s+[a-z]", t):  # small numbers text2num leaves as words, inside a sentence: "they go to zero"
+        t = re.sub(r"\b(zero|one|two|three|four|five|six|seven|eight|nine|ten)\b", lambda m: f"{_small[m[1]]:g}", t)
     for _ in range(2): t = _compare.sub("", _about.sub("", t))
     t = re.sub(r"^the\s+(?=\d)", "", t)
     if t in _small: return [float(_small[t])]
@@ -159,8 +172,8 @@ def numbers_in(text:str) -> list[float]:
     if m := re.fullmatch(rf"({_num})\s*(k|m|b|thousand|million|billion)(?:\s+[a-z ]+)?", t): return [float(m[1]) * _scale[m[2]]]
     if m := re.fullmatch(rf"({_num})(?:st|nd|rd|th)?\s*(?:x|times|fold)?", t): return [float(m[1])]
     if m := re.fullmatch(r"(.*(?:[\d%]|\d(?:st|nd|rd|th|k|x)))\s+[a-z]+(?:\s+[a-z]+){0,2}", t): return numbers_in(m[1])  # a unit after it: "24 doublings", "13 pixels wide"
-    if m := re.fullmatch(r"(?:[a-z]+\s+){1,3}(\S*\d\S*)", t):  # words before it: "at iteration 55", "after 24 doublings", "the last 50"
-        if not _neg & set(t.split()): return numbers_in(m[1])
+    if m := re.fullmatch(r"(?:[a-z]+\s+){1,3}(\S*\d\S*)((?:\s+[a-z]+){0,4})", t):  # words before it: "at iteration 55", "they go to 0", "it adds 0.06 to it"
+        if not _neg & set(t.split()): return _numbers(m[1])
     return []
 
 def answer_forms(answer, sig:int=None) -> list:
@@ -193,6 +206,8 @@ def pick(options:dict, answer):
         if _neg & set(w): return "no"
         if len(w) > 1 and w[1] in _affirm: return "yes"  # "it does", "they can": a yes said as a sentence
         return None
+    if isinstance(answer, str) and (bare := re.sub(r"\([^()]*\)", " ", answer)) != answer and (o := pick(options, bare)):
+        return o  # "gamma (3.2 against alpha's 3)": the reasons in brackets name the others
     spans = [(i, i + len(_words(p)), o) for o, ps in options.items() for p in (o, *ps) for i in _starts(w, p)]
     # a phrase inside a longer one of another option is part of it: "off the diagonal" holds "diagonal"
     found = sorted({(i, o) for i, e, o in spans if not any(o2 != o and i2 <= i and e <= e2 and e2 - i2 > e - i for i2, e2, o2 in spans)})
@@ -341,8 +356,18 @@ def _verdict(ex:Exercise, answer) -> Result:
     except NotYet as e: return Result(id, "wrong", str(e))
     except BlankError: return Result(id, "blank", "your answer still uses a blank (____): fill it in")
     except Exception as e:
-        return (Result(id, "error", _short(e)) if _learners_fault(e, answer) else
-                Result(id, "bug", f"{_short(e)} — a bug in the course's check, not in your answer: please report it"))
+        if _learners_fault(e, answer): return Result(id, "error", _short(e))
+        if slip := _slip(e): return Result(id, "wrong", f"{slip} ({_short(e)})")
+        return Result(id, "bug", f"{_short(e)} — a bug in the course's check, not in your answer: please report it")
+
+def _slip(e:Exception) -> str|None:
+    "What a check's error says about the answer, where it can only come from what the answer returned: another dtype, a result cut off from the gradients."
+    msg = str(e)
+    if re.search(r"(Double|Float|Half|Long|Int|Bool|Byte)\w* did not match|expected scalar type|expected .*dtype|dtype .* (doesn't|does not) match|result type \w+ can't be cast", msg):
+        return "its result has another dtype than the chapter's tensors (float64 where float32 is used, or integers): make it the same kind as its inputs"
+    if "does not require grad" in msg or "doesn't require grad" in msg:
+        return "its result is cut off from the gradients (detached, or built from .data, .item() or NumPy): compute it from the tensors themselves"
+    return None
 
 def _short_answer(ex:Exercise, answer):
     "Raise `NotYet`, saying what kind of answer is expected, unless `answer` is a way of saying the right one."
@@ -405,7 +430,9 @@ def _names(obj, seen=None) -> dict:
         for n in list(out):
             v = getattr(m, n, None)
             if isinstance(v, types.ModuleType) and v not in mods: mods.append(v)
-            elif v is not None and out[n] is None: out[n] = v
+            elif v is not None: out[n] = v if out[n] is None else out[n]; out[f"{m.__name__}.{n}"] = v
+    for v in (*(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values()):  # `def f(x, _f=one_hot)`
+        if callable(v): out.setdefault(getattr(v, "__name__", "?"), v)
     for cell in obj.__closure__ or ():
         try: v = cell.cell_contents
         except ValueError: continue
@@ -419,11 +446,15 @@ def _provenance(ex:Exercise, answer) -> Result|None:
     if _is_stand_in(answer):
         return Result(ex.id, "blank", f"{what} is still the course's stand-in: write yours in its cell above, run it, then this one")
     origin = _origin(answer)
+    if origin is None and callable(answer) and not _is_stand_in(answer):  # an instance with __call__: its class says whose
+        answer, origin = type(answer), _origin(type(answer))
     if origin == "course":
         return Result(ex.id, "copied", f"this is the course's own {what} (from {getattr(answer, '__module__', 'course_lib')}), not one written in this notebook: "
                                        "run the cell where you define it (and fix any error it shows), then this one")
     if origin == "library" and ex.name:
-        name = f"{getattr(answer, '__module__', None) or type(answer).__module__}.{getattr(answer, '__qualname__', getattr(answer, '__name__', '?'))}"
+        import functools
+        f = answer.func if isinstance(answer, functools.partial) else answer
+        name = f"{getattr(f, '__module__', None) or type(f).__module__}.{getattr(f, '__qualname__', getattr(f, '__name__', '?'))}"
         return Result(ex.id, "wrong", f"this is {name}, a library's own: the exercise asks you to write {what} yourself")
     if origin == "learner" and isinstance(answer, type):  # a class of theirs built on the course's
         if base := next((b for b in answer.__mro__[1:] if _origin(b) == "course"), None):
@@ -435,7 +466,9 @@ def _provenance(ex:Exercise, answer) -> Result|None:
             if v is not None and (v is ref or _is_stand_in(v) and getattr(v, "__name__", None) == ex.name
                                   or str(getattr(v, "__module__", "")).startswith("course_lib.exercises")):
                 return Result(ex.id, "copied", f"it calls the course's own `{n}`: the exercise asks you to write {what} yourself")
-        if hit := sorted(set(ex.builds) & set(used)):
+        lib = {n for n, v in used.items() if n in ex.builds and v is None}  # a method or attribute: `p.softmax(1)`, `F.softmax`
+        lib |= {v.__name__ for v in used.values() if getattr(v, "__name__", None) in ex.builds and _origin(v) != "learner"}  # by any alias
+        if hit := sorted(lib):
             return Result(ex.id, "wrong", f"it calls `{hit[0]}`, the library's version of what this exercise asks you to build: "
                                           "write it with the tensor operations the chapter uses")
     return None

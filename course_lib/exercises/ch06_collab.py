@@ -98,7 +98,7 @@ exercise("06.l2_penalty", name="l2_penalty", test=_test_l2_penalty, reference=l2
 # %% ../../nbs/06_collab.ipynb #2cd735a9
 def _new_user_case():
     ratings = pd.Series({10: 5., 20: 4., 30: 2., 99: 4.5})  # movie 99 is not among the trained biases
-    return ratings, pd.Series({10: 1., 20: -0.5, 30: -1., 40: 2.}), 3.5
+    return ratings, pd.Series({10: 1., 20: -0.5, 30: -1., 40: 2., 50: 0.3}), 3.5  # more biases than ratings: a count must be the ratings'
 
 def _test_new_user_bias(f):
     r, b, mu = _new_user_case()
@@ -116,7 +116,8 @@ def _test_new_user_bias(f):
 
 exercise("06.new_user_bias", name="new_user_bias", apply=True, test=_test_new_user_bias,
          hint="it is shrunk_means for a single key: what is each rating's difference here, and which bias does a movie that `movie_bias` lacks count with?",
-         wrong=[lambda r, b, mu, lam=5.: float((r - mu).sum() / (len(r) + lam)), lambda r, b, mu, lam=5.: float((r - mu - b.reindex(r.index).fillna(0.)).mean()),
+         wrong=[lambda r, b, mu, lam=5.: float((r - mu - b.reindex(r.index).fillna(0.)).sum() / (len(b) + lam)),  # counts the biases, not the ratings
+                lambda r, b, mu, lam=5.: float((r - mu).sum() / (len(r) + lam)), lambda r, b, mu, lam=5.: float((r - mu - b.reindex(r.index).fillna(0.)).mean()),
                 lambda r, b, mu, lam=5.: float((r - mu - b.reindex(r.index)).dropna().sum() / (r.index.isin(b.index).sum() + lam)),
                 lambda r, b, mu, lam=5.: float((r - mu + b.reindex(r.index).fillna(0.)).sum() / (len(r) + lam))])
 

@@ -78,7 +78,7 @@ def _net_grads_wrong(slip:str):
 
 exercise("07.net_grads", name="net_grads", apply=True, test=_test_net_grads,
          hint="go backwards one link at a time, as section 4's backward pass did with a sigmoid: from the loss to the output, to the second layer's parameters, through the ReLU to the hidden units, to the first layer's parameters; each gradient has its parameter's shape",
-         builds=("backward", "grad", "enable_grad", "autograd", "vjp", "jacobian"),
+         builds=("backward", "grad", "enable_grad", "set_grad_enabled", "autograd", "vjp", "jacobian", "jacrev", "jacfwd", "functional_call"),
          wrong=[_net_grads_wrong("mask"), _net_grads_wrong("square"), _net_grads_wrong("sum"), _net_grads_wrong("transposed")])
 
 # %% ../../nbs/07_inside.ipynb #02dba855
@@ -101,12 +101,16 @@ def _test_conv_out(f):
         if all(g == -(-(n + 2 * p - k) // s) + 1 for (n, k, s, p), g in zip(cases, gots)): raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}: it rounds a last, partial step up, where the kernel no longer fits whole")
         if all(g == w - 1 for g, w in zip(gots, wants)): raise NotYet(f"{where} it returned {got}, one short of PyTorch's {want}: count the kernel's first position as well as its steps")
         raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}")
+    if (g := f(28, 3)) != nn.Conv2d(1, 1, 3)(torch.zeros(1, 1, 28, 28)).shape[-1]:
+        raise NotYet(f"conv_out(28, 3) returned {g}: with stride and padding left out it should use the defaults, stride 1 and no padding")
 
 exercise("07.conv_out", name="conv_out", apply=True, test=_test_conv_out,
+         builds=("Conv2d", "conv2d", "Conv1d", "conv1d", "LazyConv2d"),  # the check's own yardstick: an answer must not run it
          hint="pad the input first; then count the places where the whole kernel fits, `stride` pixels apart, and don't forget the first one",
          wrong=[lambda n, k, s=1, p=0: (n + 2 * p - k) // s, lambda n, k, s=1, p=0: (n - k) // s + 1,
                 lambda n, k, s=1, p=0: n // s, lambda n, k, s=1, p=0: (n + 2 * p - k) / s + 1,
-                lambda n, k, s=1, p=0: (n + p - k) // s + 1, lambda n, k, s=1, p=0: -(-(n + 2 * p - k) // s) + 1])
+                lambda n, k, s=1, p=0: (n + p - k) // s + 1, lambda n, k, s=1, p=0: -(-(n + 2 * p - k) // s) + 1,
+                lambda n, k, s=2, p=1: (n + 2 * p - k) // s + 1])
 
 # %% ../../nbs/07_inside.ipynb #712ac240
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
