@@ -449,7 +449,9 @@ def _provenance(ex:Exercise, answer) -> Result|None:
     if origin is None and callable(answer) and not _is_stand_in(answer):  # an instance with __call__: its class says whose
         answer, origin = type(answer), _origin(type(answer))
     if origin == "course":
-        return Result(ex.id, "copied", f"this is the course's own {what} (from {getattr(answer, '__module__', 'course_lib')}), not one written in this notebook: "
+        import functools
+        inner = answer.func if isinstance(answer, functools.partial) else answer
+        return Result(ex.id, "copied", f"this is the course's own {what} (from {getattr(inner, '__module__', None) or 'course_lib'}), not one written in this notebook: "
                                        "run the cell where you define it (and fix any error it shows), then this one")
     if origin == "library" and ex.name:
         import functools
