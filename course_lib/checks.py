@@ -148,7 +148,7 @@ def _numbers(text:str) -> list[float]:
     t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)
     t = t.rsplit("=", 1)[-1].strip() if re.search(r"\d\s*=\s*\S", t) else t  # "64 x 30 = 1920": what it comes to
     if _about.sub("", t) in _small: return [float(_small[_about.sub("", t)])]  # before text2num: "one hundredth" is not 100th
-    if k := next((k for k in sorted(_small, key=len, reverse=True) if re.match(rf"{k}\s+(?:of\s+)?(?:an?\s+)?(?![a-z]*(?:th|ths|half|halves|thirds?|quarters?)\b)[a-z]+(?:\s+[a-z]+)?$", _about.sub("", t))), None):
+    if k := next((k for k in sorted(_small, key=len, reverse=True) if re.search(r"half|quarter|third|hundredth|thousandth", k) and re.match(rf"{k}\s+(?:of\s+)?(?:an?\s+)?(?![a-z]*(?:th|ths|half|halves|thirds?|quarters?)\b)[a-z]+(?:\s+[a-z]+)?$", _about.sub("", t))), None):
         return [float(_small[k])]  # "a quarter star", "one quarter of a star"
     t = _digits(re.sub(rf"({_num})\s+(thousand|million|billion)\b", lambda m: f"{float(m[1]) * _scale[m[2]]:.12g}", t))  # "63 thousand", "1.5 million"
     if re.search(r"[a-z]+\s+[a-z]", t):  # small numbers text2num leaves as words, inside a sentence: "they go to zero"

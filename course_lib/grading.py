@@ -119,6 +119,19 @@ def _learners_names(full:dict) -> dict:
             out.setdefault(mod, set()).update({ex.name, name})
     return out
 
+def _written_first(cells:list, yours:dict) -> dict:
+    """Of `yours`, the names the twin's cells define before any cell uses them. One the chapter uses first (its whole
+    game runs the course's `bird_block` before teaching it) stays imported: `check` calls it the course's own, never Correct."""
+    code = ["\n".join(l.split("#")[0] for l in c["source"].splitlines()) for c in cells if c["cell_type"] == "code"]
+    def first(pattern): return next((i for i, s in enumerate(code) if re.search(pattern, s, re.M)), None)
+    out = {}
+    for mod, names in yours.items():
+        for n in names:
+            d = first(rf"^\s*(?:def|class)\s+{n}\b|^{n}\s*=")
+            u = next((i for i, s in enumerate(code) if i != d and re.search(rf"(?<![\w.]){n}\b", s)), None)
+            if u is None or (d is not None and d < u): out.setdefault(mod, set()).add(n)
+    return out
+
 def _unimport(src:str, yours:dict) -> str:
     "`src` with each `from course_lib.X import *` spelled out without the names the learner writes: a twin never hands them the course's."
     import importlib, textwrap
@@ -151,8 +164,10 @@ def make_clean(full:dict,  # a full chapter notebook, as read by `read_nb`
         if "hide" in dirs or dirs == ["default_exp"]: continue
         src = "\n".join(l for l in src.splitlines() if not (_dir.match(l) and _dir.match(l)[1].rstrip(":") in ("export", "exports", "default_exp")))
         src = blank_source(src) if blank else strip_markers(src)
-        src = _unimport(src, yours)
         cells.append(dict(cell_type="code", id=c["id"], metadata={}, source=src, outputs=[], execution_count=None))
+    yours = _written_first(cells, yours)
+    for c in cells:
+        if c["cell_type"] == "code": c["source"] = _unimport(c["source"], yours)
     # the twin asks Colab for a GPU as its chapter does
     meta = {k: full["metadata"][k] for k in ("kernelspec", *_platform_keys) if k in full["metadata"]}
     return dict(cells=cells, metadata=meta, nbformat=4, nbformat_minor=5)

@@ -301,7 +301,9 @@ def test_exercises_are_registered_checked_and_reject_wrong_answers(full):
     ("thirteen", 13), ("13x13", 13), ("25×25", 25), ("64 x 30", 1920), ("forty-five", 45), ("eighty thousand", 80000),
     ("x > 0.5", 0.5), ("< 0.125", 0.125), ("one eighth", 0.125), ("1/8", 0.125), ("a sixteenth", 0.0625), ("10^-2", 0.01),
     ("1e-2", 0.01), ("near zero", 0), ("close to 0", 0), ("the 55th iteration", 55), ("55th", 55), ("24 doublings", 24),
-    ("~50", 50), ("fifty", 50), ("twice", 2), ("2x", 2), ("half", 0.5), ("13 pixels wide", 13)])
+    ("~50", 50), ("fifty", 50), ("twice", 2), ("2x", 2), ("half", 0.5), ("13 pixels wide", 13), ("two hundred forty", 240),
+    ("a quarter star", 0.25), ("1920 (64 images × 30 units)", 1920), ("64 × 30 = 1920", 1920), ("they go to zero", 0),
+    ("63 thousand", 63000), ("one hundredth", 0.01), ("at iteration 55", 55), ("80 000", 80000), ("one linear layer", 1)])
 def test_numbers_read_as_people_write_them(text, want):
     assert want in C.numbers_in(text), (text, C.numbers_in(text))
 

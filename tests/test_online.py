@@ -266,7 +266,7 @@ def test_intro_notebook_online(online, photos, catalogue, lite0_weights, mnist_s
     # loaded twice: by the pretrained learner, and for the untuned body whose features face HOG's; the from-scratch
     # learner it is compared with must not load them
     assert len(opened) == 2, f"the packaged ImageNet weights were opened {len(opened)} times, not twice"
-    line = re.search(r"error rate after four epochs: pretrained (\d\.\d{3}), from scratch (\d\.\d{3})", text)
+    line = re.search(r"error rate after the same number of epochs: pretrained (\d\.\d{3}), from scratch (\d\.\d{3})", text)
     assert line, "the pretrained-vs-scratch comparison did not print its line"
     stems = {_stem(u) for us in catalogue.values() for u in us}
     assert not [p for p in (root / "nbs").rglob("*") if p.stem in stems], "the online run wrote into the repository"
