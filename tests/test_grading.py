@@ -238,7 +238,7 @@ def _stated(question:str, answer) -> list:
 def _said(answer_forms:list, text:str) -> str|None:
     "The part of `text` (with some context) that states one of `answer_forms`, as a whole number or word."
     for f in answer_forms:
-        if m := re.search(rf"(?<![\w.,×]){re.escape(f)}(?![\w×]|[.,]\d)", text, re.I):
+        if m := re.search(rf"(?<![\w.,×:]){re.escape(f)}(?![\w×:]|[.,]\d)", text, re.I):  # "00:26" is a time, not 26
             return text[max(0, m.start() - 40):m.end() + 20]
 
 def _learner_sees(twin) -> list:
