@@ -142,14 +142,22 @@ def numbers_in(text:str) -> list[float]:
         if part.strip() and (got := _numbers(part)): return got
     return []
 
+_fractions = [k for k in sorted(_small, key=len, reverse=True) if re.search(r"half|quarter|third|hundredth|thousandth", k)]
+
+def _fraction_of(t:str) -> float|None:
+    "A fraction in words before a unit: 'a quarter star', 'one quarter of a star' (not another fraction: 'one eighth')."
+    for k in _fractions:
+        if re.match(rf"{k}\s+(?:of\s+)?(?:an?\s+)?(?![a-z]*(?:th|ths|half|halves|thirds?|quarters?)\b)[a-z]+(?:\s+[a-z]+)?$", t): return float(_small[k])
+    return None
+
 def _numbers(text:str) -> list[float]:
+    "The numbers one stretch of text may mean: `numbers_in` without the working beside it."
     t = " ".join(str(text).lower().replace("×", "x").replace("−", "-").replace("**", "^").split()).rstrip(" .!?")  # ".5" keeps its point
     t = re.sub(r"(?<=\d)[, _](?=\d{3}\b)", "", re.sub(r"(?<=\d)_(?=\d)", "", t))  # 80,000, 80 000 and 63_000
     t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)
     t = t.rsplit("=", 1)[-1].strip() if re.search(r"\d\s*=\s*\S", t) else t  # "64 x 30 = 1920": what it comes to
     if _about.sub("", t) in _small: return [float(_small[_about.sub("", t)])]  # before text2num: "one hundredth" is not 100th
-    if k := next((k for k in sorted(_small, key=len, reverse=True) if re.search(r"half|quarter|third|hundredth|thousandth", k) and re.match(rf"{k}\s+(?:of\s+)?(?:an?\s+)?(?![a-z]*(?:th|ths|half|halves|thirds?|quarters?)\b)[a-z]+(?:\s+[a-z]+)?$", _about.sub("", t))), None):
-        return [float(_small[k])]  # "a quarter star", "one quarter of a star"
+    if (x := _fraction_of(_about.sub("", t))) is not None: return [x]
     t = _digits(re.sub(rf"({_num})\s+(thousand|million|billion)\b", lambda m: f"{float(m[1]) * _scale[m[2]]:.12g}", t))  # "63 thousand", "1.5 million"
     if re.search(r"[a-z]+\s+[a-z]", t):  # small numbers text2num leaves as words, inside a sentence: "they go to zero"
         t = re.sub(r"\b(zero|one|two|three|four|five|six|seven|eight|nine|ten)\b", lambda m: f"{_small[m[1]]:g}", t)
@@ -445,18 +453,16 @@ def _provenance(ex:Exercise, answer) -> Result|None:
     what = f"`{ex.name}`" if ex.name else "this answer"
     if _is_stand_in(answer):
         return Result(ex.id, "blank", f"{what} is still the course's stand-in: write yours in its cell above, run it, then this one")
+    import functools
     origin = _origin(answer)
-    if origin is None and callable(answer) and not _is_stand_in(answer):  # an instance with __call__: its class says whose
+    if origin is None and callable(answer):  # an instance with __call__: its class says whose
         answer, origin = type(answer), _origin(type(answer))
+    inner = answer.func if isinstance(answer, functools.partial) else answer  # what a message names
     if origin == "course":
-        import functools
-        inner = answer.func if isinstance(answer, functools.partial) else answer
         return Result(ex.id, "copied", f"this is the course's own {what} (from {getattr(inner, '__module__', None) or 'course_lib'}), not one written in this notebook: "
                                        "run the cell where you define it (and fix any error it shows), then this one")
     if origin == "library" and ex.name:
-        import functools
-        f = answer.func if isinstance(answer, functools.partial) else answer
-        name = f"{getattr(f, '__module__', None) or type(f).__module__}.{getattr(f, '__qualname__', getattr(f, '__name__', '?'))}"
+        name = f"{getattr(inner, '__module__', None) or type(inner).__module__}.{getattr(inner, '__qualname__', getattr(inner, '__name__', '?'))}"
         return Result(ex.id, "wrong", f"this is {name}, a library's own: the exercise asks you to write {what} yourself")
     if origin == "learner" and isinstance(answer, type):  # a class of theirs built on the course's
         if base := next((b for b in answer.__mro__[1:] if _origin(b) == "course"), None):
