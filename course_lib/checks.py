@@ -400,7 +400,7 @@ def _short_answer(ex:Exercise, answer):
 
 def _origin(obj) -> str|None:
     "Who wrote `obj`: 'course' (course_lib), 'library' (an installed package, or Python), 'learner' (anything else), None for a plain value."
-    import functools, sysconfig
+    import functools
     while isinstance(obj, functools.partial): obj = obj.func
     obj = getattr(obj, "__func__", obj)  # a bound method: its function
     if isinstance(obj, types.FunctionType): where = obj.__code__.co_filename
@@ -411,10 +411,13 @@ def _origin(obj) -> str|None:
         if not where: return "learner"  # defined in a notebook
     elif callable(obj) and (isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType)) or type(obj).__name__ in ("ufunc", "builtin_function_or_method")): return "library"
     else: return None
-    import course_lib
-    if where.startswith(str(Path(course_lib.__file__).parent)): return "course"
-    installed = tuple({sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")})
-    return "library" if where.startswith(installed) else "learner"
+    return _whose_file(where)
+
+def _whose_file(path:str) -> str:
+    "'course' for a file of course_lib, 'library' for one of the installed packages or Python's own, else 'learner'."
+    import sysconfig, course_lib
+    if path.startswith(str(Path(course_lib.__file__).parent)): return "course"
+    return "library" if path.startswith(tuple({sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")})) else "learner"
 
 def _names(obj, seen=None) -> dict:
     "The global names `obj`'s code uses (a class: its methods'), each with what it refers to (or None): what the answer calls."
@@ -489,9 +492,8 @@ def _learners_fault(e:Exception, answer) -> bool:
 
 def _through_learners_code(tb) -> bool:
     "Whether a traceback passes through code outside the course and the installed libraries: the learner's."
-    import sysconfig, traceback, course_lib
-    ours = [str(Path(course_lib.__file__).parent), *{sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")}]
-    return any(not f.filename.startswith(tuple(ours)) for f in traceback.extract_tb(tb))
+    import traceback
+    return any(_whose_file(f.filename) == "learner" for f in traceback.extract_tb(tb))
 
 def hint(id:str):
     "A nudge towards the answer to exercise `id`."
