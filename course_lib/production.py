@@ -84,7 +84,9 @@ def save_model(learn, folder:str|Path, arch:str="tf_efficientnet_lite0") -> Path
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     norm = [t for t in learn.dls.after_batch if isinstance(t, Normalize)]
     crop = [t for t in learn.dls.after_item if isinstance(t, (RandomResizedCrop, Resize))]
-    meta = {"arch": arch, "labels": list(map(str, learn.dls.vocab)), "size": int(crop[0].size[0]) if crop else None,
+    resize = (None if not crop else {"transform": "RandomResizedCrop", "val_xtra": crop[0].val_xtra} if isinstance(crop[0], RandomResizedCrop)
+              else {"transform": "Resize", "method": str(crop[0].method), "pad_mode": str(crop[0].pad_mode)})  # how validation prepares an image
+    meta = {"arch": arch, "labels": list(map(str, learn.dls.vocab)), "size": int(crop[0].size[0]) if crop else None, "resize": resize,
             "normalize": [norm[0].mean.flatten().tolist(), norm[0].std.flatten().tolist()] if norm else None,
             "versions": _versions()}
     torch.save({k: v.cpu() for k, v in learn.model.state_dict().items()}, folder / "model.pth")
@@ -97,9 +99,11 @@ class ModelFileError(Exception): "A model folder that can't be loaded; the messa
 class Classifier:
     "A model loaded from `save_model`'s files: call it with an image, get `{label: probability}`."
     def __init__(self, model, meta:dict):
-        from fastai.vision.all import IntToFloatTensor, Normalize, RandomResizedCrop, ToTensor
+        from fastai.vision.all import IntToFloatTensor, Normalize, RandomResizedCrop, Resize, ToTensor
         self.model, self.meta, self.labels = model.eval(), meta, meta["labels"]
-        self.crop = RandomResizedCrop(meta["size"], min_scale=0.5) if meta["size"] else None  # validation mode: the centre crop
+        r = meta.get("resize") or {"transform": "RandomResizedCrop", "val_xtra": 0.14}  # files from course-lib 0.5 and before knew only this one
+        self.crop = (None if not meta["size"] else Resize(meta["size"], method=r["method"], pad_mode=r["pad_mode"]) if r["transform"] == "Resize"
+                     else RandomResizedCrop(meta["size"], val_xtra=r["val_xtra"]))  # used in validation mode: as the model's validation set was prepared
         self.to_float, self.to_tensor = IntToFloatTensor(), ToTensor()
         self.norm = Normalize.from_stats(*meta["normalize"], cuda=False) if meta["normalize"] else None
     def __repr__(self): return f"Classifier({self.meta['arch']}, labels={self.labels})"

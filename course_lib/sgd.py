@@ -155,7 +155,7 @@ class BasicLearner:
 
     def validate(self, dl=None) -> list:
         "`[loss, *metrics]` of the model over `dl` (default: the validation set)."
-        self.model.eval()
+        self.model.eval()  # layers that train differently (dropout, batch norm: chapter 1) switch to predicting; fit's train() switches back
         return _averages(self.model, self.dls.valid if dl is None else dl, [self.loss_func, *self.metrics])
 
     def fit(self, n_epoch:int, lr:float|None=None, show:bool=True):

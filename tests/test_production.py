@@ -10,7 +10,7 @@ import torch
 from course_lib.photos import make_standins
 sys.path.insert(0, str(Path(__file__).parents[1] / "images"))
 from check_image import versions as image_versions  # what pip freeze reports on Colab's and Kaggle's images
-from course_lib.production import (ModelFileError, apply_cleaner, bear_block, load_classifier, make_app, save_model,
+from course_lib.production import (Classifier, ModelFileError, apply_cleaner, bear_block, load_classifier, make_app, save_model,
                                    serve, write_space)
 
 KINDS = ("grizzly", "black", "teddy")
@@ -79,6 +79,20 @@ def test_loaded_model_predicts_like_fastai(trained):
         ours = classify(fn)
         assert list(ours) == list(learn.dls.vocab) and max(ours, key=ours.get) == label
         assert torch.allclose(torch.tensor(list(ours.values())), probs.float(), atol=1e-5), (ours, probs)
+
+def test_a_model_trained_without_augmentation_loads_to_predict_like_fastai(trained, tmp_path):
+    "bear_block(aug=False) validates with Resize's centre crop, not RandomResizedCrop's squeeze-then-crop: the loaded model must prepare images its way."
+    from fastai.vision.all import vision_learner
+    dls = bear_block(32, aug=False).dataloaders(trained[2] / "bears", bs=8, num_workers=0)
+    learn = vision_learner(dls, "tf_efficientnet_lite0", pretrained=False)
+    classify = load_classifier(save_model(learn, tmp_path / "model"))
+    assert classify.meta["resize"] == {"transform": "Resize", "method": "crop", "pad_mode": "reflection"}
+    learn.model.cpu(); learn.dls.cpu()
+    for fn in dls.valid.items[:3]:
+        with learn.no_bar(): probs = learn.predict(fn)[2]
+        assert torch.allclose(torch.tensor(list(classify(fn).values())), probs.float(), atol=1e-5)
+    as_before = Classifier(classify.model, {**classify.meta, "resize": None})  # what a 0.5 model.json (no "resize") loads as
+    assert not torch.allclose(as_before.tensor(dls.valid.items[0]), classify.tensor(dls.valid.items[0])), "the two preparations must differ, or this test shows nothing"
 
 class _Planted:
     def __init__(self, marker): self.marker = marker

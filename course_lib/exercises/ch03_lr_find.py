@@ -115,8 +115,9 @@ def _test_valley(f):
         got, want = f(lrs, losses), valley(lrs, losses)
         if not isinstance(got, (int, np.integer)): raise NotYet(f"return an index (an int); got {type(got).__name__}")
         if got != want:
-            where = "the bottom" if got >= want + 5 else "the start" if got <= want - 5 else "a point near the right one"
-            raise NotYet(f"on test curve {k + 1} it picked index {got}, {where}; fastai picks {want}: fastai's own arithmetic (section 3) lands near, not exactly at, the middle; this exercise asks for fastai's index exactly")
+            side = "right" if got > want else "left"
+            where = f"the lowest loss itself, where fastai picks {want}" if got == int(np.argmin(losses)) else f"{abs(got - want)} point{'s' * (abs(got - want) > 1)} {side} of fastai's pick, {want}"
+            raise NotYet(f"on test curve {k + 1} it picked index {got}: {where}; fastai's own arithmetic (section 3) lands near, not exactly at, the middle; this exercise asks for fastai's index exactly")
 
 def _valley_bottom(lrs, losses):
     import numpy as np
