@@ -82,12 +82,14 @@ class Exercise:
     options: dict = None  # a choice: each option the question lists -> other phrases meaning it (`yes_no()` for yes/no)
     why: dict = None  # a choice: digest of each wrong option -> why it is wrong, shown when it is chosen
     expect: str = ""  # what kind of short answer is expected, said when one is rejected
+    bound: str = None  # a number asked for as a limit ("must stay below what value?"): "below" or "above"; a bound on that side ("less than 0.125") reads as its number
     builds: tuple = ()  # names of the library's version of what the exercise builds (`cross_entropy`): an answer calling one is told so
 
 exercises = {}
 
 def exercise(id:str, **kwargs) -> None:
     "Register an `Exercise` (chapter modules do this for their exercises); `exercises[id]` holds it. Returns nothing, so a cell that registers one shows nothing."
+    if kwargs.get("bound") not in (None, "below", "above"): raise ValueError(f"{id}: bound is 'below' or 'above', not {kwargs['bound']!r}")
     ref = kwargs.get("reference")
     if (isinstance(ref, type) or callable(ref)) and str(getattr(ref, "__module__", "")).startswith("course_lib"):
         kwargs["reference"] = f"{ref.__module__}:{ref.__name__}"  # `exercises[id]` shows where the course's answer lives, not its code
@@ -120,10 +122,22 @@ _small = {"zero": 0, "nil": 0, "none": 0, "nothing": 0, "one": 1, "two": 2, "thr
           "one quarter": 0.25, "a third": 1 / 3, "a hundredth": 0.01, "one hundredth": 0.01, "a thousandth": 0.001, "one thousandth": 0.001, "one third": 1 / 3, "twice": 2, "double": 2, "triple": 3, "a hundred": 100, "a thousand": 1000}
 _num = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
 _about = re.compile(r"^(?:about|around|roughly|approximately|approx\.?|nearly|almost|near|close to|circa|just|only|exactly|precisely|"
-                    r"(?:just |a bit |slightly )?(?:under|over|below|above|less than|more than|fewer than)|at most|at least|up to|"
-                    r"(?:by )?(?:a factor of|a factor|factor of)|by|~|≈)\s+|^[~≈]")
-_compare = re.compile(r"^(?:[a-z_][\w.]*\s*)?(?:<=|>=|=<|=>|==|<|>|≤|≥|=)\s*")  # "x > 0.5", "< 0.125", "lr = 0.01"
+                    r"(?:by )?(?:a factor of|a factor|factor of)|by|~|≈)\s+|^[~≈]")  # an approximation is read as its number; a bound is not (`_bound`)
+_compare = re.compile(r"^(?:[a-z_][\w.]*\s*)?(?:==|=)\s*")  # "lr = 0.01"
 _scale = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
+_sides = {"below": r"below|under|beneath|less than|fewer than|smaller than|lower than|at most|at the most|up to|a maximum of|max(?:imum)?",
+          "above": r"above|over|beyond|more than|greater than|larger than|bigger than|higher than|at least|exceeding|exceeds?|a minimum of|min(?:imum)?"}
+_bound_before = re.compile(rf"(?P<pre>[^\d<>≤≥]*?)(?P<neg>\b(?:not|no|never|can't|cannot|mustn't|must not|shouldn't|won't|doesn't|don't)\s+(?:(?:be|go|get|stay|rise|grow|climb)\s+)?)?(?P<near>(?:just|a bit|slightly|a little)\s+)?(?:(?:strictly|well|far|much)\s+)?"
+                           rf"(?:\b(?P<below>{_sides['below']})\b|\b(?P<above>{_sides['above']})\b|(?P<lt><=|=<|≤|<)|(?P<gt>>=|=>|≥|>))\s*(?P<rest>[^<>≤≥,;:=→]*[^<>≤≥,;:=→\s])")
+_bound_after = re.compile(r"(?P<rest>[^<>≤≥]*?\S)\s*,?\s*(?:or (?:(?P<below>less|lower|fewer|below|under|smaller)|(?P<above>more|higher|greater|above|over|larger|bigger))|"
+                          r"(?P<below2>at (?:the )?most|max(?:imum)?|tops)|(?P<above2>at (?:the )?least|minimum|and (?:up|above|over|more|beyond)|\+)|"
+                          r"(?P<below3>>=|=>|≥|>)\s*[a-z_][\w.]*|(?P<above3><=|=<|≤|<)\s*[a-z_][\w.]*)")  # "0.125 > lr": lr is below 0.125
+_not_it = re.compile(r"\b(?:not|non|never|no|nor|except|excluding|besides|but|other than|unlike|apart from|isn't|aren't|doesn't|don't|can't|cannot|won't)\b|≠|!=|"
+                     r"\b(?:or|either)\b")  # "non zero", "anything but 0", "zero or infinite": not (only) that number
+_halving = re.compile(r"\b(?:halves|halve|halved|halving)\b|\b(?:in|by|to) (?:a |one )?half\b")  # "it halves", "cuts it by half": divides by 2
+_arith = re.compile(r"[\d.\s()+\-*/^x√e]*(?:\d\s*[-+*/^x]\s*[\d(√.]|√)[\d.\s()+\-*/^x√e]*")
+_vulgar = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅙": "1/6", "⅛": "1/8", "⅜": "3/8", "⅝": "5/8", "⅞": "7/8"}
+_sup = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 
 def _digits(t:str) -> str:
     "`t` with its number words as digits ('sixty-three thousand' -> '63000', 'fifty-fifth' -> '55th'), by text2num."
@@ -132,15 +146,27 @@ def _digits(t:str) -> str:
     try: return alpha2digit(t, "en")
     except Exception: return t
 
-def numbers_in(text:str) -> list[float]:
-    "The numbers a short answer written as text may mean: '63,000', 'sixty-three thousand', '63k', '~50', 'x > 0.5', '1/8', 'one eighth', '10^-2', '50%' (0.5, or 50), '13x13' (13), '64 x 30' (1920), '24 doublings', '1920 (64 × 30)', '1.5/6 = 0.25'."
-    if (got := _numbers(text)) or not isinstance(text, str): return got
+def numbers_in(text:str, bound:str=None, near:bool=False) -> list[float]:
+    "The numbers a short answer written as text may mean: '63,000', 'sixty-three thousand', '63k', '~50', '1/8', 'one eighth', '10^-2', '50%' (0.5, or 50), '13x13' (13), '64 x 30' (1920), '3 + 1', '√4', '24 doublings', '1920 (64 × 30)', '1.5/6 = 0.25', '15 per epoch, 45 in all' (45). A bound ('less than 0.125', 'x > 0.5') means none, unless it is one on the side `bound` ('below' or 'above') names; one said to be close ('just under 2') means its number where `near`."
+    return _reading(text, bound, near)[0]
+
+def _reading(text, bound:str=None, near:bool=False) -> tuple[list, str]:
+    "`numbers_in(text, bound, near)`, and what `text` is: 'number', 'bound' (a number after 'less than', 'at least', '<'…), 'range' ('1.9 to 2'), or '' (none)."
+    got, kind = _read(text, bound, near)
+    if got or kind or not isinstance(text, str): return got, kind
     # the working shown beside it: "1920 (64 images × 30 units)", "a 64x30 matrix, so 1920", "0.0625 = sqrt(2/512)"
     bare = re.sub(r"\([^()]*\)", " ", text).strip()
-    if bare != text.strip() and bare and (got := _numbers(bare)): return got
-    for part in re.split(r"[=,;:→]|\bso\b|\bi\.e\.|\bthat is\b", text):
-        if part.strip() and (got := _numbers(part)): return got
-    return []
+    if bare != text.strip() and bare and ((r := _read(bare, bound, near))[0] or r[1]): return r
+    bits = re.split(r"((?<![<>=!])=(?![<>=])|[,;:→]|\bso\b|\bi\.e\.|\bthat is\b|\bwhich is\b)", text)
+    parts = [(bits[i - 1].strip() if i else "", bits[i], *_read(bits[i], bound, near)) for i in range(0, len(bits), 2) if bits[i].strip()]
+    if bad := next((k for *_, got, k in parts if k in ("bound", "range") and not got), None): return [], bad  # "greater than 1/8, i.e. 0.125" is a bound
+    parts = [(sep, p, got) for sep, p, got, _ in parts if got]
+    # several numbers: the total ("15 per epoch, 45 in all"), not a rate ("one per letter, 26"); what the working comes to ("16 x 3, so 48"); a value after its label ("A-Z: 26")
+    if total := [r for r in parts if re.search(r"\b(?:in all|in total|total|altogether|overall|all told|all together)\b", r[1])]: parts = total
+    parts = [r for r in parts if not re.search(r"\b(?:per|each|every|apiece|a piece)\b", r[1])] or parts
+    if len({tuple(got) for *_, got in parts}) > 1:
+        if said := [r for r in parts if r[0] not in (",", ";", ":", "")] or [r for r in parts if r[0] == ":"]: parts = said[-1:]
+    return (parts[0][2], "number") if parts else ([], "")
 
 _fractions = [k for k in sorted(_small, key=len, reverse=True) if re.search(r"half|quarter|third|hundredth|thousandth", k)]
 
@@ -150,12 +176,74 @@ def _fraction_of(t:str) -> float|None:
         if re.match(rf"{k}\s+(?:of\s+)?(?:an?\s+)?(?![a-z]*(?:th|ths|half|halves|thirds?|quarters?)\b)[a-z]+(?:\s+[a-z]+)?$", t): return float(_small[k])
     return None
 
-def _numbers(text:str) -> list[float]:
-    "The numbers one stretch of text may mean: `numbers_in` without the working beside it."
-    t = " ".join(str(text).lower().replace("×", "x").replace("−", "-").replace("**", "^").split()).rstrip(" .!?")  # ".5" keeps its point
+def _prepare(text) -> str:
+    "`text` lower-cased, in one spelling: '80,000' and '63_000' without separators, '½' as 1/2, '10⁻²' and 'ten to the power of -2' with ^, '√' for a square root, \"it's\" as 'it is'."
+    t = " ".join(str(text).lower().replace("×", "x").replace("÷", "/").replace("−", "-").replace("–", " – ").replace("’", "'").replace("**", "^").split()).rstrip(" .!?")  # ".5" keeps its point
     t = re.sub(r"(?<=\d)[, _](?=\d{3}\b)", "", re.sub(r"(?<=\d)_(?=\d)", "", t))  # 80,000, 80 000 and 63_000
     t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)
-    t = t.rsplit("=", 1)[-1].strip() if re.search(r"\d\s*=\s*\S", t) else t  # "64 x 30 = 1920": what it comes to
+    t = re.sub(r"(\d?)([%s])" % "".join(_vulgar), lambda m: m[1] + ("+" if m[1] else "") + _vulgar[m[2]], t)  # "½", "1½"
+    t = re.sub(r"[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+", lambda m: "^" + m[0].translate(_sup), t.replace("⁄", "/"))  # "10⁻²", "2⁵"
+    t = re.sub(r"\s*\bto the (?:power (?:of )?)?(?=[-+\d]|minus)", "^", t).replace("^minus ", "^-")  # "10 to the power of -2"
+    t = re.sub(r"\b(?:the )?(?:square root of|sqrt(?: of)?)\s*", "√", t)  # "√4", "sqrt(2/512)", "the square root of 4"
+    t = re.sub(r"\b(it|that|this|there|here|what|which|answer)'s\b", r"\1 is", t)  # "it's 0"
+    return re.sub(r"(?:\s*,?\s*(?:or so|or thereabouts|give or take)|(?<=\d)-?ish)$", "", t)  # "50 or so", "50ish": an approximation
+
+def _bound(t:str) -> tuple[str, str]|None:
+    "The side ('below' or 'above', or 'near' for 'just under 2', 'slightly over 2') and the text of the number of a bound in prepared text `t`: 'less than 0.125', 'lr < 1/8', 'it must be below 1/8', 'no more than 194', '80k or more', '0.125 > lr'."
+    if m := _bound_before.fullmatch(t):
+        side = "below" if m["below"] or m["lt"] else "above"
+        if m["neg"]: side = {"below": "above", "above": "below"}[side]  # "no more than", "must not go below"
+        elif m["near"]: side = "near"
+    elif m := _bound_after.fullmatch(t): side = "below" if m["below"] or m["below2"] or m["below3"] else "above"
+    else: return None
+    return side, m["rest"]
+
+def _range(t:str) -> tuple[float, float]|None:
+    "The ends of a range in prepared text `t`: '1.9 to 2', 'between 1.8 and 2.2', '1.9–2.1' (not '10 to the -2', not 'it adds 0.06 to it')."
+    if len(re.findall(r"\bto\b|–|—|\.\.|\band\b", t)) != 1: return None
+    if m := re.fullmatch(r"(?:between (?P<a>.+?) and|(?:from )?(?P<b>.+?)\s*(?:\bto\b|–|—|\.\.\.?))\s*(?P<c>.+)", t):
+        ends = [_read(m["a"] or m["b"])[0], _read(m["c"])[0]]
+        if all(len(e) == 1 for e in ends) and not re.search(r"\b(?:per|each)\b", t): return ends[0][0], ends[1][0]
+    return None
+
+def _calc(t:str) -> float|None:
+    "The value of plain arithmetic in `t` ('512*37 + 37', '(512+1)*37', '1/(1+1)', '2^5', '√4'): numbers, + - * / ^, √ and brackets only, never a name."
+    import ast, math, operator as op
+    if len(t) > 80 or not _arith.fullmatch(t): return None
+    s = re.sub(r"(?<=[\d)])\s*x\s*(?=[\d(√])", "*", t).replace("^", "**")
+    s = re.sub(r"√\s*(\d+\.?\d*|\.\d+|\()", lambda m: "_sqrt(" if m[1] == "(" else f"_sqrt({m[1]})", s)
+    ops = {ast.Add: op.add, ast.Sub: op.sub, ast.Mult: op.mul, ast.Div: op.truediv, ast.Pow: op.pow, ast.USub: op.neg, ast.UAdd: op.pos}
+    def ev(n):
+        if isinstance(n, ast.Constant) and type(n.value) in (int, float): return n.value
+        if isinstance(n, ast.UnaryOp) and type(n.op) in ops: return ops[type(n.op)](ev(n.operand))
+        if isinstance(n, ast.BinOp) and type(n.op) in ops:
+            a, b = ev(n.left), ev(n.right)
+            if isinstance(n.op, ast.Pow) and (abs(b) > 64 or abs(a) > 1e6): raise ValueError("too large")
+            return ops[type(n.op)](a, b)
+        if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_sqrt" and len(n.args) == 1 and not n.keywords: return math.sqrt(ev(n.args[0]))
+        raise ValueError(f"not arithmetic: {ast.dump(n)}")
+    try: x = float(ev(ast.parse(s, mode="eval").body))
+    except (SyntaxError, ValueError, TypeError, ZeroDivisionError, OverflowError): return None
+    return x if math.isfinite(x) else None
+
+def _numbers(text:str, bound:str=None, near:bool=False) -> list[float]:
+    "The numbers one stretch of text may mean: `numbers_in` without the working beside it."
+    return _read(text, bound, near)[0]
+
+def _read(text, bound:str=None, near:bool=False) -> tuple[list, str]:
+    "`_numbers(text, bound, near)`, and what kind of answer the stretch is (see `_reading`)."
+    t = _prepare(text)
+    if len(t) > 200: return [], ""  # a short answer is short: an essay names no one number
+    t = t.rsplit("=", 1)[-1].strip() if re.search(r"\d\s*=(?![<>=])\s*\S", t) else t  # "64 x 30 = 1920": what it comes to
+    if (b := _bound(t)) and not _bound(b[1]) and (got := _read(b[1])[0]): return (got if b[0] == bound or b[0] == "near" and near else []), "bound"
+    if _range(t): return [], "range"
+    if _not_it.search(t): return [], ""
+    if _halving.search(t) and not re.search(r"\d", t): return [2.0, 0.5], "number"  # dividing by 2, or multiplying by 0.5: the question says which
+    got = _value(t)
+    return got, "number" if got else ""
+
+def _value(t:str) -> list[float]:
+    "The numbers prepared text `t`, neither a bound nor a range, may mean."
     if _about.sub("", t) in _small: return [float(_small[_about.sub("", t)])]  # before text2num: "one hundredth" is not 100th
     if (x := _fraction_of(_about.sub("", t))) is not None: return [x]
     t = _digits(re.sub(rf"({_num})\s+(thousand|million|billion)\b", lambda m: f"{float(m[1]) * _scale[m[2]]:.12g}", t))  # "63 thousand", "1.5 million"
@@ -165,9 +253,11 @@ def _numbers(text:str) -> list[float]:
     t = re.sub(r"^the\s+(?=\d)", "", t)
     if t in _small: return [float(_small[t])]
     t = re.sub(r"^(?:x|times)\s*(?=\d)", "", t)  # "x2": a factor
-    t = re.sub(r"^(?:a single|single|one|an?)\s+(?=[a-z])", "1 ", t)  # "one linear layer", "a single one"
+    t = re.sub(r"^(?:a single|single|one|an?)\s+(?=[a-z]{2})", "1 ", t)  # "one linear layer", "a single one"
     t = re.sub(rf"^({'|'.join(k for k in _small if ' ' not in k)})\s+(?=[a-z])", lambda m: f"{_small[m[1]]:g} ", t)  # "two layers"
     if t in _small: return [float(_small[t])]
+    if m := re.fullmatch(r"(\d+)\s+(?:and\s+)?(?:(\d+)\s*/\s*([1-9]\d*)|(?:a|one|1)\s+(half|quarter|third))", t):  # a mixed number: "1 1/4", "one and a quarter"
+        return [float(m[1]) + (float(m[2]) / float(m[3]) if m[2] else {"half": 1 / 2, "quarter": 1 / 4, "third": 1 / 3}[m[4]])]
     if m := re.fullmatch(rf"({_num})\s*(?:x|by|\*)\s*({_num})(?:\s+[a-z ]+)?", t):  # a side by a side: the learner means the side
         a, b = float(m[1]), float(m[2])
         return [a] if a == b else [a * b]
@@ -175,54 +265,99 @@ def _numbers(text:str) -> list[float]:
         try: return [float(m[1]) ** float(m[2])]
         except (OverflowError, ZeroDivisionError): return []
     if m := re.fullmatch(rf"({_num})\s*/\s*({_num})", t): return [float(m[1]) / float(m[2])] if float(m[2]) else []
+    if (x := _calc(t)) is not None: return [x]  # "3 + 1", "(512+1)*37", "√4"
     if m := re.fullmatch(r"(?:one|a|an|1)\s+(\d+)(?:st|nd|rd|th)s?", t): return [1 / float(m[1])] if float(m[1]) else []  # one eighth
     if m := re.fullmatch(rf"({_num})\s*(?:%|percent|per cent)", t): return [float(m[1]) / 100, float(m[1])]
     if m := re.fullmatch(rf"({_num})\s*(k|m|b|thousand|million|billion)(?:\s+[a-z ]+)?", t): return [float(m[1]) * _scale[m[2]]]
     if m := re.fullmatch(rf"({_num})(?:st|nd|rd|th)?\s*(?:x|times|fold)?", t): return [float(m[1])]
-    if m := re.fullmatch(r"(.*(?:[\d%]|\d(?:st|nd|rd|th|k|x)))\s+[a-z]+(?:\s+[a-z]+){0,2}", t): return numbers_in(m[1])  # a unit after it: "24 doublings", "13 pixels wide"
-    if m := re.fullmatch(r"(?:[a-z]+\s+){1,3}(\S*\d\S*)((?:\s+[a-z]+){0,4})", t):  # words before it: "at iteration 55", "they go to 0", "it adds 0.06 to it"
+    if m := re.fullmatch(r"([^,;:=→]*(?:[\d%]|\d(?:st|nd|rd|th|k|x)))\s+[a-z]+(?:\s+[a-z]+){0,2}", t): return numbers_in(m[1])  # a unit after it: "24 doublings", "13 pixels wide"
+    if m := re.fullmatch(r"(?:[a-z']+\s+){1,3}(\S*\d\S*)((?:\s+[a-z]+){0,4})", t):  # words before it: "at iteration 55", "they go to 0", "it adds 0.06 to it"
         if not _neg & set(t.split()): return _numbers(m[1])
     return []
 
-def answer_forms(answer, sig:int=None) -> list:
-    "Every reading of a short `answer` that `check` compares: itself, the numbers its words may mean, and those rounded to `sig` significant figures."
+def answer_forms(answer, sig:int=None, bound:str=None) -> list:
+    "Every reading of a short `answer` that `check` compares: itself, the numbers its words may mean (a bound only on the side `bound` names; 'just under 2' where `sig` makes it an approximate answer), and those rounded to `sig` significant figures."
     if hasattr(answer, "item") and getattr(answer, "ndim", getattr(answer, "dim", lambda: 1)()) == 0: answer = answer.item()  # a NumPy or PyTorch scalar
-    out = [answer] + (numbers_in(answer) if isinstance(answer, str) else [])
+    out = [answer] + (numbers_in(answer, bound, near=bool(sig)) if isinstance(answer, str) else [])
     if sig: out += [float(f"{x:.{sig}g}") for x in out if isinstance(x, (int, float)) and not isinstance(x, bool)]
     return out
 
 _neg = {"no", "not", "never", "nope", "nor", "without", "isn't", "aren't", "doesn't", "don't", "can't", "cannot", "won't", "wouldn't", "shouldn't", "didn't", "false"}
 _affirm = {"does", "do", "did", "can", "could", "will", "would", "should", "is", "are", "was", "has", "have", "must"}
 _yes = {"yes", "y", "yeah", "yep", "yup", "true", "correct", "right", "sure", "definitely", "always"}
+_unsure = re.compile(r"\b(?:(?:i )?(?:do not|don't|dont|did not|didn't) know|not sure|unsure|no idea|dunno|idk|no clue|not certain|uncertain|"
+                     r"hard to say|who knows|maybe|perhaps|it depends|depends)\b")  # no answer yet, not a "no"
+_tag = {"isn't", "aren't", "doesn't", "don't", "won't", "can't", "wouldn't", "shouldn't", "didn't", "couldn't", "hasn't", "haven't", "wasn't", "weren't", *_affirm}
+_who = {"it", "they", "he", "she", "we", "you", "there", "that", "this", "i"}
+_except = {"except", "excluding", "besides", "non", "anti", "other", "opposite", "outside", "away", "apart", "neither", "than", "instead"}  # "all except", "non-diagonal", "rather than"
 
 def _words(text) -> list[str]: return re.findall(r"\d+(?:\.\d+)?(?:e-?\d+)?|[a-z0-9']+", str(text).lower().replace("’", "'"))  # "2.5" is one word
 
-def _has(words:list, phrase:str) -> bool:
-    "Whether `phrase` appears in `words` with no negation in the three words before it ('not on the diagonal')."
-    p = _words(phrase)
-    return any(words[i:i + len(p)] == p and not _neg & set(words[max(0, i - 3):i]) for i in range(len(words) - len(p) + 1))
+def _clauses(text) -> list[int]:
+    "The clause each of `_words(text)` is in: a comma, colon, full stop, bracket or dash starts a new one ('no, the newer one': the 'no' stands apart)."
+    out, n = [], 0
+    for m in re.finditer(r"\d+(?:\.\d+)?(?:e-?\d+)?|[a-z0-9']+|[,;:.!?()\[\]—–]|\s-\s", str(text).lower().replace("’", "'")):
+        if m[0][0].isalnum() or m[0][0] == "'": out.append(n)
+        else: n += 1
+    return out
+
+def _spans(w:list, options:dict) -> list[tuple]:
+    "Where each option's phrases (its name among them) occur in words `w`, as (start, end, option); a phrase inside a longer one of another option is part of that one: 'off the diagonal' holds 'diagonal', 'no change' holds 'no'."
+    spans = [(i, i + len(_words(p)), o) for o, ps in options.items() for p in (o, *ps) for i in _starts(w, p)]
+    return sorted({(i, e, o) for i, e, o in spans if not any(o2 != o and i2 <= i and e <= e2 and e2 - i2 > e - i for i2, e2, o2 in spans)})
+
+def _negation(w:list, cl:list, i:int, e:int, words:set) -> int|None:
+    "Where the phrase `w[i:e]` is negated by one of `words`: up to three words before it in its clause ('not on the diagonal'), or just after it when it ends on a verb ('it would not'); None if it isn't."
+    k = next((k for k in range(i - 1, max(0, i - 3) - 1, -1) if cl[k] == cl[i] and w[k] in words), None)
+    if k is None and e < len(w) and cl[e] == cl[e - 1] and w[e - 1] in _affirm and w[e] in ("not", "never"): k = e
+    return k
+
+def _yes_no(options:dict, answer):
+    "`pick` for a yes/no question: the question's own phrases first (a negated one means the other answer: 'it doesn't continue'), then a first word, a negation, a verb."
+    text = str(answer).lower().replace("’", "'")
+    q, mark, after = text.rpartition("?")
+    if mark and re.search(r"[a-z0-9]", after): text = after  # "does it stop? no, it carries on": the answer after the question
+    if (m := _unsure.search(text)) and not any(m[0] in " ".join(_words(p)) for ps in options.values() for p in ps):  # "I don't know" is no answer; "not sure, but no" is one
+        said = {"yes" for x in _words(_unsure.sub(" ", text)) if x in _yes} | {"no" for x in _words(_unsure.sub(" ", text)) if x in _neg - {"without"}}
+        return said.pop() if len(said) == 1 else None
+    w, cl = _words(text), _clauses(text)
+    if len(w) > 2 and w[-2] in _tag and w[-1] in _who and cl[-2] == cl[-1] != cl[-3]: w, cl = w[:-2], cl[:-2]  # a tag question: "they do change, don't they"
+    elif len(w) > 1 and w[-1] in ("no", "right") and cl[-1] != cl[-2] and text.rstrip().endswith("?"): w, cl = w[:-1], cl[:-1]  # "they change, no?"
+    other, nots = dict(zip(options, reversed(list(options)))) if len(options) == 2 else {}, _neg - {"no", "nope", "false"}  # "no, they stay the same": a "no" is an answer, not a negation
+    inside = [(i, i + len(p) + n, other.get(o)) for o, ps in options.items() for p in map(_words, ps) for i in range(len(w)) for j in range(1, len(p)) for n in (1, 2)
+              if w[i:i + j] == p[:j] and w[i + j + n - 1:i + j + n] and w[i + j + n - 1] in nots and (n == 1 or w[i + j] in _affirm)
+              and w[i + j + n:i + len(p) + n] == p[j:]]  # "they don't stay the same", "they do not stay the same"
+    hits, used = list(inside), set()
+    for i, e, o in _spans(w, options):
+        if any(i2 <= i and e <= e2 for i2, e2, _ in inside): continue
+        k = _negation(w, cl, i, e, nots)
+        hits.append((i, e, o if k is None else "no" if w[k + 1:k + 2] == ["even"] else other.get(o)))  # "not even at infinity" is an emphatic "no"
+        if k is not None: used.add(k)
+    said = {o for i, e, o in hits if o and not (e - i == 1 and i in used)}  # a "never" that negates another phrase is that phrase's: "it never stays unequal"
+    if len(said) == 1: return said.pop()
+    if w and w[0] in _yes: return "yes"
+    if w and w[0] in _neg - {"without"}: return "no"
+    if _neg & set(w): return "no"
+    if len(w) > 1 and w[1] in _affirm: return "yes"  # "it does", "they can": a yes said as a sentence
+    return None
 
 def pick(options:dict, answer):
     "Which of `options` (each: its name -> other phrases meaning it) `answer` names: the option, or None if it names none or several."
     if set(options) == {"yes", "no"} and (isinstance(answer, bool) or type(answer).__name__ == "bool_"): return "yes" if answer else "no"
-    w = _words(answer)
-    if set(options) >= {"yes", "no"}:  # a yes/no question is answered by its first word, else by a negation anywhere
-        hit = {o for o, ps in options.items() if any(_has(w, p) for p in ps)}  # the question's own phrases ("only at infinity") first
-        if len(hit) == 1: return hit.pop()
-        if w and w[0] in _yes: return "yes"
-        if w and w[0] in _neg - {"without"}: return "no"
-        if _neg & set(w): return "no"
-        if len(w) > 1 and w[1] in _affirm: return "yes"  # "it does", "they can": a yes said as a sentence
-        return None
+    if set(options) >= {"yes", "no"}: return _yes_no(options, answer)
     if isinstance(answer, str) and (bare := re.sub(r"\([^()]*\)", " ", answer)) != answer and (o := pick(options, bare)):
         return o  # "gamma (3.2 against alpha's 3)": the reasons in brackets name the others
-    spans = [(i, i + len(_words(p)), o) for o, ps in options.items() for p in (o, *ps) for i in _starts(w, p)]
-    # a phrase inside a longer one of another option is part of it: "off the diagonal" holds "diagonal"
-    found = sorted({(i, o) for i, e, o in spans if not any(o2 != o and i2 <= i and e <= e2 and e2 - i2 > e - i for i2, e2, o2 in spans)})
-    def negated(i, o):  # a "not" up to three words before, unless another option comes in between: "not random: the latest"
-        j = max((k for k in range(max(0, i - 3), i) if w[k] in _neg | {"neither", "than", "instead"}), default=None)  # "latest rather than random"
-        return j is not None and not any(j < k < i and o2 != o for k, o2 in found)
-    hit = {o for i, o in found if not negated(i, o)}
+    text = str(answer).lower().replace("’", "'")
+    q, mark, after = text.rpartition("?")
+    if mark and re.search(r"[a-z0-9]", after):  # "the loss? no, the metric": the answer after the question; "overfitting? yes": the one asked about
+        text = q if re.match(r"\W*(?:yes|yeah|yep|yup|right|correct)\b", after) else re.sub(r"^\W*(?:no|nope|nah)\b", "", after)
+    text = re.sub(r"\b((?:any|every)(?:thing|where|one)?|all)\s+but\b", r"\1 except", text)  # "anything but the diagonal"
+    w, cl = _words(text), _clauses(text)
+    found = [(i, e, o) for i, e, o in _spans(w, options) if not (e < len(w) and cl[e] == cl[e - 1] and w[e] in ("except", "excluding", "besides", "apart"))]  # "all except fastai"
+    def negated(i, e, o):  # a "not" up to three words before, unless another option comes in between: "not random: the latest"
+        j = _negation(w, cl, i, e, _neg | _except)  # "latest rather than random", "everywhere except the diagonal", "the other diagonal"
+        return j is not None and j < i and not any(j < k < i and o2 != o for k, _, o2 in found)
+    hit = {o for i, e, o in found if not negated(i, e, o)}
     return hit.pop() if len(hit) == 1 else None
 
 def _starts(words:list, phrase:str) -> list[int]:
@@ -230,7 +365,7 @@ def _starts(words:list, phrase:str) -> list[int]:
     return [i for i in range(len(words) - len(p) + 1) if words[i:i + len(p)] == p]
 
 def yes_no(yes:list=(), no:list=()) -> dict:
-    "The options of a yes/no question, with the question's own phrases for each (`no=['only at infinity']`)."
+    "The options of a yes/no question, with the question's own phrases for each (`no=['only at infinity']`); a negated phrase means the other answer ('it doesn't continue' for `no=['continue']`), and the question's phrases come before any rule."
     return {"yes": ["yes", *yes], "no": ["no", *no]}
 
 def _phrases(text:str) -> list[str]:
@@ -383,16 +518,24 @@ def _short_answer(ex:Exercise, answer):
     if ex.options:
         opt = pick(ex.options, answer)
         names = " or ".join(f"“{o}”" for o in ex.options)
+        if opt is None and isinstance(answer, str) and _unsure.search(answer.lower().replace("’", "'")) and len(_words(_unsure.sub(" ", answer.lower().replace("’", "'")))) < 3:
+            raise NotYet(f"{answer!r} doesn't choose yet: say {names} (a guess is fine: check tells you whether it is right)")
         if opt is None: raise NotYet(f"expected one of {names} (in your own words is fine); {answer!r} names {'none of them' if not isinstance(answer, str) or not answer.strip() else 'none, or more than one, of them'}")
         if answer_digest(ex.id, opt) in digests: return
         why = (ex.why or {}).get(answer_digest(ex.id, opt))
         raise NotYet(f"{answer!r} reads as “{opt}”: " + (why or "not this one — re-read the question, then choose again"))
-    forms = answer_forms(answer, ex.sig)
+    forms = answer_forms(answer, ex.sig, ex.bound)
     if any(answer_digest(ex.id, f) in digests for f in forms): return
+    got, kind = _reading(answer, ex.bound, near=bool(ex.sig)) if isinstance(answer, str) else ([], "")
+    if kind == "range" and ex.sig and (ends := _range(_prepare(answer))) and all(any(answer_digest(ex.id, f) in digests for f in answer_forms(x, ex.sig)) for x in ends):
+        return  # "1.9 to 2": every number in it is close enough
     nums = [f for f in forms if isinstance(f, (int, float)) and not isinstance(f, bool)]
     if ex.number:
         figs = {1: "one significant figure", 2: "two significant figures", 3: "three significant figures"}.get(ex.sig, f"{ex.sig} significant figures")
         tol = (f"; it counts when it agrees with the answer to {figs}" if ex.sig else "; it must be exact")
+        if kind == "bound" and not got:
+            raise NotYet(f"{answer!r} is a bound (“more than …”, “at most …”), not a number" + (": on the other side from the one the question asks about" if ex.bound else ": give the number itself") + tol)
+        if kind == "range" and not got: raise NotYet(f"{answer!r} is a range: give one number{tol}" if not ex.sig else f"{answer!r} is a range, and not every number in it counts: give one number{tol}")
         if not nums: raise NotYet(f"expected a number (digits, words like “sixty-three thousand”, “63k”, a fraction or a percentage){tol}; {answer!r} doesn't read as one")
         raise NotYet(f"{answer!r} reads as {nums[0]:g}: not it yet (expected a number{tol})")
     if isinstance(answer, str) and any(answer_digest(ex.id, p) in digests for p in _phrases(answer)): return

@@ -91,10 +91,11 @@ def l2_penalty(weights:list, wd:float) -> torch.Tensor:
     return wd * sum((w ** 2).sum() for w in weights)  # SOLUTION
 
 # %% ../nbs/06_collab.ipynb #440a433f
-def fit_ratings(model:nn.Module, dls, wd:float=0., n_epoch:int=5, lr:float=5e-3, show:bool=True) -> BasicLearner:
-    "Train `model` (with `user_factors` and `movie_factors` embeddings) by `BasicLearner` and Adam on the MSE plus `l2_penalty(factors, wd)`; `history` holds each epoch's validation RMSE."
-    factors = [model.user_factors.weight, model.movie_factors.weight]
-    def loss(pred, targ): return F.mse_loss(pred, targ) + l2_penalty(factors, wd)
+def fit_ratings(model:nn.Module, dls, wd:float=0., n_epoch:int=5, lr:float=5e-3, show:bool=True,
+                decay:tuple=("user_factors", "movie_factors")) -> BasicLearner:
+    "Train `model` by `BasicLearner` and Adam on the MSE plus `l2_penalty` of the weights of its submodules named in `decay` (the factors); `history` holds each epoch's validation RMSE."
+    weights = [model.get_submodule(name).weight for name in decay]
+    def loss(pred, targ): return F.mse_loss(pred, targ) + l2_penalty(weights, wd)
     def rmse(pred, targ): return F.mse_loss(pred, targ).sqrt()
     learn = BasicLearner(dls, model, opt_func=lambda params, lr: torch.optim.Adam(params, lr), loss_func=loss, metrics=rmse)
     learn.fit(n_epoch, lr, show)

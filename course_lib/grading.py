@@ -120,8 +120,8 @@ def _learners_names(full:dict) -> dict:
     return out
 
 def _written_first(cells:list, yours:dict) -> dict:
-    """Of `yours`, the names the twin's cells define before any cell uses them. One the chapter uses first (its whole
-    game runs the course's `bird_block` before teaching it) stays imported: `check` calls it the course's own, never Correct."""
+    """Of `yours`, the names the twin's cells define before any cell uses them. One the chapter uses first (a whole game that
+    ran the course's version before teaching it) stays imported: `check` calls it the course's own, never Correct."""
     code = ["\n".join(l.split("#")[0] for l in c["source"].splitlines()) for c in cells if c["cell_type"] == "code"]
     def first(pattern): return next((i for i, s in enumerate(code) if re.search(pattern, s, re.M)), None)
     out = {}
@@ -519,8 +519,8 @@ def try_forms(id:str,  # the exercise
     ex = C._exercise(id)
     assert ex is not None, f"no exercise {id!r}"
     bad = [f"{f!r} is rejected ({r.message})" for f in right if not (r := C._verdict(ex, f)).ok]
-    plain = [a for a in right if isinstance(a, str) and not C.numbers_in(a)] if not ex.options else []
-    canon = [a for a in right if not isinstance(a, str) or C.numbers_in(a)][:1] + plain  # what a message must never state
+    plain = [a for a in right if isinstance(a, str) and not C.numbers_in(a, ex.bound)] if not ex.options else []
+    canon = [a for a in right if not isinstance(a, str) or C.numbers_in(a, ex.bound)][:1] + plain  # what a message must never state
     for f in wrong:  # a message may echo the wrong answer itself; the rest must not state a right one
         r = C._verdict(ex, f)
         if r.ok: bad.append(f"{f!r} is accepted")

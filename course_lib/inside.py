@@ -39,14 +39,14 @@ def small_cnn() -> nn.Sequential:
     "A small convolutional network for 28×28 digits given as 784 pixels: three stride-2 convolutions, an average over positions, one output."
     return nn.Sequential(nn.Unflatten(1, (1, 28, 28)),                     # 784 pixels back into a 28×28 image
                          nn.Conv2d(1, 8, 3, stride=2, padding=1), nn.ReLU(),   # 8 feature maps of 14×14
-                         nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),  # 16 of 7×7
+                         nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),  # 16 of 7×7, each kernel 3×3 on all 8 maps
                          nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(), # 32 of 4×4
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 1))
 
-def shifted(xs:torch.Tensor, by:int=3) -> torch.Tensor:
-    "Images moved `by` pixels right and down (zeros come in at the edges)."
+def shifted(xs:torch.Tensor, down:int=3, right:int=3) -> torch.Tensor:
+    "Images moved `down` pixels down and `right` pixels right (zeros come in at the edges)."
     out = torch.zeros_like(xs).view(-1, 28, 28)
-    out[:, by:, by:] = xs.view(-1, 28, 28)[:, :-by, :-by]
+    out[:, down:, right:] = xs.view(-1, 28, 28)[:, :28 - down, :28 - right]
     return out.view(len(xs), -1)
 
 # %% ../nbs/07_inside.ipynb #d9a36d96

@@ -125,7 +125,7 @@ def lr_range_test(model:nn.Module, # a PyTorch model
             best = min(best, s)
             if diverged(s, best, stop_div):
                 stopped = (f"stopped at iteration {i + 1}: the loss is {s}" if not math.isfinite(s) else
-                           f"stopped at iteration {i + 1}: smoothed loss {s:.3g} > 4 x best {best:.3g}")
+                           f"stopped at iteration {i + 1}: smoothed loss {s:.3g}, too far above the best so far, {best:.3g}")  # `diverged` says how far
                 break
     finally:
         opt.zero_grad()

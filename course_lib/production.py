@@ -174,10 +174,10 @@ def write_space(folder:str|Path,  # the Space's files go here
                 model_dir:str|Path,  # what `save_model` wrote
                 examples:list=(),  # images to offer as examples, copied into the Space
                 title:str="Grizzly, black or teddy?",
-                versions:dict=None,  # package -> version to pin (default: what is installed here)
+                versions:dict=None,  # package -> version to pin, and "python" (default: what is installed here)
                ) -> Path:
     "Write a Hugging Face Space: `app.py`, pinned `requirements.txt`, `README.md`, the model files and examples."
-    import importlib.metadata as md
+    import importlib.metadata as md, platform
     from packaging.version import Version
     from course_lib import __version__
     folder = Path(folder); (folder / "model").mkdir(parents=True, exist_ok=True)
@@ -193,6 +193,7 @@ def write_space(folder:str|Path,  # the Space's files go here
     def version(p): return Version((versions or {}).get(p) or md.version(p)).public  # Colab's torch 2.11.0+cu128: the index has 2.11.0
     pins = [f"{p}=={version(p)}" for p in ("torch", "torchvision", "timm", "fastai")]
     (folder / "requirements.txt").write_text("\n".join(pins + [f"course-lib @ git+https://github.com/dl-course/course@v{__version__}"]) + "\n")
-    (folder / "README.md").write_text(f"---\ntitle: {title}\nsdk: gradio\nsdk_version: {version('gradio')}\napp_file: app.py\n---\n\n"
+    python = ".".join(((versions or {}).get("python") or platform.python_version()).split(".")[:2])  # quoted: YAML reads 3.10 as 3.1
+    (folder / "README.md").write_text(f"---\ntitle: {title}\nsdk: gradio\nsdk_version: {version('gradio')}\npython_version: \"{python}\"\napp_file: app.py\n---\n\n"
                                       "A grizzly / black / teddy bear classifier, from chapter 4 of the course.\n")
     return folder

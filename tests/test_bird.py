@@ -36,3 +36,60 @@ def test_download_plumbing_is_taught_in_the_photos_notebook_not_chapter_1():
     ch1 = "\n".join("".join(c["source"]) for c in _cells("01_intro.ipynb"))
     photos = "\n".join("".join(c["source"]) for c in _cells("photos.ipynb"))
     assert not [p for p in plumbing if p in ch1] and all(p in photos for p in plumbing)
+
+
+# ---- the clean twin hands the learner none of the functions the chapter asks them to write
+
+def test_the_twin_imports_none_of_the_learners_functions():
+    "The whole game uses fastai's factory, not `bird_block`, and the convnext comparison no `n_trainable`: the twin imports neither."
+    import re
+    twin = "\n".join("".join(c["source"]) for c in _cells("clean/01_intro.ipynb") if c["cell_type"] == "code")
+    line = re.search(r"^# everything but (.*): those you write below\nfrom course_lib\.bird import \(([^)]*)\)", twin, re.M)
+    assert line, "the twin spells out what it imports from course_lib.bird"
+    yours = {"best_weight", "bird_block", "normalize", "loss_by_hand", "error_by_hand", "n_trainable"}
+    assert set(line[1].split(", ")) == yours and not yours & set(line[2].split(", ")), line[0]
+
+
+# ---- what the chapter's code checks say to answers a learner writes
+
+def _learners(src, **glob):
+    "The function `src` defines, as if written in a notebook: its code belongs to no installed file."
+    ns = dict(glob)
+    exec(compile(src, "<learner>", "exec"), ns)
+    return next(v for k, v in ns.items() if callable(v) and getattr(v, "__code__", None) and v.__code__.co_filename == "<learner>")
+
+def _check(id, answer):
+    import course_lib.exercises.ch01_intro  # registers the chapter's exercises
+    from course_lib.checks import check
+    return check(id, answer)
+
+@pytest.mark.parametrize("src", [
+    "import torchvision.transforms.functional as TF\ndef normalize(x, mean, std): return TF.normalize(x, mean, std)",
+    "def normalize(x, mean, std):\n    import torchvision.transforms.functional as TF\n    return TF.normalize(x, mean, std)",
+    "import torch.nn.functional as F, torch\ndef normalize(x, mean, std): return F.batch_norm(x, torch.tensor(mean), torch.tensor(std) ** 2, eps=0)",
+    "import torch\ndef normalize(x, mean, std):\n    import torchvision.transforms as T\n    return T.Normalize(mean, std)(x)"])
+def test_a_library_normalize_is_named(src):
+    r = _check("01.normalize", _learners(src))
+    assert r.status == "wrong" and "library" in r.message, r
+
+@pytest.mark.parametrize("src", [
+    "import torch\ndef normalize(x, mean, std): return (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)",
+    "import torch\ndef normalize(x, mean, std): return (x - torch.tensor(mean)[:, None, None]) / (torch.tensor(std)[:, None, None] + 1e-5)"])
+def test_a_normalize_of_ones_own_is_correct(src):
+    assert _check("01.normalize", _learners(src)).ok
+
+def test_an_in_place_normalize_is_told_it_changed_its_input():
+    r = _check("01.normalize", _learners("import torch\ndef normalize(x, mean, std): return x.sub_(torch.tensor(mean).view(1, -1, 1, 1)).div_(torch.tensor(std).view(1, -1, 1, 1))"))
+    assert r.status == "wrong" and "changed the batch it was given" in r.message, r
+
+@pytest.mark.parametrize("id,src", [
+    ("01.loss_by_hand", "import numpy as np\ndef loss_by_hand(p, t): return np.float32(-p[range(len(t)), t].log().mean())"),
+    ("01.loss_by_hand", "import numpy as np\ndef loss_by_hand(p, t): return np.float64(-p[range(len(t)), t].log().mean())"),
+    ("01.error_by_hand", "import numpy as np\ndef error_by_hand(p, t): return np.float32((p.argmax(dim=1) != t).float().mean())"),
+    ("01.error_by_hand", "import numpy as np\ndef error_by_hand(p, t): return (p.argmax(dim=1) != t).numpy().mean()")])
+def test_numpy_numbers_are_numbers_for_both_by_hand_checks(id, src):
+    assert _check(id, _learners(src)).ok
+
+def test_sklearns_zero_one_loss_is_named():
+    r = _check("01.error_by_hand", _learners("from sklearn.metrics import zero_one_loss\ndef error_by_hand(p, t): return zero_one_loss(t, p.argmax(dim=1))"))
+    assert r.status == "wrong" and "zero_one_loss" in r.message, r

@@ -146,7 +146,7 @@ def test_right_answers_in_another_container_are_right():
 
 @pytest.mark.parametrize("id,answer,words", [
     ("03.ema_step", lambda *a: 0.5, "it returned a float; expected two numbers, as a tuple"),
-    ("03.exp_lr", lambda s, e, p: "1e-3", "gave a str; expected one number (a Python float, or a NumPy or PyTorch scalar)"),
+    ("03.exp_lr", lambda s, e, p: "1e-3", "gave a str; expected one number (a Python float, or a NumPy or PyTorch scalar"),
     ("04.confusion", lambda p, t, n: __import__("torch").zeros(2, 2), "a tensor of shape (2, 2); expected shape (3, 3)"),
     ("04.confusion", lambda p, t, n: {"counts": 3}, "it returned a dict; expected a tensor of counts")])
 def test_messages_name_the_type_or_shape_expected(id, answer, words):
@@ -299,11 +299,16 @@ def test_exercises_are_registered_checked_and_reject_wrong_answers(full):
 @pytest.mark.parametrize("text,want", [
     ("sixty-three thousand", 63000), ("63k", 63000), ("63,000", 63000), ("63_000", 63000), ("about 63000 parameters", 63000),
     ("thirteen", 13), ("13x13", 13), ("25×25", 25), ("64 x 30", 1920), ("forty-five", 45), ("eighty thousand", 80000),
-    ("x > 0.5", 0.5), ("< 0.125", 0.125), ("one eighth", 0.125), ("1/8", 0.125), ("a sixteenth", 0.0625), ("10^-2", 0.01),
+    ("one eighth", 0.125), ("1/8", 0.125), ("a sixteenth", 0.0625), ("10^-2", 0.01),
     ("1e-2", 0.01), ("near zero", 0), ("close to 0", 0), ("the 55th iteration", 55), ("55th", 55), ("24 doublings", 24),
     ("~50", 50), ("fifty", 50), ("twice", 2), ("2x", 2), ("half", 0.5), ("13 pixels wide", 13), ("two hundred forty", 240),
     ("a quarter star", 0.25), ("1920 (64 images × 30 units)", 1920), ("64 × 30 = 1920", 1920), ("they go to zero", 0),
-    ("63 thousand", 63000), ("one hundredth", 0.01), ("at iteration 55", 55), ("80 000", 80000), ("one linear layer", 1)])
+    ("63 thousand", 63000), ("one hundredth", 0.01), ("at iteration 55", 55), ("80 000", 80000), ("one linear layer", 1),
+    ("3 + 1", 4), ("512*37 + 37", 18981), ("(512+1)*37", 18981), ("300 - 60", 240), ("193 + 1", 194), ("1/(1+1)", 0.5), ("½", 0.5),
+    ("1½", 1.5), ("√4", 2), ("square root of 4", 2), ("sqrt(2/512)", 0.0625), ("10⁻²", 0.01), ("10 to the power of -2", 0.01),
+    ("it's zero", 0), ("it’s 0", 0), ("50 or so", 50), ("A-Z: 26", 26), ("one per letter, 26", 26), ("26: one per letter", 26),
+    ("15 per epoch, 45 in all", 45), ("3 epochs of 15, so 45", 45), ("roughly halves it", 2), ("reduces it by half", 2),
+    ("1 1/4", 1.25), ("one and a quarter", 1.25), ("two and a half", 2.5)])
 def test_numbers_read_as_people_write_them(text, want):
     assert want in C.numbers_in(text), (text, C.numbers_in(text))
 
@@ -363,3 +368,111 @@ def test_a_librarys_version_of_what_an_exercise_builds_is_named(full):
             calls = types.FunctionType(compile(f"def f(*a, **k): return lib.{name}(*a, **k)", "<learner>", "exec").co_consts[0], {"lib": torch})
             r = C._judge(e, calls)
             assert r.status == "wrong" and f"`{name}`" in r.message and "library's version" in r.message, f"{id}: an answer calling {name}: {r!r}"
+
+# ---- reading short answers: the slips a reader's pass found (a bound is not its number, "I don't know" is no "no", …)
+
+def _rejected(id, answer):
+    r = check(id, answer)
+    return r.status == "wrong" and len(r.message) > 20
+
+@pytest.mark.parametrize("id,answer", [
+    ("02.q_lr_limit", "greater than 1/8"), ("02.q_lr_limit", "above 1/8"), ("02.q_lr_limit", "more than 0.125"), ("02.q_lr_limit", "at least 0.125"),
+    ("02.q_two_linear", "more than one"), ("02.q_two_linear", "at least one"), ("02.q_two_linear", "fewer than one"),
+    ("02.q_flat_gradient", "greater than zero"), ("02.q_flat_gradient", "more than zero"), ("02.q_flat_gradient", "above 0"),
+    ("02.q_sigmoid0", "less than 0.5"), ("02.q_batches", "at most 194"), ("02.q_batches", "193 or 194"), ("01.q_epochs", "3 to 5")])
+def test_a_bound_or_a_range_is_not_its_number(id, answer):
+    "'more than 0.125' is not 0.125: said so in one line, without the number."
+    from course_lib.grading import gives_away
+    C.chapter_exercises(id[:2])
+    r = check(id, answer)
+    assert r.status == "wrong" and "\n" not in r.message, r
+    right = {"02.q_lr_limit": 0.125, "02.q_two_linear": 1, "02.q_flat_gradient": 0, "02.q_sigmoid0": 0.5, "02.q_batches": 194, "01.q_epochs": 4}[id]
+    assert check(id, right).ok and not gives_away(r.message.replace(repr(answer), ""), right), r
+    if C._reading(answer)[1] == "bound": assert "is a bound" in r.message, r
+    if C._reading(answer)[1] == "range": assert "is a range" in r.message, r
+
+@pytest.mark.parametrize("answer", ["non zero", "non-zero", "anything but zero", "other than zero", "zero or infinite", "not zero"])
+def test_an_exclusion_or_two_numbers_is_not_the_number(answer):
+    C.chapter_exercises("02")
+    assert _rejected("02.q_flat_gradient", answer) and C.numbers_in(answer) == []
+
+def test_a_bound_is_its_number_where_the_question_asks_for_a_limit_on_that_side():
+    "An exercise opts in with `bound`: its question asks 'below what value?', so 'less than 0.125' answers it and 'above 0.125' doesn't."
+    exercise("99.lim", number=True, bound="below", digest=answer_digest("99.lim", 0.125))
+    exercise("99.near", number=True, sig=2, digest=tuple(answer_digest("99.near", x) for x in (1.9, 2, 2.1)))
+    try:
+        for a in ("0.125", "1/8", "below 0.125", "less than 0.125", "it must be less than 0.125", "< 0.125", "lr <= 1/8", "under one eighth",
+                  "no more than 0.125", "0.125 or less", "0.125 > lr", "about 0.125"):
+            assert check("99.lim", a).ok, (a, check("99.lim", a))
+        for a in ("above 0.125", "more than 0.125", "at least 1/8", "lr > 0.125", "not below 0.125"):
+            r = check("99.lim", a)
+            assert r.status == "wrong" and "bound" in r.message and "other side" in r.message and "0.125" not in r.message.replace(repr(a), ""), r
+        assert "reads as 0.2" in check("99.lim", "less than 0.2").message
+        assert check("99.near", "just under 2").ok and check("99.near", "slightly over 2").ok and not check("99.near", "over 2").ok
+        assert check("99.near", "1.9 to 2.1").ok and "range" in check("99.near", "1 to 4").message
+        with pytest.raises(ValueError): exercise("99.bad", number=True, bound="under")
+    finally:
+        for i in ("99.lim", "99.near"): del exercises[i]
+
+@pytest.mark.parametrize("id,answer", [
+    ("01.q_frozen_head", "512*37 + 37"), ("01.q_frozen_head", "(512+1)*37"), ("01.q_train_size", "300 - 60"), ("01.q_epochs", "3 + 1"),
+    ("02.q_batches", "193 + 1"), ("02.q_sigmoid0", "1/(1+1)"), ("02.q_sigmoid0", "½"), ("02.q_flat_gradient", "it's zero"),
+    ("02.q_flat_gradient", "it's 0"), ("01.q_imagenet_outputs", "A-Z: 26"), ("01.q_imagenet_outputs", "one per letter, 26"),
+    ("01.q_updates", "15 per epoch, 45 in all"), ("01.q_updates", "15 × 3"), ("02.q_batch_noise", "roughly halves it"),
+    ("02.q_batch_noise", "the error halves"), ("02.q_batch_noise", "reduces it by half"), ("02.q_batch_noise", "cuts it by half"),
+    ("02.q_batch_noise", "√4"), ("02.q_batch_noise", "square root of 4"), ("02.q_batch_noise", "1.9 to 2")])
+def test_numbers_as_people_work_them_out(id, answer):
+    "Plain arithmetic, a result after its working or its label, halving said as a verb, a range whose every number counts."
+    C.chapter_exercises(id[:2])
+    assert check(id, answer).ok, check(id, answer)
+
+def test_arithmetic_is_evaluated_never_run():
+    "Only numbers, + - * / ^, √ and brackets are evaluated: a name is never looked up, and a huge power is refused."
+    for text in ("__import__('os').getcwd()", "(1).real", "9^9^9^9", "10^400", "1/0", "(2)(3)", "[1, 2]"):
+        assert C.numbers_in(text) in ([], [1.0]), (text, C.numbers_in(text))
+    assert C._calc("9^9^9^9") is None and C._calc("1/0") is None and C._calc("(3+1)/2") == 2
+
+@pytest.mark.parametrize("id,answer", [
+    ("01.q_weights", "I don't know"), ("01.q_weights", "not sure"), ("01.q_weights", "no idea"), ("01.q_weights", "dunno"),
+    ("01.q_feedback", "I don't know"), ("01.q_feedback", "not sure")])
+def test_not_knowing_is_no_answer(id, answer):
+    "'I don't know' names neither option: it is told to choose, never read as 'no'."
+    C.chapter_exercises(id[:2])
+    assert C.pick(exercises[id].options, answer) is None
+    r = check(id, answer)
+    assert r.status == "wrong" and "“yes” or “no”" in r.message and "guess" in r.message, r
+
+def test_yes_no_reads_negation_where_it_stands():
+    "A negation after the question's phrase counts, a tag question is not a 'no', a negated phrase of one answer means the other, and a '?' then 'no, X' means X."
+    C.chapter_exercises("01"); C.chapter_exercises("03")
+    yn = lambda id, a: C.pick(exercises[id].options, a)
+    assert yn("01.q_head", "it would not") == "no" and yn("01.q_head", "it would") == "yes" and yn("01.q_head", "it would, not the old one") == "yes"
+    assert yn("01.q_weights", "they do change, don't they") == "yes" and yn("01.q_weights", "they don't change, do they?") == "no"
+    assert yn("01.q_weights", "no, they stay the same") == yn("01.q_weights", "no they stay the same") == "no"
+    assert yn("01.q_weights", "they don't stay the same") == "yes" and yn("01.q_weights", "not sure, but no") == "no"
+    assert yn("01.q_feedback", "they can't stay unequal forever") == "yes" and yn("01.q_feedback", "no: the records stay unequal") == "no"
+    assert yn("03.q_stop", "doesn't continue") == yn("03.q_stop", "it does not continue") == "yes" and yn("03.q_stop", "it continues") == "no"
+    assert yn("03.q_stop", "does it stop? no, it keeps going") == "no"
+    for id, answer, means in [("01.q_loss", "the loss? no, the metric", "metric"), ("01.q_overfit", "overfitting? no, underfitting", "underfitting"),
+                              ("01.q_split", "the last month? no, random days", "random days"), ("01.q_overfit", "overfitting? yes", "overfitting")]:
+        assert yn(id, answer) == means, (id, answer, yn(id, answer))
+        assert check(id, answer).ok == (answer.endswith("yes")), check(id, answer)
+
+def test_a_questions_own_phrases_win_and_a_negated_one_means_the_other_answer():
+    "Listed phrases come before the `_affirm` rule ('it can run code' is no 'yes'); a negated restatement can be listed, or is read by its negation."
+    opts = yes_no(yes=["no change", "won't get the newer one"], no=["change", "changes", "upgrade", "newer", "can run code", "run code", "execute"])
+    for a in ("no change", "it won't change", "it doesn't upgrade", "it won't get the newer one", "it does not get the newer one", "yes, not the newer one"):
+        assert C.pick(opts, a) == "yes", a
+    for a in ("it can run code", "it can execute arbitrary code when loaded", "it changes", "it gets the newer one", "no, the newer one"):
+        assert C.pick(opts, a) == "no", a
+
+@pytest.mark.parametrize("answer", ["everywhere except the diagonal", "all except the diagonal", "anywhere but the diagonal", "non-diagonal cells",
+                                    "outside of the diagonal", "away from the diagonal", "the anti-diagonal", "the other diagonal", "apart from the diagonal"])
+def test_an_option_after_an_exclusion_is_not_named(answer):
+    "'everywhere except the diagonal' doesn't name 'diagonal'; nor does 'all except fastai' name 'all'."
+    opts = {"diagonal": ["main diagonal", "on the diagonal", "diagonal cells"], "off the diagonal": ["off diagonal"], "first row": ["top row"]}
+    assert C.pick(opts, answer) in (None, "off the diagonal"), (answer, C.pick(opts, answer))
+    C.chapter_exercises("04")
+    assert _rejected("04.q_diagonal", answer)
+    assert C.pick({"all": ["all three"], "fastai": [], "PyTorch": []}, "all except fastai") is None
+    assert C.pick({"random": [], "latest": []}, "not random, but the latest") == "latest"

@@ -156,3 +156,31 @@ def test_fit_ratings_records_the_validation_rmse_without_the_penalty():
     learn = fit_ratings(model, rating_dls(pairs, y, valid, bs=8), wd=10., n_epoch=1, show=False)
     with torch.no_grad(): want = float((model(pairs[torch.as_tensor(valid)]) - y[torch.as_tensor(valid)]).pow(2).mean().sqrt())
     assert learn.history[-1]["rmse"] == pytest.approx(want, rel=1e-5)
+
+def test_fit_ratings_penalises_the_weights_decay_names_and_only_those():
+    "`decay` names the submodules whose weights the penalty covers (the biases too, a network's layers): one Adam step by hand on MSE + `l2_penalty` of those."
+    g = torch.Generator().manual_seed(0)
+    pairs = torch.cartesian_prod(torch.arange(6), torch.arange(8))
+    y = torch.rand(len(pairs), generator=g) * 4.5 + 0.5
+    valid = np.zeros(len(y), dtype=bool); valid[::5] = True
+    dls = rating_dls(pairs, y, valid, bs=len(y))  # one batch: the epoch is one step
+    factors, biases, wd, lr = ("user_factors", "movie_factors"), ("user_bias", "movie_bias"), 0.5, 0.1
+    torch.manual_seed(0)
+    start = DotProductBias(6, 8, n_factors=3)
+    with torch.no_grad():
+        for n in factors + biases: start.get_submodule(n).weight.normal_(0, 1)  # big enough for the penalty to matter
+    def by_hand(names):
+        m = DotProductBias(6, 8, n_factors=3); m.load_state_dict(start.state_dict())
+        opt = torch.optim.Adam(m.parameters(), lr)
+        xb, yb = next(iter(dls.train))
+        (F.mse_loss(m(xb), yb) + l2_penalty([m.get_submodule(n).weight for n in names], wd)).backward(); opt.step()
+        return m
+    for names in (factors, factors + biases):
+        model = DotProductBias(6, 8, n_factors=3); model.load_state_dict(start.state_dict())
+        fit_ratings(model, dls, wd=wd, n_epoch=1, lr=lr, show=False, **({} if names == factors else {"decay": names}))
+        want = by_hand(names)
+        for n in factors + biases:
+            assert torch.allclose(model.get_submodule(n).weight, want.get_submodule(n).weight, atol=1e-6), (names, n)
+    assert not torch.allclose(by_hand(factors).movie_bias.weight, by_hand(factors + biases).movie_bias.weight, atol=1e-3)  # the test would notice the biases left out
+    net = CollabNN(6, 8, n_factors=3, n_hidden=4)
+    assert fit_ratings(net, dls, wd=wd, n_epoch=1, show=False, decay=("user_factors", "movie_factors", "layers.0", "layers.2")).history  # a network's layers by their names

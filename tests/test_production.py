@@ -9,7 +9,7 @@ import torch
 
 from course_lib.photos import make_standins
 sys.path.insert(0, str(Path(__file__).parents[1] / "images"))
-from check_image import versions as image_versions  # what pip freeze reports on Colab's and Kaggle's images
+from check_image import image_python, snapshot, versions as image_versions  # what pip freeze and os-info report on Colab's and Kaggle's images
 from course_lib.production import (Classifier, ModelFileError, apply_cleaner, bear_block, load_classifier, make_app, save_model,
                                    serve, write_space)
 
@@ -182,19 +182,23 @@ def test_space_pins_the_versions_that_made_the_model(trained, tmp_path):
     assert {f"{p}=={Version(md.version(p)).public}" for p in ("torch", "torchvision", "timm", "fastai")} <= set(reqs)
     assert any(r.startswith("course-lib @ git+https://github.com/") for r in reqs)
     assert f"sdk_version: {md.version('gradio')}" in (space / "README.md").read_text()
+    assert f'python_version: "{sys.version_info.major}.{sys.version_info.minor}"' in (space / "README.md").read_text().split("---")[1], "the header names this Python, quoted (YAML reads 3.10 as 3.1)"
     assert sorted(p.name for p in (space / "model").iterdir()) == ["model.json", "model.pth"]
     compile((space / "app.py").read_text(), "app.py", "exec")
 
 @pytest.mark.parametrize("image", ["colab", "kaggle"])
 def test_space_from_colab_or_kaggle_pins_what_the_package_index_has(trained, tmp_path, image):
-    "Colab reports torch 2.11.0+cu128, Kaggle 2.10.0+cu128: builds of their own that the index lacks; the Space pins their public releases."
+    """Colab reports torch 2.11.0+cu128, Kaggle 2.10.0+cu128: builds of their own that the index lacks; the Space pins their public
+    releases, and asks for the image's Python (major.minor), which those releases have packages for."""
     _, folder, _ = trained
-    versions = image_versions(image)
+    versions = {**image_versions(image), "python": image_python(snapshot(image, "os-info-gpu.txt"))}
     assert "+cu" in versions["torch"], f"images/ no longer shows {image}'s torch with a local label: {versions['torch']}"
     reqs = (write_space(tmp_path / image, folder, versions=versions) / "requirements.txt").read_text().splitlines()
     want = {f"{p}=={versions[p].split('+')[0]}" for p in ("torch", "torchvision", "timm", "fastai")}
     assert want <= set(reqs) and not any("+" in r for r in reqs if "==" in r), reqs
-    assert f"sdk_version: {versions['gradio']}" in (tmp_path / image / "README.md").read_text()
+    header = (tmp_path / image / "README.md").read_text().split("---")[1]
+    assert f"sdk_version: {versions['gradio']}" in header
+    assert f'python_version: "{versions["python"]}"' in header and versions["python"].count(".") == 1, header
 
 # ---- cleaning: fastai's widget under the installed ipywidgets (8 here, Colab's 7 in the Colab-version run); these run last
 

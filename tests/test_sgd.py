@@ -217,3 +217,74 @@ def test_bad_input_gives_a_one_line_error(tmp_path):
     _one_line_error(TypeError, BasicLearner, [[], []], nn.Linear(784, 1), must=[".train", "list"])
     _one_line_error(FileNotFoundError, stack_digits, tmp_path, must=[str(tmp_path)])
     _one_line_error(ValueError, mnist_sample, True, tmp_path, 500, must=["500"])
+
+# ---- the chapter's checks on answers written as a learner writes them: in a notebook, not in course_lib
+
+def _learner(src:str, name:str, **names):
+    "What `src` defines as `name`, compiled as a notebook's code: its functions and classes are the learner's, not a library's."
+    ns = {"torch": torch, "nn": nn, "__name__": "a_notebook", **names}
+    exec(compile(src, "<learner>", "exec"), ns)
+    return ns[name]
+
+def _judge(id, answer):
+    from course_lib import checks as C
+    C.chapter_exercises("02")
+    return C._judge(C.exercises[id], answer)  # `check` without noting the result in the progress file
+
+_optim = """
+class BasicOptim:
+    def __init__(self, params, lr): self.params, self.lr = list(params), lr
+    def step(self, *args, **kwargs):
+        for p in self.params:
+            if p.grad is not None: p.data -= p.grad.data * STEP
+    def zero_grad(self, *args, **kwargs):
+        for p in self.params: p.grad = None
+"""
+
+def test_a_step_must_follow_the_learning_rate_it_is_given():
+    "A step written with a number of its own, or with the notebook's global `lr` (1. in the clean twin), is named for what it is."
+    assert _judge("02.basic_optim", _learner(_optim.replace("STEP", "self.lr"), "BasicOptim")).ok
+    r = _judge("02.basic_optim", _learner(_optim.replace("STEP", "lr"), "BasicOptim", lr=1.))
+    assert r.status == "wrong" and "global `lr`" in r.message and "optimizer's own" in r.message, r
+    r = _judge("02.basic_optim", _learner(_optim.replace("STEP", "0.1"), "BasicOptim"))
+    assert r.status == "wrong" and "optimizer's own" in r.message, r
+    r = _judge("02.take_step", _learner("def take_step(params, lr):\n    with torch.no_grad(): params -= params.grad * 0.1", "take_step"))
+    assert r.status == "wrong" and "learning rate of its own" in r.message, r
+
+def test_answers_that_would_break_later_cells_are_rejected():
+    "Detached predictions or losses, float64 or uniform parameters: each named, before a later cell fails on it."
+    for id, src in (("02.linear1", "def linear1(xb, weights, bias): return (xb @ weights + bias).detach()"),
+                    ("02.mnist_loss", "def mnist_loss(p, t):\n    s = p.sigmoid()\n    return torch.where(t == 1, 1 - s, s).mean().detach()")):
+        r = _judge(id, _learner(src, id.split(".")[1]))
+        assert r.status == "wrong" and "cut off from the gradients" in r.message, r
+    r = _judge("02.init_params", _learner("def init_params(size, std=1.): return (torch.randn(size).double() * std).requires_grad_()", "init_params"))
+    assert r.status == "wrong" and "float64" in r.message, r
+    r = _judge("02.init_params", _learner("def init_params(size, std=1.): return ((torch.rand(size) - 0.5) * 12 ** 0.5 * std).requires_grad_()", "init_params"))
+    assert r.status == "wrong" and "normal" in r.message, r
+    for src in ("torch.normal(0., std, size)", "torch.empty(size).normal_(0, std)", "torch.randn(size) * std"):  # normal, however drawn
+        assert _judge("02.init_params", _learner(f"def init_params(size, std=1.): return ({src}).requires_grad_()", "init_params")).ok, src
+
+def test_library_versions_and_autograd_are_named():
+    "F.linear, addmm, scikit-learn's accuracy_score and torch.func are what the exercises ask the learner to write without."
+    import torch.nn.functional as F
+    for src in ("F.linear(xb, weights.T, bias)", "torch.addmm(bias, xb, weights)"):
+        r = _judge("02.linear1", _learner(f"def linear1(xb, weights, bias): return {src}", "linear1", F=F))
+        assert r.status == "wrong" and "library's version" in r.message, (src, r)
+    r = _judge("02.accuracy_at", _learner("from sklearn.metrics import accuracy_score as acc\n"
+                                          "def accuracy_at(preds, targets, p): return acc(targets.view(-1).numpy(), (preds.sigmoid() > p).view(-1).numpy())", "accuracy_at"))
+    assert r.status == "wrong" and "accuracy_score" in r.message, r
+    for fn in ("grad", "jacrev", "jacfwd"):  # a patched torch.autograd once made torch.func fail inside the check (dynamo's duplicate-object error)
+        r = _judge("02.linear_grads", _learner(f"def linear_grads(x, w, b, y): return torch.func.{fn}(lambda w, b: ((x @ w + b - y) ** 2).mean(), argnums=(0, 1))(w, b)", "linear_grads"))
+        assert r.status == "wrong" and "asks autograd" in r.message, (fn, r)
+    assert torch.autograd.grad.__module__ == "torch.autograd" and torch.Tensor.backward.__module__ == "torch._tensor"  # nothing left patched
+
+def test_a_relu_of_ones_own_is_simple_net_v0s_relu():
+    "The exercise asks for simple_net_v0's network; its ReLU as a module of one's own computes the same, and passes."
+    net = """
+class ReLU(nn.Module):
+    def forward(self, x): return x.clamp(min=0)
+def simple_net(n_in=784, n_hidden=30): return nn.Sequential(nn.Linear(n_in, n_hidden), ReLU(), nn.Linear(n_hidden, 1))
+"""
+    assert _judge("02.simple_net", _learner(net, "simple_net")).ok
+    r = _judge("02.simple_net", _learner(net.replace("x.clamp(min=0)", "torch.sigmoid(x)"), "simple_net"))
+    assert r.status == "wrong" and "ReLU" in r.message, r

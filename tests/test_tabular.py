@@ -127,6 +127,11 @@ def test_each_bagged_tree_is_fitted_to_its_own_bootstrap_sample():
         refit = DecisionTreeRegressor(random_state=i, max_depth=3).fit(X.values[s], y[s])
         assert np.array_equal(t.predict(X.values), refit.predict(X.values))
 
+def test_bag_with_no_tree_settings_is_plain_bagging():
+    "Chapter 5 calls `bag` with no `max_features`: every split of every tree may then choose among all the columns, which is bagging, not a random forest."
+    X, y = _data(200)
+    assert all(t.max_features_ == X.shape[1] for t, _ in bag(X, y, n_trees=3, max_depth=3))
+
 def test_bagging_by_hand_beats_one_tree_as_scikit_learns_forest_does():
     from sklearn.ensemble import RandomForestRegressor
     X, y = _data(600)

@@ -15,9 +15,10 @@ from ..bird import *
 # %% ../../nbs/01_intro.ipynb #573f6cad
 def _test_best_weight(f):
     cases = [([0.1, 0.5, 0.9], lambda w: -(w - 0.5)**2, [0.5]),  # every score is 0 or below
-             ([1, 2, 3], lambda w: w, [3]), ([1, 2, 3], lambda w: -w, [1]),
+             ([3, 5, 8], lambda w: w, [8]), ([3, 5, 8], lambda w: -w, [3]),  # candidates that can't pass for positions
              ([5, 7, 9], lambda w: {5: 0.2, 7: 0.9, 9: 0.4}[w], [7]),  # the best in the middle: a position isn't a candidate
-             ([0.2, 0.4, 0.6, 0.8], lambda w: min(w, 0.6), [0.6, 0.8])]  # a tie: the chapter doesn't say which to keep
+             ([0.2, 0.4, 0.6, 0.8], lambda w: min(w, 0.6), [0.6, 0.8]),  # a tie: the chapter doesn't say which to keep
+             ([10, 20, 30, 40, 50, 60], lambda w: {10: 0.5, 20: 0.7, 30: 0.6, 40: 0.65, 50: 0.9, 60: 0.8}[w], [50])]  # bumps, as the chapter's accuracy curve has
     for ws, perf, best in cases:
         got = f(list(ws), perf)
         if got is None: raise NotYet(f"for candidates {ws} it returned None: when every score is 0 or below, a best score that starts at 0 is never beaten, so no candidate is kept")
@@ -26,7 +27,18 @@ def _test_best_weight(f):
         if isinstance(got, int) and 0 <= got < len(ws) and ws[got] in best: raise NotYet(f"for candidates {ws} it returned {got!r}, the *position* of the best one in the list; return the candidate itself")
         if got in ws and perf(got) == min(perf(w) for w in ws): raise NotYet(f"for candidates {ws} it returned {got!r}, the one that performs *worst*: performance is better when higher")
         if got not in ws: raise NotYet(f"for candidates {ws} it returned {got!r}, which isn't one of them")
+        if len(ws) > 2 and perf(ws[-1]) > perf(got) == max(perf(w) for w in ws[:-1]): raise NotYet(f"for candidates {ws} it returned {got!r}, the best of all but the last one; the last, {ws[-1]!r}, scores higher: does every candidate get scored?")
+        after = ws[ws.index(got) + 1:]
+        if after and perf(after[0]) < perf(got) < max(perf(w) for w in after): raise NotYet(f"for candidates {ws} it returned {got!r}, where the scores first go down; a candidate further on scores higher: a dip doesn't mean no higher peak comes later")
         raise NotYet(f"for candidates {ws} it returned {got!r}; the best-performing " + (f"one is {best[0]!r}" if len(best) == 1 else f"ones are {' and '.join(map(repr, best))} (either will do)"))
+
+def _hill_climb(ws, perf):
+    "A wrong `best_weight`: walks up the candidates and stops at the first drop, so a higher peak further on is never reached."
+    best = ws[0]
+    for w in ws[1:]:
+        if perf(w) < perf(best): break
+        best = w
+    return best
 
 def _best_from_zero(ws, perf):
     "A wrong `best_weight`: the best score so far starts at 0, so scores of 0 and below never win."
@@ -38,7 +50,8 @@ def _best_from_zero(ws, perf):
 exercise("01.best_weight", name="best_weight", test=_test_best_weight, reference=best_weight,
          hint="score every candidate, then pick the candidate (not the score) where the score is largest",
          wrong=[lambda ws, perf: max(perf(w) for w in ws), lambda ws, perf: min(ws, key=perf), _best_from_zero,
-                lambda ws, perf: max(range(len(ws)), key=lambda i: perf(ws[i])), lambda ws, perf: max(ws)])
+                lambda ws, perf: max(range(len(ws)), key=lambda i: perf(ws[i])), lambda ws, perf: max(ws),
+                _hill_climb, lambda ws, perf: max(ws[:-1], key=perf)])
 
 # %% ../../nbs/01_intro.ipynb #c264e412
 @functools.cache
@@ -51,13 +64,15 @@ def _tiny_set() -> Path:
 
 def _test_block(f):
     import fastai.vision.all as fv
-    from fastai.vision.all import Resize, TensorCategory, PILImage
+    from fastai.vision.all import Resize, TensorCategory, TensorMultiCategory, PILImage, PILImageBW
     b = f(32)
     if not hasattr(b, "datasets"): raise NotYet(f"bird_block(32) returned {type(b).__name__}, not a DataBlock")
     ds, ref = b.datasets(_tiny_set()), bird_block(32).datasets(_tiny_set())
     x, y = ds.train[0]
     if not isinstance(x, PILImage) or not isinstance(y, TensorCategory):
         raise NotYet(f"items come out as ({type(x).__name__}, {type(y).__name__}); blocks should make (image, category)")
+    if isinstance(x, PILImageBW): raise NotYet("its images come out in greyscale (PILImageBW): the photos are in colour, and the pretrained network expects 3 colour channels")
+    if isinstance(y, TensorMultiCategory): raise NotYet("each item comes out with a set of labels (a multi-label block); each photo here has exactly one category")
     if list(ds.vocab) != ["bird", "forest"]:
         raise NotYet(f"the labels are {list(ds.vocab)[:4]}…; each image should be labelled with its folder's name")
     many = list(fv.get_image_files(_tiny_set())) * 50  # 1,000 items: a share off by one point shows
@@ -66,35 +81,64 @@ def _test_block(f):
     if mine is None or len(mine) != 2: raise NotYet("its splitter should split a list of image files into (training, validation) positions, as RandomSplitter does")
     want = [sorted(int(i) for i in s) for s in bird_block(32).splitter(many)]
     if len(mine[1]) != len(want[1]): raise NotYet(f"out of 1,000 items its splitter holds back {len(mine[1])} ({len(mine[1]) / 10:g}%) for validation; the chapter's holds back a random 20%")
-    if mine[1] != want[1] or list(ds.valid.items) != list(ref.valid.items): raise NotYet("the validation set isn't the same every run, or not the chapter's: fix the random seed (42)")
+    if mine[1] != want[1] or list(ds.valid.items) != list(ref.valid.items):
+        if mine[1] != sorted(int(i) for i in b.splitter(many)[1]): raise NotYet("its splitter holds back other items each time it runs: the validation set should be the same every run")
+        raise NotYet("its splitter holds back 20% the same way every run, but not the same items as the chapter's: use the chapter's kind of split, with its seed")
     rs = [t for t in b.item_tfms if isinstance(t, Resize)]
     if not rs or tuple(rs[0].size) != (32, 32): raise NotYet("bird_block(32) should resize every image to 32×32 pixels")
     if rs[0].method != "squish": raise NotYet(f"it resizes with method {rs[0].method!r}; squish keeps the whole picture")
 
-def _block(size=192, pct=0.2, seed=42, method="squish", label="parent"):
+def _fv():
+    import fastai.vision.all as fv  # on first use: importing the exercises stays quick
+    return fv
+
+def _block(size=192, pct=0.2, seed=42, method="squish", label="parent", image=None, target=None, splitter=None):
     from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, RandomSplitter, Resize, get_image_files, parent_label)
-    return DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files, splitter=RandomSplitter(pct, seed=seed),
+    return DataBlock(blocks=(image or ImageBlock, target or CategoryBlock), get_items=get_image_files, splitter=splitter or RandomSplitter(pct, seed=seed),
                      get_y=parent_label if label == "parent" else (lambda p: p.name), item_tfms=[Resize(size, method=method)])
 
 exercise("01.datablock", name="bird_block", test=_test_block, reference=bird_block,
          hint="four questions, each a fastai piece: which blocks say image in, category out? which splitter holds back a random share, the same one every run? which function names an image by its folder? which item transform makes every image the same square size, without cropping?",
          wrong=[lambda size=192: _block(size, pct=0.5), lambda size=192: _block(size, seed=None),
                 lambda size=192: _block(size, method="crop"), lambda size=192: _block(size, label="file name"),
-                lambda size=192: _block(size, pct=0.22), lambda size=192: _block(size, seed=0), lambda size=192: _block(192)])
+                lambda size=192: _block(size, pct=0.22), lambda size=192: _block(size, seed=0), lambda size=192: _block(192),
+                lambda size=192: _block(size, image=_fv().ImageBlock(cls=_fv().PILImageBW)), lambda size=192: _block(size, target=_fv().MultiCategoryBlock),
+                lambda size=192: _block(size, splitter=_fv().TrainTestSplitter(0.2, random_state=42))])
 
 # %% ../../nbs/01_intro.ipynb #6b296e55
+def _library_calls(f, *args):
+    """`f(*args)`, and the library versions of `normalize` it called on the way, however it reached them (an import inside
+    the function included): torchvision's `normalize`, and batch norm given the statistics as its running ones."""
+    import sys, torch
+    spots = [(torch.nn.functional, "batch_norm"), (torch, "batch_norm")] + [
+        (sys.modules[m], "normalize") for m in ("torchvision.transforms.functional", "torchvision.transforms._functional_tensor",
+                                                "torchvision.transforms.v2.functional") if m in sys.modules]
+    called, saved = [], [(m, n, getattr(m, n)) for m, n in spots if hasattr(m, n)]
+    def spy(name, orig):
+        def call(*a, **k):
+            called.append(name)
+            return orig(*a, **k)
+        return call
+    for m, n, orig in saved: setattr(m, n, spy(f"{m.__name__.split('.')[0]}'s `{n}`", orig))
+    try: return f(*args), called
+    finally:
+        for m, n, orig in saved: setattr(m, n, orig)
+
 def _test_normalize(f):
     import torch
     from fastai.vision.all import Normalize, TensorImage
     mean, std = [0.5, 0.4, 0.3], [0.25, 0.2, 0.1]
     x = torch.rand(2, 3, 4, 3, generator=torch.Generator().manual_seed(0))  # 3 pixels wide, like 3 channels: a wrong axis still runs
-    got = f(x, mean, std)
+    given = x.clone()  # what it is handed: x stays as it was, whatever it does to its input
+    got, called = _library_calls(f, given, mean, std)
+    if called: raise NotYet(f"it calls {called[0]}, the library's version of what this exercise asks you to build: write it with the tensor operations the chapter uses")
+    if not torch.equal(given, x): raise NotYet("it changed the batch it was given (an in-place operation such as sub_ or div_): return a new tensor and leave the input as it was")
     want = Normalize.from_stats(mean, std, cuda=False)(TensorImage(x)).as_subclass(torch.Tensor).double()  # Normalize acts on images only
     if not torch.is_tensor(got) or got.shape != x.shape: raise NotYet(f"it returned {tuple(getattr(got, 'shape', ()))}; the batch keeps its shape {tuple(x.shape)}")
     if not got.is_floating_point(): raise NotYet(f"it returned a tensor of {got.dtype}; normalized pixels are fractions, so a float tensor is expected")
     got = got.detach().as_subclass(torch.Tensor).double()  # float32 or float64: either is a right answer
     x, m, s = x.double(), torch.tensor(mean).double(), torch.tensor(std).double()
-    like = lambda y: torch.allclose(got, y, atol=1e-5)
+    like = lambda y: torch.allclose(got, y, rtol=1e-3, atol=1e-5)  # a guard against dividing by 0, std + 1e-5, is no mistake
     if like((x - x.mean()) / x.std()): raise NotYet("it used the batch's own statistics; use the mean and std it is given")
     if like((x - m) / s): raise NotYet("it shifted and scaled along the last axis (the width), not the channels (the second axis)")
     m, s = m.view(1, -1, 1, 1), s.view(1, -1, 1, 1)
@@ -114,10 +158,21 @@ def _normalize_by(how):
         return how(x, torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1))
     return normalize
 
-exercise("01.normalize", name="normalize", test=_test_normalize, reference=normalize, builds=("Normalize",),
+def _by_torchvision(x, mean, std):
+    "A library's version: torchvision's own `normalize`."
+    import torchvision.transforms.functional as TF
+    return TF.normalize(x, mean, std)
+
+def _by_batch_norm(x, mean, std):
+    "A library's version: batch norm, given the statistics as its running ones, computes the same thing."
+    import torch
+    return torch.nn.functional.batch_norm(x, torch.tensor(mean), torch.tensor(std) ** 2, eps=0)
+
+exercise("01.normalize", name="normalize", test=_test_normalize, reference=normalize, builds=("Normalize", "normalize", "batch_norm"),
          hint="re-read *Normalizing the inputs* for what happens to each channel; then look at which axis of the batch your three numbers line up with when you combine them with it (broadcasting lines shapes up from the last axis)",
          wrong=[lambda x, m, s: (x - x.mean()) / x.std(), _along_width, _normalize_by(lambda x, m, s: (x - m) * s),
-                _normalize_by(lambda x, m, s: (x - s) / m), _normalize_by(lambda x, m, s: x / s - m)])
+                _normalize_by(lambda x, m, s: (x - s) / m), _normalize_by(lambda x, m, s: x / s - m),
+                _by_torchvision, _by_batch_norm, _normalize_by(lambda x, m, s: x.sub_(m).div_(s))])
 
 # %% ../../nbs/01_intro.ipynb #eca902c8
 def _preds():
@@ -125,12 +180,17 @@ def _preds():
     g = torch.Generator().manual_seed(0)
     return torch.randn(8, 3, generator=g).softmax(dim=1), torch.tensor([2, 1, 2, 1, 0, 2, 2, 1])  # 3 of 8 predictions wrong
 
+def _one_number(got):
+    "`got` as a tensor where it is a number of any kind (Python's, NumPy's float32 or float64) or a NumPy array; else as it is."
+    import numbers, numpy as np, torch
+    return torch.as_tensor(np.asarray(got, dtype=float)) if isinstance(got, (numbers.Real, np.ndarray)) else got
+
 def _test_loss(f):
     import torch
     p, t = _preds()
     got, want = f(p, t), torch.nn.functional.nll_loss(p.log(), t).double()
-    if isinstance(got, (int, float)): got = torch.tensor(float(got))  # a Python number is one number too
-    if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected one number (a Python float or a one-number tensor)")
+    got = _one_number(got)  # a Python or NumPy number is one number too
+    if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected one number (a Python or NumPy number, or a one-number tensor)")
     if got.ndim != 0: raise NotYet(f"it returned a tensor of shape {tuple(got.shape)}, one loss per image; the loss of a batch is one number, for all its images together")
     got, picked = got.detach().as_subclass(torch.Tensor).double(), p.double()[range(len(t)), t]
     like = lambda y: torch.allclose(got, y.double(), atol=1e-5)
@@ -146,12 +206,15 @@ def _test_error(f):
     from fastai.metrics import error_rate
     p, t = _preds()
     got, want = f(p, t), float(error_rate(p, t))  # floats: fastai's TensorBase can't be formatted with :.3f
-    if isinstance(got, (int, float)): got = torch.tensor(float(got))  # a Python number is one number too
-    if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected one number (a Python float or a one-number tensor)")
+    got = _one_number(got)  # a Python or NumPy number is one number too
+    if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected one number (a Python or NumPy number, or a one-number tensor)")
     if got.ndim != 0: raise NotYet(f"it returned a tensor of shape {tuple(got.shape)}; expected one number for the batch: the fraction of wrong predictions")
     g = float(got)
     if abs(g - (1 - want)) < 1e-6: raise NotYet(f"it returned {g:.3f}: that's the accuracy, the fraction *right*")
     if abs(g - want * len(t)) < 1e-6: raise NotYet(f"it returned {g:.0f}, the number of mistakes: the rate is a fraction of all images")
+    if abs(g - want) > 1e-6 and abs(g - float((p.argmin(dim=1) != t).float().mean())) < 1e-6:
+        if float(_one_number(f(p, p.argmin(dim=1)))) < 1e-6:  # labels that only a prediction by the smallest probability gets all right
+            raise NotYet("it took each image's *least* likely label as its prediction; the model predicts the label it gives the highest probability")
     if abs(g - float((p.argmax() != t).float().mean())) < 1e-6 and abs(g - want) > 1e-6: raise NotYet("it took the largest probability of the whole tensor; each image (each row) has its own predicted label")
     if abs(g - want) > 1e-6: raise NotYet(f"on 8 fixed predictions it returned {g:.3f}; the error rate is {want:.3f}")
 
@@ -161,28 +224,30 @@ exercise("01.loss_by_hand", name="loss_by_hand", test=_test_loss, reference=loss
          wrong=[lambda p, t: p[range(len(t)), t].log().mean(), lambda p, t: -p.log().mean(), lambda p, t: -p[range(len(t)), t].log(),
                 lambda p, t: -p[range(len(t)), t].log().sum(), lambda p, t: -p[range(len(t)), t].log10().mean(),
                 lambda p, t: -p.max(dim=1).values.log().mean(), lambda p, t: -p[:, t].log().mean()])
-exercise("01.error_by_hand", name="error_by_hand", test=_test_error, reference=error_by_hand, builds=("error_rate", "accuracy"),
+exercise("01.error_by_hand", name="error_by_hand", test=_test_error, reference=error_by_hand, builds=("error_rate", "accuracy", "zero_one_loss", "accuracy_score"),
          hint="the label the model predicts is the one it gives the highest probability; which tensor method finds that position in each row?",
          wrong=[lambda p, t: (p.argmax(dim=1) == t).float().mean(), lambda p, t: (p.argmax(dim=1) != t).float().sum(),
-                lambda p, t: (p.argmax() != t).float().mean()])
+                lambda p, t: (p.argmax() != t).float().mean(), lambda p, t: (p.argmin(dim=1) != t).float().mean()])
 
 # %% ../../nbs/01_intro.ipynb #ef747b74
 def _test_n_trainable(f):
     import torch.nn as nn
-    m = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))  # 15 + 8 weights
+    m = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 6))  # 15 frozen + 24 trainable weights: every slip below gives its own count
     for p in m[0].parameters(): p.requires_grad_(False)
     got = f(m)
-    if got == 23: raise NotYet("it counted the frozen weights too: count only the ones training updates")
-    if got == 2: raise NotYet("it counted parameter tensors (2); count the numbers in them")
+    if got == 39: raise NotYet("it counted the frozen weights too: count only the ones training updates")
+    if got in (2, 4): raise NotYet(f"it counted parameter tensors ({got}); count the numbers in them")
     if got == 15: raise NotYet("it counted the frozen weights, the ones training leaves alone")
-    if got == 6: raise NotYet("it left out the biases: they are weights training updates too")
-    if got != 8: raise NotYet(f"for a model with 8 trainable and 15 frozen weights it returned {got!r}")
+    if got == 18: raise NotYet("it left out the biases: they are weights training updates too")
+    if got == 6: raise NotYet("it returned 6, the numbers in one tensor (the last layer's biases): add up those of every trainable tensor")
+    if got != 24: raise NotYet(f"for a model with 24 trainable and 15 frozen weights it returned {got!r}")
 
 exercise("01.n_trainable", name="n_trainable", test=_test_n_trainable, reference=n_trainable,
          hint="a model lists its weights as a few tensors; each tensor says whether training updates it, and how many numbers it holds",
          wrong=[lambda m: sum(p.numel() for p in m.parameters()), lambda m: len([p for p in m.parameters() if p.requires_grad]),
                 lambda m: sum(p.numel() for p in m.parameters() if not p.requires_grad),
-                lambda m: sum(p.numel() for n, p in m.named_parameters() if p.requires_grad and n.endswith("weight"))])
+                lambda m: sum(p.numel() for n, p in m.named_parameters() if p.requires_grad and n.endswith("weight")),
+                lambda m: [p.numel() for p in m.parameters() if p.requires_grad][-1]])
 
 # %% ../../nbs/01_intro.ipynb #19e9b253
 def _positions(x):
@@ -262,16 +327,21 @@ def _test_tune(f):
     try: t, a = float(got[0]), float(got[1])
     except (TypeError, ValueError): raise NotYet(f"it returned ({type(got[0]).__name__}, {type(got[1]).__name__}); expected two numbers: (threshold, accuracy)") from None
     on = lambda ts: any(math.isclose(t, c) for c in ts)
+    right = on(_best_on(train, cands)) and math.isclose(a, _acc(valid, t), rel_tol=1e-6)
+    if not right and any(math.isclose(a, c) for c in _best_on(train, cands)) and math.isclose(t, _acc(valid, a)):
+        raise NotYet("it returned (accuracy, threshold): the threshold comes first")
     if on(_best_on(valid, cands)) and not on(_best_on(train, cands)):
         raise NotYet("it picked the threshold with the validation photos, so they no longer stand for new photos: their accuracy is the one the threshold was picked to maximise")
     if not on(_best_on(train, cands)): raise NotYet(f"the threshold it returned, {t:g}, is not one the training photos score best")
     if math.isclose(a, _acc(train, t)) and not math.isclose(a, _acc(valid, t)): raise NotYet("the threshold is right, but the accuracy is measured on the photos that picked it")
+    if math.isclose(a, 100 * _acc(valid, t)) or math.isclose(a, 100 * _acc(train, t)): raise NotYet(f"it returned the accuracy as a percentage, {a:g}; return it as a fraction, as accuracy_on does")
     if not math.isclose(a, _acc(valid, t), rel_tol=1e-6): raise NotYet(f"the threshold is right, but the accuracy it returned, {a:.3f}, is not that threshold's accuracy on either set of photos")
 
 exercise("01.tune_and_score", name="tune_and_score", apply=True, test=_test_tune,
          hint="a validation set is worth something only while nothing about the model was chosen with it: which set does the classmate's code use to choose?",
          wrong=[lambda train, valid, cands: _tune_on(valid, valid, cands), lambda train, valid, cands: _tune_on(train, train, cands),
-                lambda train, valid, cands: _tune_on(valid, train, cands)])
+                lambda train, valid, cands: _tune_on(valid, train, cands), lambda train, valid, cands: _tune_on(train, valid, cands)[::-1],
+                lambda train, valid, cands: (lambda t, a: (t, 100 * a))(*_tune_on(train, valid, cands))])
 
 # %% ../../nbs/01_intro.ipynb #b976baf4
 exercise("01.q_frozen_head", apply=True, number=True, digest="792d2b54167b2665d633",
@@ -286,7 +356,7 @@ _numbers = {"01.q_train_size": "f630e65d83ab4413856f", "01.q_imagenet_outputs": 
 _choices = {  # each option the question lists -> other phrases meaning it; the right one's salted digest; why each other one is wrong (by digest)
     "01.q_weights": (yes_no(yes=["it changes them", "they change", "it updates them"], no=["they stay the same", "unchanged", "they stay fixed"]),
                      "a9713e316ab53756be62", {"98bcf450eccab2cb8f80": "predicting only runs the inputs through the weights: without a label there is nothing to measure a loss against, and weights move only while training"}),
-    "01.q_loss": ({"loss": ["loss function", "cross entropy"], "metric": ["metrics", "error rate", "accuracy"]},
+    "01.q_loss": ({"loss": ["loss function", "cross entropy", "metric is for us", "metric is for you", "metric is for people", "metric isn't smooth", "metric is not smooth"], "metric": ["metrics", "error rate", "accuracy"]},
                   "f7627554b0ec41c2a8e8", {"c017e08dd62a3667a3fb": "a metric such as the error rate barely moves when one weight changes a little, so it can't say which way to change the weights"}),
     "01.q_overfit": ({"underfitting": ["underfit", "under fitting", "underfitted", "under fit"],
                       "overfitting": ["overfit", "over fitting", "overfitted", "over fit", "overfits", "memorising", "memorizing"],
@@ -294,14 +364,14 @@ _choices = {  # each option the question lists -> other phrases meaning it; the 
                      "26a93ac138135177be65", {"93b28da256e1801858b8": "an underfitting model does badly even on the images it trains on, and this one keeps getting better on them",
                                               "2337d16db0ff11fe7348": "a validation error that rises while the training loss falls is a warning sign, not a healthy model"}),
     "01.q_split": ({"random days": ["random", "randomly", "random dates", "days at random"],
-                    "last month": ["latest month", "most recent month", "final month", "latest", "most recent", "last", "last 30 days", "latest period", "end"]},
+                    "last month": ["latest month", "most recent month", "final month", "newest month", "latest", "most recent", "newest", "last", "last 30 days", "latest period", "end"]},
                    "c86fcf050df56c7f72e9", {"9e6bb55e037229fd0b5f": "between two known days guessing is easy, and the model will never be asked about a day between two it knows: it forecasts days after all of them"}),
     "01.q_new_entity": ({"random scans": ["random", "randomly", "scans at random", "random scan"],
                          "new patients": ["patients", "patient", "whole patients", "held out patients", "unseen patients", "other patients", "different patients"]},
                         "92ce3f6aaca4968fb6f8", {"18241f2007a47fa93021": "every patient then has scans in both sets, so the model can score well by recognising the patient rather than the illness"}),
     "01.q_feedback": (yes_no(yes=["eventually", "in the end", "over time"], no=["never", "stays unequal", "stay unequal"]),
                       "95b6ce4b9c9113b61931", {"aadade6855ad7bd9e651": "in the simulation the records grow only where patrols go, and patrols go where the records are: look at both curves against the line of the truth"}),
-    "01.q_head": (yes_no(yes=["it would", "a new one", "another one", "needs one"], no=["it wouldn't", "already", "still can", "as it is"]),
+    "01.q_head": (yes_no(yes=["it would", "a new one", "another one", "needs one", "new head", "only 2 outputs", "only two outputs", "can't say", "cannot say", "no imagenet head"], no=["it wouldn't", "already", "still can", "as it is"]),
                   "a9d36c5df1a261b8b7be", {"e74f56c9085add6a0001": "fine-tuning replaced the ImageNet head with a new one for our own categories: count what the model's last layer outputs now"})}
 _hints = {"01.q_weights": "re-read *A regular program versus a model*: what happens to the weights once training stops?",
           "01.q_loss": "one of the two must change smoothly when a weight changes a little, or following it would be impossible",
@@ -312,17 +382,17 @@ _hints = {"01.q_weights": "re-read *A regular program versus a model*: what happ
           "01.q_split": "validate on data like what the model will meet in use: will it forecast days between known days, or after them?",
           "01.q_new_entity": "if the same patient is in both sets, the model can recognise the patient instead of the illness",
           "01.q_feedback": "in the simulation the records only grow where patrols are sent, and patrols go where the records are",
-          "01.q_batch_shape": "re-read *From folders to batches* and the cell that prints one batch: which axis comes first, and where do the colour channels go?",
+          "01.q_batch_shape": "re-read *From folders to batches* and the cell that prints one batch: which axis comes first, where do the colour channels go, and which comes first of height and width?",
           "01.q_updates": "re-read *Epochs and batches*: how often does the optimizer update the weights, and what happens to an incomplete batch?",
           "01.q_head": "which part of the network did fine-tuning replace with a new, random one, and what does the new one score?"}  # each a nudge of its own: the clean twin keeps no prose to point at
 for _id, _d in _numbers.items(): exercise(_id, number=True, digest=_d, hint=_hints[_id])
 for _id, (_o, _d, _why) in _choices.items(): exercise(_id, options=_o, digest=_d, why=_why, hint=_hints[_id])
 
-_shape = "e54cb62dff3164106e2b"  # salted digest of the tuple, not the answer
+_shape = "9f53d96e44097db62f82"  # salted digest of the tuple, not the answer
 def _test_batch_shape(a):
     "Past the digests, the answer's numbers themselves: written as text, '1, 23' and '12, 3' run their digits together alike."
     nums = tuple(int(n) for n in re.findall(r"\d+", a)) if isinstance(a, str) else tuple(int(n) for n in a)
     if answer_digest("01.q_batch_shape", nums) != _shape: raise NotYet(f"{a!r} is not it yet: expected four numbers, one per axis of the batch, in the order PyTorch gives them")
 
-exercise("01.q_batch_shape", digest=(_shape, "d99c106c9bef29335450", "30dd8ea166bf32ec09c2"), test=_test_batch_shape, hint=_hints["01.q_batch_shape"],
+exercise("01.q_batch_shape", digest=(_shape, "cc261013b3e570b461f5", "b53dda492690a7f85e47"), test=_test_batch_shape, hint=_hints["01.q_batch_shape"],
          expect="four numbers, one per axis of the batch, in the order PyTorch gives them: a tuple like (a, b, c, d)")

@@ -50,21 +50,25 @@ def _step_run(f, lr=0.1):
     return start, grad, p.detach()
 
 def _test_take_step(f):
-    start, grad, got = _step_run(f)
-    if torch.equal(got, start): raise NotYet("the tensor didn't move: change its values in place (`params = …` only gives the name params a new tensor)")
-    if torch.allclose(got, start - 0.1 * grad, atol=1e-6): return
-    if torch.allclose(got, start + 0.1 * grad, atol=1e-6): raise NotYet("it moved *up* the gradient: the loss goes down the other way")
-    if torch.allclose(got, start - grad, atol=1e-6): raise NotYet("it moved by the whole gradient: the learning rate sets how far a step goes")
-    raise NotYet("after one step at lr=0.1 the tensor differs from what step 5 gives")
+    for lr in (0.1, 0.37):  # two learning rates: a step written with a number of its own passes at one of them only
+        start, grad, got = _step_run(f, lr)
+        if torch.equal(got, start): raise NotYet("the tensor didn't move: change its values in place (`params = …` only gives the name params a new tensor)")
+        if torch.allclose(got, start - lr * grad, atol=1e-6): continue
+        if torch.allclose(got, start + lr * grad, atol=1e-6): raise NotYet("it moved *up* the gradient: the loss goes down the other way")
+        if torch.allclose(got, start - grad, atol=1e-6): raise NotYet("it moved by the whole gradient: the learning rate sets how far a step goes")
+        if lr != 0.1 and torch.allclose(got, _step_run(f, 0.1)[2], atol=1e-6):
+            raise NotYet(f"at lr={lr} it took the same step as at lr=0.1: it steps at a learning rate of its own, not at the `lr` it is given")
+        raise NotYet(f"after one step at lr={lr} the tensor differs from what step 5 gives")
 
 def _step_up(params, lr): _take_step(params, -lr)
 def _step_no_lr(params, lr): _take_step(params, 1.)
+def _step_fixed_lr(params, lr): _take_step(params, 0.1)  # right at lr=0.1 only
 def _step_rebound(params, lr):
     with torch.no_grad(): params = params - params.grad * lr  # a new tensor under the old name: the parameters stay put
 
 exercise("02.take_step", name="take_step", test=_test_take_step, reference=_take_step,
          hint="re-read step 5 of the seven steps: which way does a gradient point, and what sets how far one step goes?",
-         wrong=[_step_up, _step_no_lr, _step_rebound])
+         wrong=[_step_up, _step_no_lr, _step_rebound, _step_fixed_lr])
 
 # %% ../../nbs/02_sgd.ipynb #868c1cd2
 def _test_init(f):
@@ -73,8 +77,14 @@ def _test_init(f):
     if not isinstance(p, torch.Tensor) or tuple(p.shape) != (200, 50): raise NotYet(f"init_params((200, 50)) gave shape {tuple(getattr(p, 'shape', ()))}")
     if not p.requires_grad: raise NotYet("autograd isn't tracking the parameters: a tensor has a method that asks it to, named after the gradients it will need")
     if not p.is_leaf: raise NotYet("the result is computed from a tracked tensor, not tracked itself, so its .grad stays None and training can't update it: scale first, then ask autograd to track the result")
+    if p.dtype != torch.get_default_dtype():
+        raise NotYet(f"its parameters are {p.dtype}; the chapter's images are {torch.get_default_dtype()}, and linear1's matrix product of the two raises a dtype error: keep PyTorch's default dtype")
     if abs(p.mean().item()) > 0.02: raise NotYet(f"their mean is {p.mean().item():.3f}; random normal numbers average about 0")
     if not 0.09 < p.std().item() < 0.11: raise NotYet(f"with std=0.1 their standard deviation is {p.std().item():.3f}: standard normal numbers have standard deviation 1; scale them to std")
+    q = p.detach()
+    far = ((q - q.mean()).abs() > 2 * q.std()).float().mean().item()  # about 4.6% of normal numbers; of a uniform draw, none
+    if not 0.03 < far < 0.065:
+        raise NotYet(f"their standard deviation is right, but {far:.1%} of them lie more than two standard deviations from their mean, where about 4.6% of normally distributed numbers do: draw from the normal distribution")
     again = f((200, 50), std=0.1)
     if torch.equal(p.detach(), again.detach()):
         raise NotYet("two calls gave the very same numbers: a generator made and seeded inside init_params starts over at every call, so every layer would start alike; draw from PyTorch's own random numbers, which torch.manual_seed seeds once, outside")
@@ -87,21 +97,43 @@ exercise("02.init_params", name="init_params", test=_test_init, reference=init_p
          wrong=[lambda size, std=1.0: torch.randn(size) * std, lambda size, std=1.0: (torch.rand(size) * std).requires_grad_(),
                 lambda size, std=1.0: torch.randn(size).requires_grad_(),
                 lambda size, std=1.0: torch.randn(size).requires_grad_() * std,  # tracked, but not a leaf: .grad stays None
-                lambda size, std=1.0: (torch.randn(size, generator=torch.Generator().manual_seed(0)) * std).requires_grad_()])  # the same tensor every call
+                lambda size, std=1.0: (torch.randn(size, generator=torch.Generator().manual_seed(0)) * std).requires_grad_(),  # the same tensor every call
+                lambda size, std=1.0: (torch.randn(size, dtype=torch.float64) * std).requires_grad_(),  # float64: linear1 then raises
+                lambda size, std=1.0: ((torch.rand(size) - 0.5) * (12 ** 0.5 * std)).requires_grad_()])  # the right spread, but uniform
 
 # %% ../../nbs/02_sgd.ipynb #4cc7c282
+class _Watch(torch.overrides.TorchFunctionMode):
+    "Inside `with`, torch functions run as usual, and the name of each one called is kept in `seen`; one named in `refuse` raises NotYet(`why`) instead."
+    def __init__(self, refuse=(), why=""):
+        super().__init__()
+        self.seen, self.refuse, self.why = set(), set(refuse), why
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        self.seen.add(name)
+        if name in self.refuse: raise NotYet(self.why)
+        return func(*args, **(kwargs or {}))
+
+def _library_version(seen, names) -> None:
+    "Raise NotYet if one of the library functions `names` is among those `seen` called: the check's yardstick can't be the answer."
+    if hit := sorted(set(names) & set(seen)):
+        raise NotYet(f"it calls `{hit[0]}`, the library's version of what this exercise asks you to build: write it with the tensor operations the chapter uses")
+
 def _test_linear1(f):
     g = torch.Generator().manual_seed(0)
     xb, w, b = torch.rand(6, 784, generator=g), torch.randn(784, 1, generator=g), torch.randn(1, generator=g)
-    got = f(xb, w, b)
+    with _Watch() as watch: got = f(xb, w.clone().requires_grad_(), b.clone().requires_grad_())  # tracked, as the parameters it trains are
+    _library_version(watch.seen, ("linear", "addmm"))
     if not isinstance(got, torch.Tensor) or got.shape != (6, 1): raise NotYet(f"6 images gave shape {tuple(getattr(got, 'shape', ()))}; expected (6, 1): one prediction per image")
     want = xb @ w + b
     if torch.allclose(got, xb @ w): raise NotYet("the bias is missing")
     if not torch.allclose(got, want, atol=1e-4): raise NotYet("each prediction should be the sum of pixel × weight, plus the bias")
+    if not got.requires_grad: raise NotYet("its predictions are cut off from the gradients (detached, or computed from .data): every backward after this cell would fail, and training could never change the weights; return them as computed")
 
-exercise("02.linear1", name="linear1", test=_test_linear1, reference=linear1,
+exercise("02.linear1", name="linear1", test=_test_linear1, reference=linear1, builds=("linear", "addmm"),
          hint="each prediction is the sum of pixel × weight, plus the bias (step 2); which operation does those sums for every image of the batch at once?",
-         wrong=[lambda xb, w, b: xb @ w, lambda xb, w, b: (xb * w.T).sum() + b, lambda xb, w, b: xb @ w - b])
+         wrong=[lambda xb, w, b: xb @ w, lambda xb, w, b: (xb * w.T).sum() + b, lambda xb, w, b: xb @ w - b,
+                lambda xb, w, b: (xb @ w + b).detach(),  # right numbers, no gradients
+                lambda xb, w, b: torch.nn.functional.linear(xb, w.T, b), lambda xb, w, b: torch.addmm(b, xb, w)])  # the library's own
 
 # %% ../../nbs/02_sgd.ipynb #b33a8991
 def _test_accuracy(f):
@@ -136,11 +168,14 @@ def _test_mnist_loss(f):
     g = torch.Generator().manual_seed(0)
     p, t = torch.randn(50, 1, generator=g), (torch.rand(50, 1, generator=g) > 0.5).float()
     if not torch.allclose(f(p, t), mnist_loss(p, t), atol=1e-6): raise NotYet("it disagrees with the definition on 50 random predictions")
+    if not f(p.requires_grad_(), t).requires_grad:
+        raise NotYet("its loss is cut off from the gradients (detached, or computed from .data): backward, in every training cell after this one, would fail; return it as computed")
 
 exercise("02.mnist_loss", name="mnist_loss", test=_test_mnist_loss, reference=mnist_loss,
          hint="the distance already in the cell expects predictions between 0 and 1, and linear1's can be any number: re-read the cell just above the exercise, the one that plots a curve, and what it does to any number",
          wrong=[lambda p, t: torch.where(t == 1, 1 - p, p).mean(), lambda p, t: torch.where(t == 1, p.sigmoid(), 1 - p.sigmoid()).mean(),
-                lambda p, t: torch.where(t == 1, 1 - p.sigmoid(), p.sigmoid())])
+                lambda p, t: torch.where(t == 1, 1 - p.sigmoid(), p.sigmoid()),
+                lambda p, t: torch.where(t == 1, 1 - p.sigmoid(), p.sigmoid()).mean().detach()])  # right number, no gradients
 
 # %% ../../nbs/02_sgd.ipynb #00b7e80e
 def _epoch_v0(model, dl, lr, params):
@@ -164,36 +199,65 @@ def _v0_up(model, dl, lr, params): _epoch_v0(model, dl, -lr, params)
 def _v0_no_lr(model, dl, lr, params): _epoch_v0(model, dl, 1., params)
 
 def _test_epoch_v0(f):
-    start, got = _v0_run(f)
-    if torch.equal(got, start): raise NotYet("the parameters didn't move: change their values in place (`p = …` only gives the name p a new tensor)")
-    if torch.allclose(got, _v0_run(_epoch_v0)[1], atol=1e-6): return
-    if torch.allclose(got, _v0_run(_v0_up)[1], atol=1e-5): raise NotYet("the parameters moved *up* their gradients: it is a step against the gradient that lowers the loss")
-    if torch.allclose(got, _v0_run(_v0_no_lr)[1], atol=1e-5): raise NotYet("each step moved by the whole gradient: the learning rate sets how far a step goes")
-    raise NotYet("after one epoch of 4 batches at lr=0.5 the parameters differ from what step 5 gives")
+    for lr in (0.5, 0.2):  # two learning rates: an update written with a number of its own passes at one of them only
+        start, got = _v0_run(f, lr)
+        if torch.equal(got, start): raise NotYet("the parameters didn't move: change their values in place (`p = …` only gives the name p a new tensor)")
+        if torch.allclose(got, _v0_run(_epoch_v0, lr)[1], atol=1e-6): continue
+        if torch.allclose(got, _v0_run(_v0_up, lr)[1], atol=1e-5): raise NotYet("the parameters moved *up* their gradients: it is a step against the gradient that lowers the loss")
+        if torch.allclose(got, _v0_run(_v0_no_lr, lr)[1], atol=1e-5): raise NotYet("each step moved by the whole gradient: the learning rate sets how far a step goes")
+        if lr != 0.5 and torch.allclose(got, _v0_run(_epoch_v0, 0.5)[1], atol=1e-5):
+            raise NotYet(f"at lr={lr} the parameters ended where lr=0.5 takes them: the update steps at a learning rate of its own, not at the `lr` it is given")
+        raise NotYet(f"after one epoch of 4 batches at lr={lr} the parameters differ from what step 5 gives")
+
+def _v0_fixed_lr(model, dl, lr, params): _epoch_v0(model, dl, 0.5, params)  # right at lr=0.5 only
 
 exercise("02.train_epoch_v0", name="train_epoch_v0", test=_test_epoch_v0, reference=_epoch_v0,
          hint="which way does a parameter's gradient point, and how far should one step go? Change the values where autograd won't record it",
-         wrong=[_v0_up, _v0_no_lr])
+         wrong=[_v0_up, _v0_no_lr, _v0_fixed_lr])
 
 # %% ../../nbs/02_sgd.ipynb #52dff32a
-def _test_optim(cls):
+def _optim_step(cls, lr):
+    "Two parameters with fixed gradients, each stepped once by an optimizer of class `cls` and by torch.optim.SGD at `lr`: (ours, SGD's, before, gradients, our optimizer)."
     torch.manual_seed(0)
     mine_ps = [torch.randn(4, 3, requires_grad=True), torch.randn(5, requires_grad=True)]
     ref_ps = [p.detach().clone().requires_grad_() for p in mine_ps]
     start = [p.detach().clone() for p in mine_ps]
     for ps in (mine_ps, ref_ps): sum((k + 1) * (p ** 2).sum() for k, p in enumerate(ps)).backward()
     grads = [p.grad.clone() for p in mine_ps]
-    mine, ref = cls(mine_ps, lr=0.1), torch.optim.SGD(ref_ps, lr=0.1)
-    mine.step(); ref.step()
-    same = [torch.allclose(a, b, atol=1e-6) for a, b in zip(mine_ps, ref_ps)]
-    if not all(same):
+    mine = cls(mine_ps, lr=lr)
+    mine.step(); torch.optim.SGD(ref_ps, lr=lr).step()
+    return mine_ps, ref_ps, start, grads, mine
+
+def _numbers_read(f) -> dict:
+    "The global names holding a number that function `f`'s code reads (a notebook's own `lr`, say), each with its value."
+    import dis, types
+    out, codes = {}, [getattr(f, "__code__", None)]
+    while codes:
+        code = codes.pop()
+        if code is None: continue
+        for ins in dis.get_instructions(code):
+            v = f.__globals__.get(ins.argval) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") else None
+            if isinstance(v, (int, float)) and not isinstance(v, bool): out[ins.argval] = v
+        codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return out
+
+def _test_optim(cls):
+    for lr in (0.1, 0.37):  # two learning rates: a step written with a number of its own passes at one of them only
+        mine_ps, ref_ps, start, grads, mine = _optim_step(cls, lr)
+        same = [torch.allclose(a, b, atol=1e-6) for a, b in zip(mine_ps, ref_ps)]
+        if all(same): continue
         still = [torch.equal(a.detach(), s) for a, s in zip(mine_ps, start)]
         if same[0] and all(still[1:]): raise NotYet("only the first of the 2 parameters moved: a step moves every parameter")
         if all(still): raise NotYet("the parameters didn't move: change their values in place (`p = …` only gives the name p a new tensor)")
-        if all(torch.allclose(a, s + 0.1 * g, atol=1e-5) for a, s, g in zip(mine_ps, start, grads)): raise NotYet("it stepped *up* the gradient: the loss goes down the other way")
+        if all(torch.allclose(a, s + lr * g, atol=1e-5) for a, s, g in zip(mine_ps, start, grads)): raise NotYet("it stepped *up* the gradient: the loss goes down the other way")
+        for name, v in _numbers_read(getattr(cls, "step", None)).items():  # a learning rate of the notebook's, not the optimizer's
+            if v != lr and all(torch.allclose(a, s - v * g, atol=1e-5) for a, s, g in zip(mine_ps, start, grads)):
+                raise NotYet(f"made with lr={lr}, it stepped at the global `{name}` ({v:g}): a learning rate other than the optimizer's own; step at the one it was made with")
         if all(torch.allclose(a, s - g, atol=1e-5) for a, s, g in zip(mine_ps, start, grads)): raise NotYet("each step moved by the whole gradient: the learning rate sets how far a step goes")
-        raise NotYet("after one step the 2 parameters differ from torch.optim.SGD's")
-    mine.zero_grad(); ref.zero_grad()
+        if lr != 0.1 and all(torch.allclose(a, b, atol=1e-6) for a, b in zip(mine_ps, _optim_step(cls, 0.1)[0])):
+            raise NotYet(f"made with lr={lr}, it took the same step as one made with lr=0.1: it steps at a learning rate other than the optimizer's own")
+        raise NotYet(f"after one step at lr={lr} the 2 parameters differ from torch.optim.SGD's")
+    mine.zero_grad()
     if any(p.grad is not None and p.grad.abs().sum() != 0 for p in mine_ps): raise NotYet("zero_grad should clear the gradients")
     fresh = [torch.randn(3, requires_grad=True), torch.randn(2, requires_grad=True)]
     fresh[0].sum().backward()  # the second has no gradient yet: .grad is None
@@ -208,13 +272,23 @@ class _NoLrOptim(BasicOptim):
     def step(self, *args, **kwargs):
         for p in self.params: p.data -= p.grad.data
 
+class _FixedLrOptim(BasicOptim):  # right at lr=0.1 only
+    def step(self, *args, **kwargs):
+        for p in self.params: p.data -= p.grad.data * 0.1
+
+_notebook_lr = 1.  # a notebook's own global, as the `lr = 1.` set before this exercise
+
+class _GlobalLrOptim(BasicOptim):
+    def step(self, *args, **kwargs):
+        for p in self.params: p.data -= p.grad.data * _notebook_lr
+
 class _FirstOnlyOptim(BasicOptim):
     def step(self, *args, **kwargs):
         p = self.params[0]
         p.data -= p.grad.data * self.lr
 
 exercise("02.basic_optim", name="BasicOptim", test=_test_optim, reference=BasicOptim,
-         hint="step 5 of section 4 on each parameter in turn: your take_step and train_epoch_v0 already do it for one", wrong=[_UpOptim, _NoLrOptim, _FirstOnlyOptim])
+         hint="step 5 of section 4 on each parameter in turn: your take_step and train_epoch_v0 already do it for one", wrong=[_UpOptim, _NoLrOptim, _FirstOnlyOptim, _FixedLrOptim, _GlobalLrOptim])
 
 # %% ../../nbs/02_sgd.ipynb #bc9a9637
 def _tiny_run(train):
@@ -264,7 +338,11 @@ def _test_simple_net(f):
     relu = any(isinstance(m, nn.ReLU) for m in net.modules())
     if bend < 1e-4 and relu: raise NotYet("on images, whose pixels are never negative, a ReLU before the first layer changes nothing, so the network is still linear: the non-linearity belongs between the two linear layers")
     if bend < 1e-4: raise NotYet("with nothing non-linear between them, stacked linear layers can only compute a linear function of the pixels: simple_net_v0 has a ReLU between them")
-    if not relu: raise NotYet("simple_net_v0's non-linearity is a ReLU: build the same network")
+    lins = {(m.in_features, m.out_features): m for m in net.modules() if isinstance(m, nn.Linear)}
+    if (10, 5) in lins and (5, 1) in lins:  # PyTorch's linear layers: whatever module runs between them must compute simple_net_v0's ReLU
+        with torch.no_grad(): same = torch.allclose(net(x1), lins[5, 1](lins[10, 5](x1).clamp(min=0)), atol=1e-5)
+        if not same: raise NotYet("what it computes between its two linear layers is not simple_net_v0's non-linearity, the ReLU")
+    elif not relu: raise NotYet("build it from PyTorch's own layers, as the exercise asks: a linear layer for each of simple_net_v0's linear lines, and a ReLU between them")
 
 exercise("02.simple_net", name="simple_net", test=_test_simple_net, reference=simple_net,
          hint="torch.nn has a layer for each of simple_net_v0's three lines, and a container that runs layers one after the other",
@@ -273,25 +351,21 @@ exercise("02.simple_net", name="simple_net", test=_test_simple_net, reference=si
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 2)),
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 1), nn.Sigmoid()),
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.ReLU(), nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, 1)),  # the ReLU first
-                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, 1), nn.ReLU())])  # the ReLU last
+                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, 1), nn.ReLU()),  # the ReLU last
+                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Tanh(), nn.Linear(n_hidden, 1))])  # another non-linearity
 
 # %% ../../nbs/02_sgd.ipynb #2cb8e5d7
-def _no_autograd(*args, **kwargs):
-    raise NotYet("it asks autograd for the gradients (backward, or torch.autograd.grad), which this exercise leaves out: work them out by the chain rule, as section 3 did for the quadratic")
-
 def _test_linear_grads(f):
     g = torch.Generator().manual_seed(0)
     x, w, b, y = torch.randn(16, 3, generator=g), torch.randn(3, 1, generator=g), torch.randn(1, generator=g), torch.randn(16, 1, generator=g)
     wg, bg = w.clone().requires_grad_(), b.clone().requires_grad_()
     ((x @ wg + bg - y) ** 2).mean().backward()
-    saved = torch.autograd.backward, torch.autograd.grad  # Tensor.backward calls torch.autograd.backward
-    torch.autograd.backward = torch.autograd.grad = _no_autograd
+    asks = "it asks autograd for the gradients (backward, torch.autograd.grad or torch.func), which this exercise leaves out: work them out by the chain rule, as section 3 did for the quadratic"
     try:
-        with torch.no_grad(): got = f(x, w, b, y)
+        with torch.no_grad(), _Watch(refuse=("backward", "grad", "_make_dual"), why=asks): got = f(x, w, b, y)  # torch.func runs these too
     except RuntimeError as e:
         if "grad" not in str(e): raise
         raise NotYet("it asked autograd for the gradients, which this exercise leaves out (the check runs it under torch.no_grad()): apply the chain rule to the loss") from None
-    finally: torch.autograd.backward, torch.autograd.grad = saved
     if not isinstance(got, (tuple, list)) or len(got) != 2: raise NotYet(f"it returned a {type(got).__name__}; expected two tensors, as a tuple: (dw, db)")
     dw, db = (torch.as_tensor(t, dtype=torch.float32) for t in got)
     if dw.shape != w.shape: raise NotYet(f"dw has shape {tuple(dw.shape)}; a gradient has its parameter's shape, {tuple(w.shape)}")
@@ -317,24 +391,42 @@ def _autograd_grads(x, w, b, y):
         ((x @ wg + bg - y) ** 2).mean().backward()
     return wg.grad, bg.grad
 
+def _func_grads(x, w, b, y):
+    "A wrong `linear_grads`: torch.func's gradients, which autograd computes."
+    return torch.func.grad(lambda w, b: ((x @ w + b - y) ** 2).mean(), argnums=(0, 1))(w, b)
+
 exercise("02.linear_grads", name="linear_grads", apply=True, test=_test_linear_grads, builds=("backward", "enable_grad"),
          hint="section 3 worked out the quadratic's slopes by hand, one parameter at a time (the cell that prints 'by hand:'): do the same here; how does one prediction move when one weight moves, and when the bias moves?",
-         wrong=[_grads_times(1, 1), _grads_times(2, 2, sign=-1), _grads_times(2 * 16, 2 * 16), _autograd_grads])
+         wrong=[_grads_times(1, 1), _grads_times(2, 2, sign=-1), _grads_times(2 * 16, 2 * 16), _autograd_grads, _func_grads])
 
 # %% ../../nbs/02_sgd.ipynb #0ef339f5
-exercise("02.q_lr_limit", apply=True, number=True,  # salted digests, not answers: the number, and the limit said in words
+exercise("02.q_lr_limit", apply=True, number=True, bound="below",  # salted digests, not answers: the number, and the limit said in words
          digest=("9fbca1ead69f37277953", "f14fff2e1c14261a0aa1", "c25dc09ce4f17f749330", "f75b72f113bacb22e4e6", "985f6e49bebb255e1f3d", "1e6ee5d2e6da1a1d51d2", "49b5d5f8aaccfc69a551"),
          hint="write one step of gradient descent on g as x times a factor that depends on lr: for which learning rates does repeating it shrink x, and for which does it overshoot further each time?")
 
 # %% ../../nbs/02_sgd.ipynb #b9d9274b
+def _calls_to(f, args, fns:dict):
+    "`f(*args)`, and which of the library functions `fns` (each: its name -> the function) it ran, under whatever name it knew them."
+    import inspect, sys
+    codes = {getattr(inspect.unwrap(fn), "__code__", None): name for name, fn in fns.items()}
+    ran, before = set(), sys.getprofile()
+    def watch(frame, event, arg):
+        if event == "call" and frame.f_code in codes: ran.add(codes[frame.f_code])
+    sys.setprofile(watch)
+    try: return f(*args), ran
+    finally: sys.setprofile(before)
+
 def _test_accuracy_at(f):
+    import sys
     from sklearn.metrics import accuracy_score
     g = torch.Generator().manual_seed(0)
     preds, targets = 2 * torch.randn(200, 1, generator=g), torch.randint(0, 2, (200, 1), generator=g).float()
     preds[:20], targets[:20] = 0., 0.  # 7s with a probability of exactly 0.5: not above p=0.5
     for p in (0.5, 0.8, 0.2):
         want = accuracy_score(targets.view(-1).numpy(), (preds.sigmoid() > p).view(-1).numpy())
-        got = f(preds, targets, p)
+        fns = {"accuracy_score": accuracy_score} | ({"accuracy_multi": sys.modules["fastai.metrics"].accuracy_multi} if "fastai.metrics" in sys.modules else {})
+        got, ran = _calls_to(f, (preds, targets, p), fns)  # the yardstick can't be the answer
+        _library_version(ran, fns)
         if not torch.is_tensor(got) and not isinstance(got, (float, int)): raise NotYet(f"it returned {type(got).__name__}; expected one number, the fraction right")
         got = float(got)
         if math.isclose(got, want, abs_tol=1e-6): continue
@@ -348,12 +440,23 @@ def _test_accuracy_at(f):
             raise NotYet(f"at p={p} it calls an image a 3 when its probability is below p: which side of p is a 3?")
         raise NotYet(f"at p={p} it gave {got:.4f}; scikit-learn's accuracy_score gives {want:.4f}")
 
-exercise("02.accuracy_at", name="accuracy_at", apply=True, test=_test_accuracy_at,
+def _sklearn_at(preds, targets, p):
+    "A wrong `accuracy_at`: scikit-learn's accuracy_score, the check's own yardstick."
+    from sklearn.metrics import accuracy_score
+    return accuracy_score(targets.view(-1).numpy(), (preds.sigmoid() > p).view(-1).numpy())
+
+def _fastai_at(preds, targets, p):
+    "A wrong `accuracy_at`: fastai's accuracy_multi."
+    from fastai.metrics import accuracy_multi
+    return accuracy_multi(preds, targets, thresh=p)
+
+exercise("02.accuracy_at", name="accuracy_at", apply=True, test=_test_accuracy_at, builds=("accuracy_score", "accuracy_multi"),
          hint="re-read how batch_accuracy decides between 3 and 7, and why a prediction above 0 is a probability above 0.5: here the line is drawn at a probability of your choosing",
          wrong=[lambda preds, targets, p: ((preds > p) == (targets == 1)).float().mean(),
                 lambda preds, targets, p: ((preds.sigmoid() > p) == (targets == 1)).float().sum(),
                 lambda preds, targets, p: ((preds.sigmoid() < p) == (targets == 1)).float().mean(),
-                lambda preds, targets, p: ((preds.sigmoid() >= p) == (targets == 1)).float().mean()])  # a probability of exactly p counted as a 3
+                lambda preds, targets, p: ((preds.sigmoid() >= p) == (targets == 1)).float().mean(),  # a probability of exactly p counted as a 3
+                _sklearn_at, _fastai_at])
 
 # %% ../../nbs/02_sgd.ipynb #d074d61c
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
@@ -385,13 +488,16 @@ exercise("02.q_batches", number=True, digest="4b939c923bcb34f45552", hint="count
 exercise("02.q_two_linear", number=True,  # the number, and "a single one" said in words
          digest=("0197a01d62620de9bd36", "02f215bf0f68810dd44d", "2dfa37885e1eebf634db", "7c868545470c36ae055f", "766c85b0d87009c55317", "183c83ca44f1a31cb369", "42ae694b2fe6fbd95dde", "4945a0056c8a8b417e85", "54ffa429504328d16794"),
          hint="re-read the cell that multiplies out the weights of two stacked nn.Linear layers: what does it build from them?")
-exercise("02.q_batch_noise", number=True, sig=2,  # about: within 0.25 (the measurement's own ratios), or the prose's verb
+exercise("02.q_batch_noise", number=True, sig=2,  # the 1/sqrt law's figure, about: within 0.25, or the prose's verb
          digest=("40a16956ad6b39a4a8e7", "b3d0b1fcce89237a1d2e", "17f3c5b1ae58b74c0b08", "171bdbf635081281749e", "e368e63df7e269ab6642", "7fc149fab05877a49eb4",
                  "aa2a85829fd653b8bdbb", "81f75d1c594bf06ab728", "d1b02a1b427fa39a7eb5", "3934a2eacc0e2ed46fd2", "04bd7b6004ea076a2edc", "d70735634014b2b229b7",
-                 "13e5920e64b0ab544f26", "f2bfbbd9b9e6bcf3a3b1", "364c045b0f201b0db2c2", "c9622b21e87e8c428370", "a43eaaeea1e2295c573b", "847c051690e1ed806364"),
-         hint="read the batch measurement's table: compare the gradient error at batch size 16 with 64's, and 64's with 256's")
+                 "13e5920e64b0ab544f26", "f2bfbbd9b9e6bcf3a3b1", "364c045b0f201b0db2c2", "c9622b21e87e8c428370", "a43eaaeea1e2295c573b", "847c051690e1ed806364",
+                 "ca9b80aa5fd91f1aa203", "2d26ce110eb9831529e5", "22000a1a9c3bcf388ef4", "8f3d12c8847d9afbe60a", "401033f0f6a065f6b307", "df9d66cf88097629f0a4", "c2bf83229eae5b3d8329"),
+         hint="the error shrinks like one over the square root of the batch size: what does that make of a batch 4 times larger? (the table's ratios from 16 images up scatter around it)")
 exercise("02.q_too_large", digest="3114556268625bb8c38c",
-         options={"diverge": ["diverges", "diverging", "diverged", "divergence", "explodes", "explode", "exploding", "blows up", "blow up", "grows", "increases", "goes up", "overshoots"],
+         options={"diverge": ["diverges", "diverging", "diverged", "divergence", "explodes", "explode", "exploding", "blows up", "blow up", "grows", "increases", "goes up", "overshoots",
+                              "going up", "infinity", "infinite", "bigger and bigger", "larger and larger", "gets bigger", "getting bigger", "gets larger",
+                              "gets worse", "getting worse", "nan", "doesn't converge", "not converge", "fails to converge", "never converges", "won't converge"],
                   "crawl": ["crawls", "crawling", "crawled", "slow", "slowly", "slows down", "creeps", "barely moves"]},
          why={"81fd058f60b00e700b43": "crawling is what too small a learning rate does, every step too short to get far; look at descend's plot for lr = 1.05: what happens there, step after step?"},
          hint="look at descend's three plots: at lr = 1.05, what happens to the distance from the bottom, step after step?")

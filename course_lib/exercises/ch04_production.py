@@ -12,13 +12,31 @@ from ..checks import NotYet, exercise
 from ..production import *
 
 # %% ../../nbs/04_production.ipynb #9228ebc2
+def _torch_calls(f, *args):
+    "What `f(*args)` returns, and the names of the torch functions and tensor methods it called (`x.softmax(1)` is `softmax`)."
+    from torch.overrides import TorchFunctionMode
+    class Calls(TorchFunctionMode):  # sees a tensor method too, whatever the name of the learner's own function that calls it
+        def __init__(self): super().__init__(); self.names = set()
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            self.names.add(getattr(func, "__name__", ""))
+            return func(*args, **(kwargs or {}))
+    with Calls() as calls: got = f(*args)
+    return got, calls.names
+
+def _library_call(names, also=()) -> str|None:
+    "The message for an answer that called PyTorch's own softmax (or one of `also`), else None."
+    if hit := sorted(n for n in names if "softmax" in n or n in also):
+        return (f"it calls PyTorch's `{hit[0]}` (a tensor method or one of torch's functions), the library's version of what this exercise "
+                "asks you to build: write it with the tensor operations the chapter uses")
+
 def _test_softmax(f):
     import torch
     x = torch.tensor([[1., 2., 3.], [-1., 0., 4.], [2., 2., 2.], [0.5, -3., 1.], [10., 9., -2.]])  # 5 photos, 3 labels
-    got = f(x.clone())
+    got, used = _torch_calls(f, x.clone())
     if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor shaped like the activations")
     if got.shape != x.shape: raise NotYet(f"for 5 photos and 3 labels it returned shape {tuple(got.shape)}; the probabilities keep the activations' shape (5, 3)")
     if not (got.is_floating_point() or got.is_complex()): raise NotYet(f"it returned a tensor of {got.dtype}: probabilities are fractions, a tensor of floats")
+    if msg := _library_call(used): raise NotYet(msg)
     got, x = got.detach().double(), x.double()  # float32 or float64: both are probabilities
     want = torch.softmax(x, dim=1)
     if torch.allclose(got, want, atol=1e-6): return
@@ -29,9 +47,10 @@ def _test_softmax(f):
     raise NotYet(f"on 5 fixed photos its probabilities differ from softmax's by up to {float((got - want).abs().max()):.3g}")
 
 exercise("04.softmax", name="softmax", test=_test_softmax, reference=softmax, builds=("softmax", "log_softmax", "Softmax", "softmax_"),
-         hint="re-read the paragraph on softmax: what makes every activation positive, and what then makes each photo's numbers add up to 1? Mind which dimension is a photo: a sum can keep its dimension (`keepdim`), to line up with the rows",
+         hint="the exercise says the two steps: what makes every activation positive, and what then makes each photo's numbers add up to 1? Mind which dimension is a photo: a sum can keep its dimension (`keepdim`), to line up with the rows",
          wrong=[lambda x: x.exp() / x.exp().sum(dim=0, keepdim=True), lambda x: x.sigmoid(), lambda x: x / x.sum(dim=1, keepdim=True),
-                lambda x: x.exp() / x.exp().sum()])
+                lambda x: x.exp() / x.exp().sum(), lambda x: x.softmax(1), lambda x: x.softmax(dim=1), lambda x: x.softmax(-1),
+                lambda x: x.log_softmax(1).exp()])
 
 # %% ../../nbs/04_production.ipynb #4c595b73
 def _test_cross_entropy(f):
@@ -39,24 +58,55 @@ def _test_cross_entropy(f):
     from fastai.losses import CrossEntropyLossFlat
     g = torch.Generator().manual_seed(0)
     acts, targs = torch.randn(6, 3, generator=g) * 2, torch.tensor([0, 2, 1, 1, 0, 2])
-    got = f(acts.clone(), targs.clone())
+    got, used = _torch_calls(f, acts.clone(), targs.clone())
     if isinstance(got, (int, float)): got = torch.tensor(float(got))  # a Python number is one number too
     if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected one number (a one-number tensor or a Python float)")
     if got.numel() != 1: raise NotYet(f"it returned shape {tuple(got.shape)}, one loss per photo; the batch's loss is their mean")
+    if msg := _library_call(used, also=("cross_entropy", "nll_loss")): raise NotYet(msg)
     want, fastai = F.cross_entropy(acts, targs), CrossEntropyLossFlat()(acts, targs)
     if torch.allclose(got.float().reshape(()), want, atol=1e-5): return
+    theirs = _their_softmax(f, acts)  # a right cross-entropy on a wrong softmax: the softmax is what to fix
+    if theirs is not None and torch.allclose(got.float().reshape(()), -theirs[range(6), targs].log().mean().float(), atol=1e-5):
+        raise NotYet(f"it returned {float(got):.4f}: it computes cross-entropy from your `softmax`, and your `softmax` gives other probabilities than softmax does "
+                     "(check(\"04.softmax\") says how); with a right softmax, this would be right")
     if torch.allclose(got.float().reshape(()), -want, atol=1e-5): raise NotYet(f"it returned {float(got):.4f}, a negative loss: the log of a probability is at most 0")
     p = torch.softmax(acts, 1)[range(6), targs]
     if torch.allclose(got.float().reshape(()), (1 - p).mean(), atol=1e-5): raise NotYet("that's chapter 2's loss, 1 − p: cross-entropy's cost grows without bound as p falls, so a confident mistake costs far more")
     if torch.allclose(got.float().reshape(()), want * len(targs), atol=1e-4): raise NotYet(f"it returned {float(got):.4f}, the photos' costs added up: then the loss grows with the batch size; the batch's loss is their average")
-    raise NotYet(f"on 6 fixed photos it returned {float(got):.4f}; PyTorch's F.cross_entropy and fastai's CrossEntropyLossFlat both give {float(fastai):.4f}")
+    raise NotYet(f"on 6 fixed photos it returned {float(got):.4f}; PyTorch's F.cross_entropy and fastai's CrossEntropyLossFlat both give {float(fastai):.4f}"
+                 + ("; your `softmax` isn't right yet either (check(\"04.softmax\") says how)" if theirs is not None else ""))
+
+def _their_softmax(f, acts):
+    "The probabilities the `softmax` that `f` finds by that name give for `acts`, when they are wrong; else None."
+    import torch
+    sm = getattr(f, "__globals__", {}).get("softmax")
+    if not callable(sm): return None
+    try: p = sm(acts.clone())
+    except Exception: return None
+    if not torch.is_tensor(p) or p.shape != acts.shape: return None
+    p = p.detach().double()
+    return None if torch.allclose(p, torch.softmax(acts.double(), 1), atol=1e-6) else p
 
 exercise("04.cross_entropy", name="cross_entropy", test=_test_cross_entropy, reference=cross_entropy,
-         builds=("cross_entropy", "nll_loss", "log_softmax", "CrossEntropyLossFlat", "CrossEntropyLoss", "NLLLoss"),
-         hint="re-read the paragraph on cross-entropy: which one of each row's probabilities counts, what turns it into a cost, and how do the photos' costs become one number? Indexing a tensor with two sequences, the rows and the labels, picks one element per row",
+         builds=("cross_entropy", "nll_loss", "log_softmax", "softmax", "CrossEntropyLossFlat", "CrossEntropyLoss", "NLLLoss"),
+         hint="the exercise says the steps: which one of each row's probabilities counts, what turns it into a cost, and how do the photos' costs become one number? Indexing a tensor with two sequences, the rows and the labels, picks one element per row",
          wrong=[lambda a, t: softmax(a)[range(len(t)), t].log().mean(), lambda a, t: (1 - softmax(a)[range(len(t)), t]).mean(),
                 lambda a, t: -softmax(a)[range(len(t)), t].log(),
-                lambda a, t: -softmax(a)[range(len(t)), t].log().sum()])
+                lambda a, t: -softmax(a)[range(len(t)), t].log().sum(), lambda a, t: -a.softmax(1)[range(len(t)), t].log().mean(),
+                lambda a, t: -a.log_softmax(1)[range(len(t)), t].mean()])
+
+# %% ../../nbs/04_production.ipynb #9ca733fd
+exercise("04.q_diagonal", digest="bb3cee343a9a7d33f2d7",
+         options={"diagonal": ["main diagonal", "leading diagonal", "along the diagonal", "on the diagonal", "diagonal cells"],
+                  "off the diagonal": ["off diagonal", "outside the diagonal", "not on the diagonal", "everywhere else", "except the diagonal",
+                                       "all but the diagonal", "apart from the diagonal", "outside of the diagonal", "other than the diagonal",
+                                       "above and below the diagonal", "above or below the diagonal", "top right diagonal", "bottom left to top right"],
+                  "first row": ["top row"], "last column": ["right column", "rightmost column"]},
+         why={"87968fc2056e4c95836b": "there a row's actual label differs from its column's predicted one: those cells count mistakes",
+              "7e3984438d6437198300": "a row holds the images of one actual label, those called right and those called wrong",
+              "04476fb79238bde4795d": "a column holds the images given one predicted label, those called right and those called wrong"},
+         hint="rows are the actual labels, columns the predicted ones: where is a row's label equal to its column's?")
+
 
 # %% ../../nbs/04_production.ipynb #e25b56ad
 def _test_confusion(f):
@@ -73,7 +123,11 @@ def _test_confusion(f):
             if n == 4 and tuple(got.shape) == (3, 3): raise NotYet("for 4 labels it returned shape (3, 3): it sized the matrix by the labels that occur, and here label 3 has no images; every label has its row and column, images or not")
             raise NotYet(f"for {n} labels it returned a tensor of shape {tuple(got.shape)}; expected shape ({n}, {n}): a row and a column per label")
         if torch.equal(got.long(), want.T): raise NotYet("rows and columns are swapped: rows are the actual labels, columns the predictions")
-        if int(got.sum()) != len(targs): raise NotYet(f"its counts add up to {int(got.sum())}, but there are {len(targs)} images: each is counted once")
+        if int(got.sum()) != len(targs):
+            if torch.equal(got.long(), (want > 0).long()):
+                raise NotYet(f"its counts add up to {int(got.sum())}, but there are {len(targs)} images: each (actual, predicted) pair was counted once, however many images share it. "
+                             "An indexed `+=` adds to a cell once, however often its index pair repeats: count the images one at a time")
+            raise NotYet(f"its counts add up to {int(got.sum())}, but there are {len(targs)} images: each is counted once")
         if not torch.equal(got.long(), want): raise NotYet(f"on {len(targs)} fixed predictions of {n} labels it returned {got.tolist()}")
 
 def _sized_by_data(preds, targs, n):
@@ -81,6 +135,12 @@ def _sized_by_data(preds, targs, n):
     k = int(max(preds.max(), targs.max())) + 1
     m = torch.zeros(k, k, dtype=torch.long)
     for p, t in zip(preds.tolist(), targs.tolist()): m[t, p] += 1
+    return m
+
+def _indexed_once(preds, targs, n):
+    import torch
+    m = torch.zeros(n, n, dtype=torch.long)
+    m[targs, preds] += 1
     return m
 
 def _transposed(preds, targs, n):
@@ -91,13 +151,23 @@ def _transposed(preds, targs, n):
 
 exercise("04.confusion", name="confusion", test=_test_confusion, reference=confusion, builds=("confusion_matrix", "ConfusionMatrix", "multiclass_confusion_matrix"),
          hint="go through the pairs (prediction, actual label) and add one to the cell they point at: which of the two picks the row?",
-         wrong=[_transposed, _sized_by_data])
+         wrong=[_transposed, _sized_by_data, _indexed_once])
 
 # %% ../../nbs/04_production.ipynb #fbc42dd3
 class _Planted:
     "Unpickling this creates a folder: proof that loading ran code."
     def __init__(self, marker): self.marker = marker
     def __reduce__(self): return (os.mkdir, (str(self.marker),))
+
+def _load_imported_early():
+    "A safe_load calling `load` from `from torch.serialization import load`, run before the check: the name keeps the function it found then."
+    found = []
+    def safe_load(path):
+        if not found:
+            from torch.serialization import load
+            found.append(load)
+        return found[0](path)
+    return safe_load
 
 def _test_safe_load(f):
     import tempfile, torch
@@ -111,18 +181,29 @@ def _test_safe_load(f):
     try: f(bad)
     except Exception: pass
     if marker.exists(): raise NotYet("loading a planted file ran the code stored in it: torch.load can be told to read tensors and plain containers and refuse anything else")
-    # torch before 2.6 unpickled anything unless told otherwise: an answer that relies on today's default is safe by luck
-    real = torch.load
-    def old_default(*args, weights_only=False, **kwargs): return real(*args, weights_only=weights_only, **kwargs)
-    torch.load = old_default
-    try: f(bad)
+    # torch before 2.6 unpickled anything unless told otherwise: an answer that relies on today's default is safe by luck.
+    # The old default, under every name the function goes by (torch.serialization.load, a `load` imported from it before
+    # this check ran) and for weights_only=None: PyTorch's own switch for it, and both attributes replaced
+    import warnings
+    real, switch, before = torch.serialization.load, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
+    def old_default(*args, weights_only=None, **kwargs): return real(*args, weights_only=bool(weights_only), **kwargs)
+    torch.load = torch.serialization.load = old_default
+    os.environ[switch] = "1"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PyTorch's warning that the switch is on
+            f(bad)
     except Exception: pass
-    finally: torch.load = real
+    finally:
+        torch.load = torch.serialization.load = real
+        if before is None: os.environ.pop(switch, None)
+        else: os.environ[switch] = before
     if marker.exists(): raise NotYet("safe only by today's default: with torch before 2.6, which unpickles anything by default, it ran the planted code; say in your call that only tensors and plain containers may be read")
 
 exercise("04.safe_load", name="safe_load", test=_test_safe_load, reference=safe_load,
          hint="torch.load has an argument that makes it read tensors and plain containers only",
-         wrong=[lambda p: __import__("torch").load(p, weights_only=False), lambda p: __import__("torch").load(p)])
+         wrong=[lambda p: __import__("torch").load(p, weights_only=False), lambda p: __import__("torch").load(p),
+                lambda p: __import__("torch").load(p, weights_only=None), lambda p: __import__("torch").serialization.load(p), _load_imported_early()])
 
 # %% ../../nbs/04_production.ipynb #2d5857d4
 def _labels():
@@ -185,13 +266,18 @@ exercise("04.most_confused", name="most_confused", apply=True, test=_test_most_c
 def _test_unsure(f):
     import torch
     vocab = ["black", "grizzly", "teddy"]
+    def ask(probs, th): return f(torch.tensor(probs), vocab, th)
     for probs, th, want in [([0.1, 0.85, 0.05], 0.8, "grizzly"), ([0.5, 0.3, 0.2], 0.8, "unsure"), ([0.05, 0.15, 0.8], 0.8, "teddy"),
                             ([0.5, 0.3, 0.2], 0.5, "black"), ([0.34, 0.33, 0.33], 0.3, "black"), ([0.9, 0.05, 0.05], 0.95, "unsure"),
                             ([0.79, 0.2, 0.01], 0.8, "unsure"), ([0.2, 0.795, 0.005], 0.8, "unsure")]:  # just below the threshold
-        got = f(torch.tensor(probs), vocab, th)
+        got = ask(probs, th)
         if got == want: continue
         about = f"for probabilities {probs} and threshold {th} it returned {got!r}; expected {want!r}"
         if isinstance(got, (int, torch.Tensor)) and not isinstance(got, str): raise NotYet(f"{about}: name the label with vocab, not its index")
+        if ask([0.98, 0.01, 0.01], 0.5) == "unsure" and ask([0.2, 0.2, 0.6], 0.9) == "teddy":  # the first label's index, 0, is below any threshold
+            raise NotYet(f"{about}: it compares the best label's position in vocab, its index, with the threshold; compare its probability")
+        if ask([0.85, 0.1, 0.05], 0.5) == ask([0.85, 0.1, 0.05], 0.95):
+            raise NotYet(f"{about}: for probabilities [0.85, 0.1, 0.05] it answers the same with threshold 0.5 and 0.95: compare with the threshold it is given")
         if want == "unsure" and th - max(probs) <= 0.02: raise NotYet(f"{about}: {max(probs)} is just below the threshold {th}, and a probability below it, however close, doesn't reach it")
         if want == "unsure": raise NotYet(f"{about}: no label reaches the threshold")
         if got == "unsure" and max(probs) == th: raise NotYet(f"{about}: a probability equal to the threshold is at least the threshold")
@@ -201,30 +287,27 @@ exercise("04.label_or_unsure", name="label_or_unsure", apply=True, test=_test_un
          hint="find the position of the largest probability; compare that probability (not its position) with the threshold",
          wrong=[lambda p, v, th=0.8: v[int(p.argmax())], lambda p, v, th=0.8: v[int(p.argmax())] if p.max() > th else "unsure",
                 lambda p, v, th=0.8: int(p.argmax()) if p.max() >= th else "unsure", lambda p, v, th=0.8: v[int(p.argmin())] if p.max() >= th else "unsure",
-                lambda p, v, th=0.8: v[int(p.argmax())] if p.max() >= th - 0.01 else "unsure", lambda p, v, th=0.8: v[int(p.argmax())] if round(float(p.max()), 1) >= th else "unsure"])
+                lambda p, v, th=0.8: v[int(p.argmax())] if p.max() >= th - 0.01 else "unsure", lambda p, v, th=0.8: v[int(p.argmax())] if round(float(p.max()), 1) >= th else "unsure",
+                lambda p, v, th=0.8: v[int(p.argmax())] if p.max() >= 0.8 else "unsure", lambda p, v, th=0.8: v[int(p.argmax())] if p.argmax() >= th else "unsure"])
 
 # %% ../../nbs/04_production.ipynb #53870db3
 from ..checks import yes_no
 # salted digests, not answers; a choice's `why` is keyed by its wrong options' digests
 exercise("04.q_valid_aug", digest="36985523dd26b7d255ce",
-         options=yes_no(no=["only the training", "only training", "training only", "training set only", "centre crop", "center crop", "unchanged"]),
+         options=yes_no(no=["only the training", "only training", "training only", "training set only", "centre crop", "center crop", "unchanged",
+                            "only resized", "only in training", "stay the same", "validation images stay the same"]),
          why={"635f32f9a389cc811e30": "the validation score must mean the same thing every epoch: what would random flips and zooms do to that?"},
          hint="the validation score must mean the same every epoch: what happens to its images each time?")
-exercise("04.q_min_scale", digest="c2fa57ce167220810fd7", number=True,
+exercise("04.q_min_scale", digest="c2fa57ce167220810fd7", number=True, bound="above",
          hint="min_scale is a share of the original image's area, not of its side: how many pixels does a 400×400 photo have?")
-exercise("04.q_diagonal", digest="bb3cee343a9a7d33f2d7",
-         options={"diagonal": ["main diagonal", "leading diagonal", "along the diagonal", "on the diagonal", "diagonal cells"],
-                  "off the diagonal": ["off diagonal", "outside the diagonal", "not on the diagonal", "everywhere else"],
-                  "first row": ["top row"], "last column": ["right column", "rightmost column"]},
-         why={"87968fc2056e4c95836b": "there a row's actual label differs from its column's predicted one: those cells count mistakes",
-              "7e3984438d6437198300": "a row holds the images of one actual label, those called right and those called wrong",
-              "04476fb79238bde4795d": "a column holds the images given one predicted label, those called right and those called wrong"},
-         hint="rows are the actual labels, columns the predicted ones: where is a row's label equal to its column's?")
 exercise("04.q_pickle", digest="82051ee6db6f1056819b",
-         options=yes_no(yes=["as safe", "just as safe", "equally safe"], no=["unsafe", "not safe", "less safe", "dangerous", "risky", "can run code"]),
+         options=yes_no(yes=["as safe", "just as safe", "equally safe"], no=["unsafe", "not safe", "less safe", "dangerous", "risky", "can run code", "can execute code",
+                                                                          "could run malicious code", "can execute arbitrary code", "can run any code", "may run code"]),
          why={"20fbefa3b5bacda4ee56": "a photo holds pixels; a pickle holds instructions for rebuilding objects: what can those instructions call?"},
          hint="a pickle stores how to rebuild each object, and rebuilding can mean calling any function: whoever made the file chose which")
 exercise("04.q_pin", digest="94cc310fb4d3c124c109",
-         options=yes_no(yes=["same version", "the same", "pinned version", "pinned one", "still gets it", "gets the same"], no=["newer", "newest", "latest"]),
+         options=yes_no(yes=["same version", "the same", "pinned version", "pinned one", "still gets it", "gets the same", "won't get the newer one",
+                         "does not get the newer one", "doesn't get the newer one", "doesn't upgrade", "won't change", "the one it was built with",
+                         "the old one", "same", "no change"], no=["newer", "newest", "latest", "upgrade", "upgrades", "upgraded", "change", "changes", "updates"]),
          why={"2036b1fd0979e72e23d8": "what does `==` in a requirements file ask pip for, whatever has been released since?"},
          hint="what does `==` in a requirements file ask pip to install, and does a newer release change that?")

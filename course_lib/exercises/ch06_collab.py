@@ -57,7 +57,7 @@ exercise("06.one_hot", name="one_hot", test=_test_one_hot, reference=one_hot,
 
 # %% ../../nbs/06_collab.ipynb #74675785
 def _test_sigmoid_range(f):
-    from fastai.layers import sigmoid_range as fastai_sigmoid_range
+    from fastai.layers import sigmoid_range as fastai_sigmoid_range  # the values to expect; no message names it
     x = torch.tensor([-30., -1., 0., 2., 30.])
     got = f(x, 1., 4.)
     if not isinstance(got, torch.Tensor) or got.shape != x.shape: raise NotYet(f"it returned {type(got).__name__} of shape {tuple(getattr(got, 'shape', ()))}; expected a tensor shaped like x, {tuple(x.shape)}")
@@ -66,38 +66,61 @@ def _test_sigmoid_range(f):
     if torch.allclose(got, torch.sigmoid(x) * 3.): raise NotYet("its outputs run from 0 to hi - lo: as x → −∞ they should approach lo, and as x → ∞, hi")
     if torch.allclose(got, torch.sigmoid(x) * 4. + 1.): raise NotYet("its outputs run from lo to hi + lo: as x → ∞ they should approach hi")
     if torch.allclose(got, x.clamp(1., 4.)): raise NotYet("it clamps x: outside (lo, hi) the gradient is then 0 and the model stops learning; use the sigmoid")
-    if not torch.allclose(got, want, atol=1e-6): raise NotYet(f"for x = {x.tolist()}, lo 1, hi 4 it returned {got.tolist()}; fastai's sigmoid_range gives {want.tolist()}")
+    if not torch.allclose(got, want, atol=1e-6): raise NotYet(f"for x = {x.tolist()}, lo 1, hi 4 it returned {got.tolist()}; expected {[round(v, 4) for v in want.tolist()]}")
+    xg, xw = x.clone().requires_grad_(), x.clone().requires_grad_()  # the model learns through this function: its gradient must reach x
+    try: out = f(xg, 1., 4.)
+    except RuntimeError as e:
+        if "numpy" not in str(e).lower(): raise
+        raise NotYet("it goes through NumPy, which cuts the result off from the gradients (a tensor that needs them can't even be turned into an array): compute it with torch's functions") from None
+    if not isinstance(out, torch.Tensor) or not out.requires_grad: raise NotYet("its values are right, but its result is cut off from the gradients (built with math, NumPy, .item() or .tolist()): the model learns through it, so compute it with torch's functions on x itself")
+    g, = torch.autograd.grad(out.sum(), xg)
+    fastai_sigmoid_range(xw, 1., 4.).sum().backward()
+    if not torch.allclose(g, xw.grad, atol=1e-6): raise NotYet("its values are right, but its gradient with respect to x is not: compute it from x with torch's functions, not from a copy")
 
 exercise("06.sigmoid_range", name="sigmoid_range", test=_test_sigmoid_range, reference=sigmoid_range,
          hint="torch.sigmoid runs from 0 to 1: what turns a range from 0 to 1 into one from lo to hi? Try your answer at both ends",
          builds=("sigmoid_range",),
          wrong=[lambda x, lo, hi: torch.sigmoid(x) * hi, lambda x, lo, hi: torch.sigmoid(x) * (hi - lo), lambda x, lo, hi: x.clamp(lo, hi),
-                lambda x, lo, hi: torch.sigmoid(x) * hi + lo])
+                lambda x, lo, hi: torch.sigmoid(x) * hi + lo,
+                lambda x, lo, hi: torch.tensor([1 / (1 + math.exp(-v)) for v in x.tolist()]) * (hi - lo) + lo,  # right values, no gradient
+                lambda x, lo, hi: torch.from_numpy(1 / (1 + np.exp(-x.detach().numpy()))) * (hi - lo) + lo,
+                lambda x, lo, hi: torch.as_tensor(1 / (1 + np.exp(-x.numpy()))) * (hi - lo) + lo])
 
 # %% ../../nbs/06_collab.ipynb #375925df
 def _test_l2_penalty(f):
-    a, b = torch.tensor([[1., -2.], [0., 3.]], requires_grad=True), torch.tensor([-1., 1.], requires_grad=True)  # squares sum to 14 and 2
-    got = f([a, b], 0.5)
+    a, b = torch.tensor([[1., -2.], [0., 3.]], requires_grad=True), torch.tensor([-1., 2.], requires_grad=True)  # squares sum to 14 and 5
+    wd = 0.3  # with these weights every slip below lands on a number of its own
+    got = f([a, b], wd)
     if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor (use tensor operations, not .item() or float())")
     if got.numel() != 1: raise NotYet(f"it returned {got.numel()} numbers; expected one, the penalty for all the weights")
     v = float(got.detach())
-    if math.isclose(v, 7.): raise NotYet("it counts only the first tensor in the list: add up the squares of every tensor")
-    if math.isclose(v, 16.): raise NotYet("it leaves wd out: the penalty is scaled by the weight decay")
-    if math.isclose(v, 0.5 * 8): raise NotYet("it adds up absolute values (that is L1 regularisation); weight decay's term is the L2 one")
-    if math.isclose(v, 0.5 * 4): raise NotYet("it squares each tensor's total; the penalty squares every entry on its own")
-    if math.isclose(v, 0.5 * (14 / 4 + 2 / 2)) or math.isclose(v, 0.5 * 16 / 6): raise NotYet("it averages the squares; weight decay adds them up")
-    if not math.isclose(v, 8.): raise NotYet(f"for weights whose squares sum to 16 and wd 0.5 it returned {v}; expected 8")
+    def near(a, b): return math.isclose(a, b, rel_tol=1e-5)  # float32 sums
+    slips = {wd * 14: "it counts only the first tensor in the list: add up the squares of every tensor",
+             19.: "it leaves wd out: the penalty is scaled by the weight decay",
+             wd * 19 / 2: "it halves the penalty (some texts put a ½ in front of it); the statement's term has no ½",
+             2 * wd * 19: "it doubles the penalty: the 2 belongs to the gradient of a square, not to the term added to the loss",
+             wd * 9: "it adds up absolute values (that is L1 regularisation); weight decay's term is the L2 one",
+             wd * (2 ** 2 + 1 ** 2): "it squares each tensor's total; the penalty squares every entry on its own",
+             wd * 19 ** 0.5: "it takes a square root (the weights' length, their L2 norm); the penalty is the sum of the squares itself",
+             wd * (14 ** 0.5 + 5 ** 0.5): "it takes a square root of each tensor's sum (its L2 norm); the penalty is the sum of the squares itself",
+             wd * (14 / 4 + 5 / 2): "it averages the squares; weight decay adds them up", wd * 19 / 6: "it averages the squares; weight decay adds them up"}
+    for value, why in slips.items():
+        if near(v, value): raise NotYet(why)
+    if not near(v, wd * 19): raise NotYet(f"for weights whose squares sum to 19 and wd = 0.3 it returned {v:.4g}; expected {wd * 19:.4g}")
+    if not got.requires_grad: raise NotYet("its value is right, but it is cut off from the gradients (built from .item(), float() or .detach()): compute it from the tensors themselves")
     got.backward()
-    if a.grad is None or not torch.allclose(a.grad, a.detach()): raise NotYet("its gradient should be 2 · wd · w for each weight w: the penalty must be computed from the tensors themselves, not from detached copies")
+    if a.grad is None or not torch.allclose(a.grad, 2 * wd * a.detach()): raise NotYet("its value is right, but its gradient is not: compute the penalty from the tensors themselves, not from copies")
 
 exercise("06.l2_penalty", name="l2_penalty", test=_test_l2_penalty, reference=l2_penalty,
-         hint="re-read section 4's paragraph on weight decay: which numbers are squared, what is added up (every tensor in the list), and where wd comes in",
+         hint="re-read section 3's paragraph on weight decay: which numbers are squared, what is added up (every tensor in the list), and where wd comes in",
          wrong=[lambda ws, wd: wd * sum(w.sum() ** 2 for w in ws), lambda ws, wd: wd * (ws[0] ** 2).sum(), lambda ws, wd: sum((w ** 2).sum() for w in ws), lambda ws, wd: wd * sum(w.abs().sum() for w in ws),
-                lambda ws, wd: wd * sum((w ** 2).mean() for w in ws)])
+                lambda ws, wd: wd * sum((w ** 2).mean() for w in ws), lambda ws, wd: wd / 2 * sum((w ** 2).sum() for w in ws), lambda ws, wd: 2 * wd * sum((w ** 2).sum() for w in ws),
+                lambda ws, wd: wd * torch.sqrt(sum((w ** 2).sum() for w in ws)), lambda ws, wd: wd * sum(w.norm() for w in ws),
+                lambda ws, wd: torch.tensor(wd * sum((w ** 2).sum().item() for w in ws))])
 
 # %% ../../nbs/06_collab.ipynb #2cd735a9
 def _new_user_case():
-    ratings = pd.Series({10: 5., 20: 4., 30: 2., 99: 4.5})  # movie 99 is not among the trained biases
+    ratings = pd.Series({10: 5., 20: 4., 30: 2., 99: 5.})  # movie 99 is not among the trained biases
     return ratings, pd.Series({10: 1., 20: -0.5, 30: -1., 40: 2., 50: 0.3}), 3.5  # more biases than ratings: a count must be the ratings'
 
 def _test_new_user_bias(f):
@@ -106,23 +129,27 @@ def _test_new_user_bias(f):
     if isinstance(got, (pd.Series, np.ndarray, list, tuple)): raise NotYet(f"it returned {type(got).__name__}; expected one number, the new user's bias")
     got = float(got)
     if math.isnan(got): raise NotYet("it returned nan: a movie the biases lack (id 99 here) must count, with bias 0: look the biases up so that a missing one reads as 0")
-    left = [5 - 3.5 - 1, 4 - 3.5 + 0.5, 2 - 3.5 + 1, 4.5 - 3.5]  # 0.5, 1, -0.5, 1: sum 2
-    if math.isclose(got, 2 / 6): return
-    if math.isclose(got, (1.5 + 0.5 - 1.5 + 1) / 6): raise NotYet("it ignores the movie biases: a user who rates good movies highly isn't generous; subtract each movie's bias too")
-    if math.isclose(got, 2 / 4): raise NotYet("it is the plain mean: nothing shrinks it towards 0, as bias_predict's biases are")
-    if math.isclose(got, 1 / 6): raise NotYet("it added the movie biases: a rating above mean + movie bias is what makes a user generous, so the bias comes off")
-    if math.isclose(got, 1.5 / 5): raise NotYet("it skips the movie the biases lack; it still counts, with bias 0")
-    raise NotYet(f"for differences {left} from mean + movie bias and lam 2 it returned {got:.4f}; expected {2 / 6:.4f}")
+    left = [5 - 3.5 - 1, 4 - 3.5 + 0.5, 2 - 3.5 + 1, 5 - 3.5]  # 0.5, 1, -0.5, 1.5: sum 2.5
+    if math.isclose(got, 2.5 / 6): return
+    if math.isclose(got, (1.5 + 0.5 - 1.5 + 1.5) / 6): raise NotYet("it ignores the movie biases: a user who rates good movies highly isn't generous; subtract each movie's bias too")
+    if math.isclose(got, 2.5 / 4): raise NotYet("it is the plain mean: nothing shrinks it towards 0, as bias_predict's biases are")
+    if math.isclose(got, 1.5 / 6): raise NotYet("it added the movie biases: a rating above mean + movie bias is what makes a user generous, so the bias comes off")
+    if math.isclose(got, 1 / 6) or math.isclose(got, 1 / 8): raise NotYet("it subtracts the biases Series as it is: pandas lines the two up by movie id, a movie only one of them has becomes NaN, and the sum skips it, so movie 99's rating is lost; look up each rated movie's bias, 0 where there is none")
+    if math.isclose(got, 1 / 5): raise NotYet("it skips the movie the biases lack; it still counts, with bias 0")
+    if math.isclose(got, 2.5 / 7): raise NotYet("it counts the trained biases, not the new user's ratings: the shrinkage divides by how many ratings the user gave, plus lam")
+    raise NotYet(f"for differences {left} from mean + movie bias and lam 2 it returned {got:.4f}; expected {2.5 / 6:.4f}")
 
 exercise("06.new_user_bias", name="new_user_bias", apply=True, test=_test_new_user_bias,
          hint="it is shrunk_means for a single key: what is each rating's difference here, and which bias does a movie that `movie_bias` lacks count with?",
          wrong=[lambda r, b, mu, lam=5.: float((r - mu - b.reindex(r.index).fillna(0.)).sum() / (len(b) + lam)),  # counts the biases, not the ratings
                 lambda r, b, mu, lam=5.: float((r - mu).sum() / (len(r) + lam)), lambda r, b, mu, lam=5.: float((r - mu - b.reindex(r.index).fillna(0.)).mean()),
                 lambda r, b, mu, lam=5.: float((r - mu - b.reindex(r.index)).dropna().sum() / (r.index.isin(b.index).sum() + lam)),
-                lambda r, b, mu, lam=5.: float((r - mu + b.reindex(r.index).fillna(0.)).sum() / (len(r) + lam))])
+                lambda r, b, mu, lam=5.: float((r - mu + b.reindex(r.index).fillna(0.)).sum() / (len(r) + lam)),
+                lambda r, b, mu, lam=5.: float((r - mu - b).sum() / (len(r) + lam)),  # aligned by index: movie 99 drops out as NaN
+                lambda r, b, mu, lam=5.: float((r - mu - b).sum() / (len(r - mu - b) + lam))])
 
 # %% ../../nbs/06_collab.ipynb #5a31b3c8
-exercise("06.q_top_pick", apply=True, options={'alpha': ['first one', 'first movie'], 'beta': ['second one', 'second movie'], 'gamma': ['third one', 'third movie']}, digest='38297d9350fe32bda223',
+exercise("06.q_top_pick", apply=True, options={'alpha': ['first one', 'first movie', 'alpha wins'], 'beta': ['second one', 'second movie', 'second', 'beta wins'], 'gamma': ['third one', 'third movie', 'third', 'gamma wins']}, digest='38297d9350fe32bda223',
          why={'73d9fda2db5eacf3d261': "beta has the largest dot product with the user's factors, but the model adds each movie's bias before it ranks them",
               '3379427e028d87338858': "score each movie as the model does, its dot product with the user plus its bias: alpha's total is not the highest"},
          hint="score each movie as the model does, the dot product plus the movie's bias (the user's bias is the same for all three); the factors alone rank them differently")
@@ -137,10 +164,13 @@ exercise("06.q_params", apply=True, number=True, digest=('2944a7ec1618a96bc60a',
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 exercise("06.q_bias_one", number=True, digest='b9a4eaf4cc8fc719b4ad',
          hint="re-read section 2's shrinkage: what does a single rating add up to, and what does λ do to the count?")
-exercise("06.q_y_range", options={'yes': ['yes'], 'no': ['no', 'never', 'only at infinity', 'at infinity', 'infinity', 'in the limit', 'approaches']}, digest='2dbdb780be1d04ed5eca', why={'e3849105a1a997336501': 'the sigmoid is 1 only in the limit as x grows without bound: for which x would sigmoid_range(x, 0, 5) equal 5?'},
-         hint="for which x does the sigmoid reach 1?")
+exercise("06.q_y_range", options={'grow': ['grows', 'growing', 'increases', 'increase', 'gets larger', 'gets bigger', 'explodes', 'rises'],
+                                  'vanish': ['vanishes', 'vanishing', 'shrinks', 'shrinking', 'decreases', 'decrease', 'smaller', 'goes to zero', 'goes to 0', 'tends to zero', 'tends to 0',
+                                             'approaches zero', 'approaches 0', 'near zero', 'close to zero', 'disappears', 'tiny', 'flattens', 'saturates', 'dies']},
+         digest='063f6649caaba04d47c6', why={'babfd78d927b0020df8a': "that gradient is the slope of the output's curve: look at the sigmoid far to the right, where its output is close to 1"},
+         hint="the gradient of the output with respect to x is the slope of its curve: sketch a sigmoid, or let autograd give you its gradient at a few x, further and further to the right")
 exercise("06.q_wd_grad", number=True, digest='9ebe01d40b7603abbe20',
-         hint="section 4 says what weight decay adds to each weight's gradient: put in this wd and this weight")
-exercise("06.q_cold", number=True, digest='ca25554debc39a3be844', hint="what pulls on those factors during training, and what pushes back?")
-exercise("06.q_rec_split", options={'random ratings': ['random', 'a random sample', 'random split', 'randomly'], 'the latest ratings': ['latest', 'most recent', 'newest', 'recent', 'last', 'later', 'by time', 'future', 'next']}, digest='75ef42a6b3ddf817b658', why={'e503c2d392c9aa5b2d8a': "a random share lets the model see a user's later taste while it predicts their earlier ratings: which ratings resemble the ones it will be asked about?"},
+         hint="only this weight's own term of the sum changes with it: differentiate that term, wd × w², with respect to w, then put in this wd and this weight")
+exercise("06.q_cold", number=True, digest=('ca25554debc39a3be844', '4818c82c4ddbdfdc7c8b', '1a3c7449271bfdcae4e9', 'e238db3981c0c8aaaa09', 'ce48ac47e08e8628ee31', '9d013c4b470120e6d752', '06c0abdd77014d6dcb70'), hint="what pulls on those factors during training, and what pushes back?")
+exercise("06.q_rec_split", options={'random ratings': ['random', 'a random sample', 'random split', 'randomly'], 'the latest ratings': ['latest', 'most recent', 'newest', 'recent', 'last', 'later', 'by time', 'future', 'next', 'time', 'time based', 'timestamp', 'timestamps', 'chronological', 'chronologically', 'temporal']}, digest='75ef42a6b3ddf817b658', why={'e503c2d392c9aa5b2d8a': "a random share lets the model see a user's later taste while it predicts their earlier ratings: which ratings resemble the ones it will be asked about?"},
          hint="which ratings resemble the ones it will be asked about?")

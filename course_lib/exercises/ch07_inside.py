@@ -6,7 +6,7 @@
 __all__ = []
 
 # %% ../../nbs/07_inside.ipynb #75335141
-import math
+import math, re
 import torch
 from torch import nn
 from ..checks import NotYet, exercise
@@ -14,23 +14,34 @@ from ..inside import *
 
 # %% ../../nbs/07_inside.ipynb #b22bp004
 def _test_relu_grad(f):
-    z = torch.tensor([[-2., -0.5, 0.], [0.5, 3., -1e-3]])
+    z = torch.tensor([[-2., -0.5, 0.], [0.5, 3., -1e-3]])  # an exact 0 among them: that is where slips hide
     got = f(z)
-    if not isinstance(got, torch.Tensor) or got.shape != z.shape: raise NotYet(f"for a (2, 3) input it gave shape {tuple(getattr(got, 'shape', ()))}; expected (2, 3): one derivative per element")
-    got = got.float()
+    if not isinstance(got, torch.Tensor): raise NotYet(f"its result is of type {type(got).__name__}, not a PyTorch tensor: expected a tensor shaped like `z`, one derivative per element")
+    if got.shape != z.shape: raise NotYet(f"for a (2, 3) input it gave shape {tuple(got.shape)}; expected (2, 3): one derivative per element")
+    if not got.is_floating_point(): raise NotYet(f"it returned a tensor of {got.dtype}; a slope is a number: the docstring asks for a float tensor")
+    got = got.to(z.dtype)
     if torch.equal(got, z.clamp(min=0)): raise NotYet("that is the ReLU itself, not its slope")
     if torch.equal(got, 1 - (z > 0).float()): raise NotYet("it is 1 where the ReLU is flat and 0 where it passes its input through: the other way round")
     if torch.equal(got, torch.ones_like(z)): raise NotYet("a slope of 1 everywhere is a linear function's; the ReLU is flat for negative inputs")
     if torch.equal(got, (z >= 0).float()): raise NotYet("it gives 1 at exactly 0 (`>=` where it takes `>`): the exercise says PyTorch uses 0 there")
     if torch.equal(got, torch.sign(z)): raise NotYet("it is -1 where z is negative: the ReLU is flat there, so its slope is 0")
+    if got.isnan().any(): raise NotYet(f"it gives NaN at z = {z[got.isnan()][0].item():g} (a division by zero?): every element needs a slope")
+    z0 = z.clone().requires_grad_()
+    z0.relu().sum().backward()
+    off = (got != z0.grad).nonzero()
+    if len(off) == 1 and z[tuple(off[0])] == 0: raise NotYet(f"at exactly 0 it gives {got[tuple(off[0])].item():g}; the exercise says PyTorch uses 0 there")
+    if len(off): raise NotYet(f"at z = {z[tuple(off[0])].item():g} it gives {got[tuple(off[0])].item():g}, not the ReLU's slope there")
     w = torch.randn(100, generator=torch.Generator().manual_seed(0)).requires_grad_()
     w.relu().sum().backward()
-    if not torch.equal(f(w.detach()).float(), w.grad): raise NotYet("on 100 random numbers it disagrees with autograd's derivative of relu")
+    if not torch.equal(f(w.detach()).to(w.dtype), w.grad): raise NotYet("on 100 random numbers it disagrees with autograd's derivative of relu")
 
 exercise("07.relu_grad", name="relu_grad", test=_test_relu_grad, reference=relu_grad,
          hint="draw the ReLU: two straight pieces meeting at 0. What is the slope of each piece? Then: which elements of z are on which piece?",
          builds=("backward", "grad", "autograd"),
-         wrong=[lambda z: z.clamp(min=0), lambda z: (z < 0).float(), lambda z: torch.ones_like(z), lambda z: (z >= 0).float(), lambda z: torch.sign(z)])
+         wrong=[lambda z: z.clamp(min=0), lambda z: (z < 0).float(), lambda z: torch.ones_like(z), lambda z: (z >= 0).float(), lambda z: torch.sign(z),
+                lambda z: (z.sign() + 1) / 2, lambda z: torch.heaviside(z, torch.tensor(0.5)), lambda z: z.relu() / z,  # 0.5 or NaN at 0
+                lambda z: z > 0, lambda z: (z > 0).long(), lambda z: (z > 0).float().numpy(), lambda z: (z > 0).float().tolist()])  # not a float tensor
+
 
 # %% ../../nbs/07_inside.ipynb #7f1ead30
 def _test_net_grads(f):
@@ -90,11 +101,14 @@ exercise("07.q_receptive", apply=True, number=True, digest='3a752033ec8ccdb7b646
 def _test_conv_out(f):
     cases = [(28, 3, 2, 1), (7, 3, 2, 1), (32, 5, 1, 0), (32, 5, 1, 2), (64, 7, 2, 3), (10, 4, 3, 0), (9, 3, 3, 1)]
     wants = [nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, n, n)).shape[-1] for n, k, s, p in cases]
-    gots = [f(*c) for c in cases]
+    def whole(g):  # 14.0 says 14; 14.5 says no number of positions
+        if torch.is_tensor(g) and g.numel() == 1: g = g.item()
+        return int(g) if isinstance(g, float) and g.is_integer() else g
+    gots = [whole(f(*c)) for c in cases]
     for (n, k, s, p), want, got in zip(cases, wants, gots):
         where = f"for n={n}, kernel={k}, stride={s}, padding={p}"
-        if isinstance(got, float) or (torch.is_tensor(got) and got.is_floating_point()):
-            raise NotYet(f"{where} it returned {float(got):g}, a float; a side is a whole number of positions, and PyTorch's Conv2d gives {want}")
+        if isinstance(got, float) or torch.is_tensor(got):
+            raise NotYet(f"{where} it returned {got}, not a whole number; a side is a whole number of positions, and PyTorch's Conv2d gives {want}")
         if got == want: continue
         if all(g == (n - k) // s + 1 for (n, k, s, p), g in zip(cases, gots)): raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}: it leaves the padding out, and the zeros around the edge widen the input")
         if all(g == (n + p - k) // s + 1 for (n, k, s, p), g in zip(cases, gots)): raise NotYet(f"{where} it returned {got}; PyTorch's Conv2d gives {want}: it pads one side only; the padding goes all around the edge")
@@ -105,7 +119,8 @@ def _test_conv_out(f):
         raise NotYet(f"conv_out(28, 3) returned {g}: with stride and padding left out it should use the defaults, stride 1 and no padding")
 
 exercise("07.conv_out", name="conv_out", apply=True, test=_test_conv_out,
-         builds=("Conv2d", "conv2d", "Conv1d", "conv1d", "LazyConv2d"),  # the check's own yardstick: an answer must not run it
+         builds=("Conv2d", "conv2d", "Conv1d", "conv1d", "LazyConv2d",  # the check's own yardstick: an answer must not run it,
+                 "avg_pool2d", "max_pool2d", "lp_pool2d", "AvgPool2d", "MaxPool2d", "LPPool2d", "unfold", "Unfold"),  # nor a layer that slides a window the same way
          hint="pad the input first; then count the places where the whole kernel fits, `stride` pixels apart, and don't forget the first one",
          wrong=[lambda n, k, s=1, p=0: (n + 2 * p - k) // s, lambda n, k, s=1, p=0: (n - k) // s + 1,
                 lambda n, k, s=1, p=0: n // s, lambda n, k, s=1, p=0: (n + 2 * p - k) / s + 1,
@@ -114,12 +129,15 @@ exercise("07.conv_out", name="conv_out", apply=True, test=_test_conv_out,
 
 # %% ../../nbs/07_inside.ipynb #712ac240
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
-exercise("07.q_hinge", number=True, digest=('4a5d3acdc47b6f6ce44a', 'ddd5ad086ea8ef95c903', '989a4f36f5549f8888de', 'c7b38ca857e0c6c4e88d'), hint="the ReLU passes only positive inputs: find where this unit's input changes sign")
-exercise("07.q_activations", number=True, digest='39b91d0f2a725b9ad4bb',
+exercise("07.q_hinge", number=True, bound="above", digest='e9b70d17b5fc0400715a', hint="the ReLU passes only positive inputs: find where this unit's input changes sign")  # bound: "x > …" answers "from which x on"
+def _not_parameters(answer):
+    if isinstance(answer, str) and re.search(r"\b(weights?|param(eter)?s?|biase?s?)\b", answer.lower()):
+        raise NotYet("weights and biases are parameters, the same for every image; the question asks about activations, which are computed afresh for each")
+exercise("07.q_activations", number=True, digest='39b91d0f2a725b9ad4bb', test=_not_parameters,
          hint="each image gets one activation per hidden unit: how many hidden units does simple_net have by default?")
-exercise("07.q_kaiming", number=True, digest=('f796feeea54324e75e0a', '84e1aff10782b99494a4', '4f6f11345a6168d86f0a', '70ff9ebdd7b384bc5a00'),
-         hint="section 5 gives Kaiming's standard deviation in terms of a layer's number of inputs: re-read it, then put this layer's in")
-exercise("07.q_transfer", options={'body': ['pretrained part', 'pretrained layers', 'backbone', 'feature extractor', 'first layers', 'early layers', 'convolutional layers'], 'head': ['last layer', 'last layers', 'final layer', 'final layers', 'classifier', 'output layer', 'new head', 'top layer', 'last linear layer']}, digest='d107a8360edaa31e03bc', why={'cceebb8cdf145e0cf837': "the body holds what pretraining learned, the part worth keeping: which part names the old task's categories?"},
+exercise("07.q_kaiming", number=True, digest=('2b6ff4a3ab5c33f9eb76', 'fbd804a71ae2169389d2'),  # "half as large" says it too
+         hint="write each layer's standard deviation with section 5's rule, then divide one by the other: what is left of the number of inputs?")
+exercise("07.q_transfer", options={'body': ['pretrained part', 'pretrained layers', 'backbone', 'feature extractor', 'first layers', 'early layers', 'convolutional layers', 'head is kept', 'keep the head', 'keeps the head', 'keeping the head', 'head stays', 'kept the head'], 'head': ['last layer', 'last layers', 'final layer', 'final layers', 'classifier', 'output layer', 'new head', 'top layer', 'last linear layer', 'top layers', 'final linear layer', 'last fully connected layer', 'fully connected layer', 'fc layer', 'linear head', 'body is kept', 'keep the body', 'keeps the body', 'keeping the body', 'body stays', 'kept the body', 'body is reused', 'reuse the body']}, digest='d107a8360edaa31e03bc', why={'cceebb8cdf145e0cf837': "the body holds what pretraining learned, the part worth keeping: which part names the old task's categories?"},
          hint="the pretrained part keeps what it learned; the part that names the old task's categories has to go")
 exercise("07.q_conv_size", number=True, digest='3afc7f533f02f4310590',
          hint="re-read how section 7's first layer turned 28×28 digits into its feature maps, with the same kernel, stride and padding")
