@@ -20,7 +20,7 @@ def best_weight(candidates, performance):
 
 # %% ../nbs/01_intro.ipynb #90f64c23
 def bird_block(size:int=192) -> "DataBlock":
-    "The chapter's `DataBlock`: images labelled by folder name, random 20% validation split (seed 42), squished to `size`."
+    "The `DataBlock` behind the whole game's `ImageDataLoaders.from_folder` call, every image resized to `size`."
     import fastai.vision.all as fv  # here, not at the top: importing course_lib.bird stays quick
     return fv.DataBlock(
         blocks=(fv.ImageBlock, fv.CategoryBlock),  # SOLUTION

@@ -82,14 +82,15 @@ class Exercise:
     options: dict = None  # a choice: each option the question lists -> other phrases meaning it (`yes_no()` for yes/no)
     why: dict = None  # a choice: digest of each wrong option -> why it is wrong, shown when it is chosen
     expect: str = ""  # what kind of short answer is expected, said when one is rejected
-    bound: str = None  # a number asked for as a limit ("must stay below what value?"): "below" or "above"; a bound on that side ("less than 0.125") reads as its number
+    bound: str = None  # a number asked for as a limit: "below" (<, "must stay below what value?"), "at most" (≤), "above" (>) or "at least" (≥); a bound of that kind ("less than 0.125") reads as its number
     builds: tuple = ()  # names of the library's version of what the exercise builds (`cross_entropy`): an answer calling one is told so
 
 exercises = {}
+_kinds = {"below": "below", "at most": "below", "above": "above", "at least": "above"}  # each kind of bound, and its side: "below" and "above" leave the limit out, "at most" and "at least" take it in
 
 def exercise(id:str, **kwargs) -> None:
     "Register an `Exercise` (chapter modules do this for their exercises); `exercises[id]` holds it. Returns nothing, so a cell that registers one shows nothing."
-    if kwargs.get("bound") not in (None, "below", "above"): raise ValueError(f"{id}: bound is 'below' or 'above', not {kwargs['bound']!r}")
+    if kwargs.get("bound") not in (None, *_kinds): raise ValueError(f"{id}: bound is one of {', '.join(map(repr, _kinds))}, not {kwargs['bound']!r}")
     ref = kwargs.get("reference")
     if (isinstance(ref, type) or callable(ref)) and str(getattr(ref, "__module__", "")).startswith("course_lib"):
         kwargs["reference"] = f"{ref.__module__}:{ref.__name__}"  # `exercises[id]` shows where the course's answer lives, not its code
@@ -125,17 +126,17 @@ _about = re.compile(r"^(?:about|around|roughly|approximately|approx\.?|nearly|al
                     r"(?:by )?(?:a factor of|a factor|factor of)|by|~|≈)\s+|^[~≈]")  # an approximation is read as its number; a bound is not (`_bound`)
 _compare = re.compile(r"^(?:[a-z_][\w.]*\s*)?(?:==|=)\s*")  # "lr = 0.01"
 _scale = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
-_sides = {"below": r"below|under|beneath|less than|fewer than|smaller than|lower than|at most|at the most|up to|a maximum of|max(?:imum)?",
-          "above": r"above|over|beyond|more than|greater than|larger than|bigger than|higher than|at least|exceeding|exceeds?|a minimum of|min(?:imum)?"}
+_sides = {"below": r"below|under|beneath|less than|fewer than|smaller than|lower than", "atmost": r"at most|at the most|up to|a maximum of|max(?:imum)?",
+          "above": r"above|over|beyond|more than|greater than|larger than|bigger than|higher than|exceeding|exceeds?", "atleast": r"at least|a minimum of|min(?:imum)?"}
 _bound_before = re.compile(rf"(?P<pre>[^\d<>≤≥]*?)(?P<neg>\b(?:not|no|never|can't|cannot|mustn't|must not|shouldn't|won't|doesn't|don't)\s+(?:(?:be|go|get|stay|rise|grow|climb)\s+)?)?(?P<near>(?:just|a bit|slightly|a little)\s+)?(?:(?:strictly|well|far|much)\s+)?"
-                           rf"(?:\b(?P<below>{_sides['below']})\b|\b(?P<above>{_sides['above']})\b|(?P<lt><=|=<|≤|<)|(?P<gt>>=|=>|≥|>))\s*(?P<rest>[^<>≤≥,;:=→]*[^<>≤≥,;:=→\s])")
-_bound_after = re.compile(r"(?P<rest>[^<>≤≥]*?\S)\s*,?\s*(?:or (?:(?P<below>less|lower|fewer|below|under|smaller)|(?P<above>more|higher|greater|above|over|larger|bigger))|"
-                          r"(?P<below2>at (?:the )?most|max(?:imum)?|tops)|(?P<above2>at (?:the )?least|minimum|and (?:up|above|over|more|beyond)|\+)|"
-                          r"(?P<below3>>=|=>|≥|>)\s*[a-z_][\w.]*|(?P<above3><=|=<|≤|<)\s*[a-z_][\w.]*)")  # "0.125 > lr": lr is below 0.125
+                           rf"(?:\b(?P<below>{_sides['below']})\b|\b(?P<atmost>{_sides['atmost']})\b|\b(?P<above>{_sides['above']})\b|\b(?P<atleast>{_sides['atleast']})\b|(?P<le><=|=<|≤)|(?P<lt><)|(?P<ge>>=|=>|≥)|(?P<gt>>))\s*(?P<rest>[^<>≤≥,;:=→]*[^<>≤≥,;:=→\s])")
+_bound_after = re.compile(r"(?P<rest>[^<>≤≥]*?\S)\s*,?\s*(?:or (?:(?P<atmost>less|lower|fewer|below|under|smaller)|(?P<atleast>more|higher|greater|above|over|larger|bigger))|"
+                          r"(?P<atmost2>at (?:the )?most|max(?:imum)?|tops)|(?P<atleast2>at (?:the )?least|minimum|and (?:up|above|over|more|beyond)|\+)|"
+                          r"(?:(?P<atmost3>>=|=>|≥)|(?P<below3>>)|(?P<atleast3><=|=<|≤)|(?P<above3><))\s*[a-z_][\w.]*)")  # "0.125 > lr": lr is below 0.125
 _not_it = re.compile(r"\b(?:not|non|never|no|nor|except|excluding|besides|but|other than|unlike|apart from|isn't|aren't|doesn't|don't|can't|cannot|won't)\b|≠|!=|"
                      r"\b(?:or|either)\b")  # "non zero", "anything but 0", "zero or infinite": not (only) that number
 _halving = re.compile(r"\b(?:halves|halve|halved|halving)\b|\b(?:in|by|to) (?:a |one )?half\b")  # "it halves", "cuts it by half": divides by 2
-_arith = re.compile(r"[\d.\s()+\-*/^x√e]*(?:\d\s*[-+*/^x]\s*[\d(√.]|√)[\d.\s()+\-*/^x√e]*")
+_arith = re.compile(r"[\d.\s()+\-*/^x√e]*(?:[\de)]\s*(?:[-+*/^x]|//)\s*[-+]?[\d(√.e]|√)[\d.\s()+\-*/^x√e]*")
 _vulgar = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4", "⅕": "1/5", "⅙": "1/6", "⅛": "1/8", "⅜": "3/8", "⅝": "5/8", "⅞": "7/8"}
 _sup = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 
@@ -152,6 +153,7 @@ def numbers_in(text:str, bound:str=None, near:bool=False) -> list[float]:
 
 def _reading(text, bound:str=None, near:bool=False) -> tuple[list, str]:
     "`numbers_in(text, bound, near)`, and what `text` is: 'number', 'bound' (a number after 'less than', 'at least', '<'…), 'range' ('1.9 to 2'), or '' (none)."
+    if isinstance(text, str) and (head := _head(text, bound, near)): return head
     got, kind = _read(text, bound, near)
     if got or kind or not isinstance(text, str): return got, kind
     # the working shown beside it: "1920 (64 images × 30 units)", "a 64x30 matrix, so 1920", "0.0625 = sqrt(2/512)"
@@ -168,6 +170,19 @@ def _reading(text, bound:str=None, near:bool=False) -> tuple[list, str]:
         if said := [r for r in parts if r[0] not in (",", ";", ":", "")] or [r for r in parts if r[0] == ":"]: parts = said[-1:]
     return (parts[0][2], "number") if parts else ([], "")
 
+_number_word = re.compile(r"[-+]?[\d.√(]|(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|"
+                          r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|half|a half|a quarter|a third)\b")
+
+def _head(text:str, bound:str=None, near:bool=False) -> tuple[list, str]|None:
+    "A number first, then ':' or a dash and words: the number, the rest its working ('4: 1 frozen, 3 unfrozen', '26 — one output per letter', '24: 2^23 = 8.4e6 is not enough'); not a range ('10 – 20 epochs')."
+    m = re.fullmatch(r"\s*([^:—–]+?)\s*(:|—|–|\s-\s)\s*(.*[a-z]{2}.*)", text.lower(), re.S)
+    if not m or not _number_word.match(_about.sub("", _prepare(m[1]))): return None
+    got, kind = _read(m[1], bound, near)
+    if not kind: return None
+    end = _read(m[3])[0]
+    if m[2] != ":" and kind == "number" and len(end) == len(got) == 1 and end[0] > got[0] and re.fullmatch(r"\S*\d\S*(?:\s+[a-z]+){0,2}", _prepare(m[3])): return None
+    return got, kind
+
 _fractions = [k for k in sorted(_small, key=len, reverse=True) if re.search(r"half|quarter|third|hundredth|thousandth", k)]
 
 def _fraction_of(t:str) -> float|None:
@@ -181,6 +196,7 @@ def _prepare(text) -> str:
     t = " ".join(str(text).lower().replace("×", "x").replace("÷", "/").replace("−", "-").replace("–", " – ").replace("’", "'").replace("**", "^").split()).rstrip(" .!?")  # ".5" keeps its point
     t = re.sub(r"(?<=\d)[, _](?=\d{3}\b)", "", re.sub(r"(?<=\d)_(?=\d)", "", t))  # 80,000, 80 000 and 63_000
     t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)
+    t = re.sub(r"(?<=\d)(px|pixels?)\b", r" \1", t)  # "13px wide"
     t = re.sub(r"(\d?)([%s])" % "".join(_vulgar), lambda m: m[1] + ("+" if m[1] else "") + _vulgar[m[2]], t)  # "½", "1½"
     t = re.sub(r"[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+", lambda m: "^" + m[0].translate(_sup), t.replace("⁄", "/"))  # "10⁻²", "2⁵"
     t = re.sub(r"\s*\bto the (?:power (?:of )?)?(?=[-+\d]|minus)", "^", t).replace("^minus ", "^-")  # "10 to the power of -2"
@@ -188,15 +204,26 @@ def _prepare(text) -> str:
     t = re.sub(r"\b(it|that|this|there|here|what|which|answer)'s\b", r"\1 is", t)  # "it's 0"
     return re.sub(r"(?:\s*,?\s*(?:or so|or thereabouts|give or take)|(?<=\d)-?ish)$", "", t)  # "50 or so", "50ish": an approximation
 
+_flip = {"below": "at least", "at least": "below", "above": "at most", "at most": "above"}  # "not below 1.25" takes 1.25 in; "not at most 4" leaves it out
+
 def _bound(t:str) -> tuple[str, str]|None:
-    "The side ('below' or 'above', or 'near' for 'just under 2', 'slightly over 2') and the text of the number of a bound in prepared text `t`: 'less than 0.125', 'lr < 1/8', 'it must be below 1/8', 'no more than 194', '80k or more', '0.125 > lr'."
+    "The kind ('below', 'at most', 'above', 'at least', or 'near' for 'just under 2', 'slightly over 2') and the text of the number of a bound in prepared text `t`: 'less than 0.125', 'lr <= 1/8', 'it must be below 1/8', 'no more than 194', '80k or more', '0.125 > lr'."
     if m := _bound_before.fullmatch(t):
-        side = "below" if m["below"] or m["lt"] else "above"
-        if m["neg"]: side = {"below": "above", "above": "below"}[side]  # "no more than", "must not go below"
-        elif m["near"]: side = "near"
-    elif m := _bound_after.fullmatch(t): side = "below" if m["below"] or m["below2"] or m["below3"] else "above"
+        kind = next(k for g, k in (("below", "below"), ("lt", "below"), ("atmost", "at most"), ("le", "at most"), ("above", "above"), ("gt", "above"), ("atleast", "at least"), ("ge", "at least")) if m[g])
+        if m["neg"]: kind = _flip[kind]  # "no more than", "must not go below"
+        elif m["near"]: kind = "near"
+    elif m := _bound_after.fullmatch(t):
+        kind = next(k for g, k in (("atmost", "at most"), ("atmost2", "at most"), ("atmost3", "at most"), ("below3", "below"), ("atleast", "at least"), ("atleast2", "at least"), ("atleast3", "at least"), ("above3", "above")) if m[g])
     else: return None
-    return side, m["rest"]
+    return kind, m["rest"]
+
+def _said_bound(text) -> str|None:
+    "The kind of bound ('below', 'at most', …) a short answer states, in all of it or in one of its parts ('less than 1/8, i.e. 0.125'); None if it states none."
+    t = _prepare(text)
+    for p in [t, *re.split(r"[,;:→]|\bso\b|\bi\.e\.", t)]:
+        p = re.split(r"=|≈", p)[-1].strip() if re.search(r"[\de)]\s*[=≈](?![<>=])\s*\S", p) else p.strip()
+        if (b := _bound(p)) and b[0] != "near": return b[0]
+    return None
 
 def _range(t:str) -> tuple[float, float]|None:
     "The ends of a range in prepared text `t`: '1.9 to 2', 'between 1.8 and 2.2', '1.9–2.1' (not '10 to the -2', not 'it adds 0.06 to it')."
@@ -207,14 +234,16 @@ def _range(t:str) -> tuple[float, float]|None:
     return None
 
 def _calc(t:str) -> float|None:
-    "The value of plain arithmetic in `t` ('512*37 + 37', '(512+1)*37', '1/(1+1)', '2^5', '√4'): numbers, + - * / ^, √ and brackets only, never a name."
+    "The value of plain arithmetic in `t` ('512*37 + 37', '(512+1)*37', '1/(1+1)', '2^5', '√4', '250 // 16 * 3', '1/e'): numbers, the constant e, + - * / // ^, √ and brackets only, never a name."
     import ast, math, operator as op
     if len(t) > 80 or not _arith.fullmatch(t): return None
     s = re.sub(r"(?<=[\d)])\s*x\s*(?=[\d(√])", "*", t).replace("^", "**")
     s = re.sub(r"√\s*(\d+\.?\d*|\.\d+|\()", lambda m: "_sqrt(" if m[1] == "(" else f"_sqrt({m[1]})", s)
-    ops = {ast.Add: op.add, ast.Sub: op.sub, ast.Mult: op.mul, ast.Div: op.truediv, ast.Pow: op.pow, ast.USub: op.neg, ast.UAdd: op.pos}
+    s = re.sub(r"(?<![\w.])e(?!\w)", "_e", s)  # e on its own is the constant ("1/e", "e^-1"); in 1e-3 it is part of the number
+    ops = {ast.Add: op.add, ast.Sub: op.sub, ast.Mult: op.mul, ast.Div: op.truediv, ast.FloorDiv: op.floordiv, ast.Pow: op.pow, ast.USub: op.neg, ast.UAdd: op.pos}
     def ev(n):
         if isinstance(n, ast.Constant) and type(n.value) in (int, float): return n.value
+        if isinstance(n, ast.Name) and n.id == "_e": return math.e
         if isinstance(n, ast.UnaryOp) and type(n.op) in ops: return ops[type(n.op)](ev(n.operand))
         if isinstance(n, ast.BinOp) and type(n.op) in ops:
             a, b = ev(n.left), ev(n.right)
@@ -234,13 +263,23 @@ def _read(text, bound:str=None, near:bool=False) -> tuple[list, str]:
     "`_numbers(text, bound, near)`, and what kind of answer the stretch is (see `_reading`)."
     t = _prepare(text)
     if len(t) > 200: return [], ""  # a short answer is short: an essay names no one number
-    t = t.rsplit("=", 1)[-1].strip() if re.search(r"\d\s*=(?![<>=])\s*\S", t) else t  # "64 x 30 = 1920": what it comes to
+    t = re.split(r"=|≈", t)[-1].strip() if re.search(r"[\de)]\s*[=≈](?![<>=])\s*\S", t) else t  # "64 x 30 = 1920", "1/e ≈ 0.37": what it comes to
+    t = _working(t)
     if (b := _bound(t)) and not _bound(b[1]) and (got := _read(b[1])[0]): return (got if b[0] == bound or b[0] == "near" and near else []), "bound"
     if _range(t): return [], "range"
     if _not_it.search(t): return [], ""
     if _halving.search(t) and not re.search(r"\d", t): return [2.0, 0.5], "number"  # dividing by 2, or multiplying by 0.5: the question says which
     got = _value(t)
     return got, "number" if got else ""
+
+_factor = r"(?:\d+(?:\.\d+)?\s*|[a-z]+\s+)(?:x|times|fold)\s+(?:less|smaller|lower|fewer|more|bigger|larger|higher|greater)\b.*"
+
+def _working(t:str) -> str:
+    "Prepared text `t` without the working said in words around its answer: 'one layer instead of two', 'two can be replaced by one', 'rounded up to 194', '0.03, i.e. 10x less' (a factor after a number is working, not the answer)."
+    if m := re.fullmatch(r"(.+?)\s+(?:instead of|in place of)\s+.+", t): t = m[1]
+    if m := re.fullmatch(r".*?\b(?:(?:replaced|substituted) (?:by|with)|(?:merged|collapsed|combined|folded|turned|turns?) into|becomes?|rounded(?: up| down)? to)\s+(.+)", t): t = m[1]
+    if m := re.fullmatch(rf"(.*?\d[%\w]*)\s*(?:[,;(—–-]\s*)?(?:(?:i\.e\.|that is|so|or|about|roughly),?\s*)?{_factor}", t): t = m[1]
+    return t
 
 def _value(t:str) -> list[float]:
     "The numbers prepared text `t`, neither a bound nor a range, may mean."
@@ -250,8 +289,13 @@ def _value(t:str) -> list[float]:
     if re.search(r"[a-z]+\s+[a-z]", t):  # small numbers text2num leaves as words, inside a sentence: "they go to zero"
         t = re.sub(r"\b(zero|one|two|three|four|five|six|seven|eight|nine|ten)\b", lambda m: f"{_small[m[1]]:g}", t)
     for _ in range(2): t = _compare.sub("", _about.sub("", t))
-    t = re.sub(r"^the\s+(?=\d)", "", t)
+    t = re.sub(r"^an?\s+(?=\d+\s*(?:x|by)\s*\d)", "", re.sub(r"^the\s+(?=\d)", "", t))  # "the 55th", "a 13 by 13 square" (not "an 8th")
     if t in _small: return [float(_small[t])]
+    if m := re.fullmatch(r"((?:one |a )?(?:half|quarter|third)|\d+\s*/\s*\d+|\d*\.?\d+\s*(?:%|percent|per cent))\s+of\s+(?:the\s+)?(.+)", t):  # "half of 400*400", "50% of 160000"
+        x, y = _value(m[1]), ([c] if (c := _calc(m[2])) is not None else _value(m[2]))
+        if x and len(y) == 1: return [x[0] * y[0]]
+    if (m := re.fullmatch(rf"\(?\s*({_num})\s*,\s*({_num})\s*\)?", t) or re.fullmatch(rf"({_num})\s*(?:[a-z]+\s+)?(?:and|by|x)\s+({_num})(?:\s+[a-z]+){{0,2}}", t)) and float(m[1]) == float(m[2]):
+        return [float(m[1])]  # a square's side: "(25, 25)", "25 rows and 25 columns"
     t = re.sub(r"^(?:x|times)\s*(?=\d)", "", t)  # "x2": a factor
     t = re.sub(r"^(?:a single|single|one|an?)\s+(?=[a-z]{2})", "1 ", t)  # "one linear layer", "a single one"
     t = re.sub(rf"^({'|'.join(k for k in _small if ' ' not in k)})\s+(?=[a-z])", lambda m: f"{_small[m[1]]:g} ", t)  # "two layers"
@@ -270,7 +314,7 @@ def _value(t:str) -> list[float]:
     if m := re.fullmatch(rf"({_num})\s*(?:%|percent|per cent)", t): return [float(m[1]) / 100, float(m[1])]
     if m := re.fullmatch(rf"({_num})\s*(k|m|b|thousand|million|billion)(?:\s+[a-z ]+)?", t): return [float(m[1]) * _scale[m[2]]]
     if m := re.fullmatch(rf"({_num})(?:st|nd|rd|th)?\s*(?:x|times|fold)?", t): return [float(m[1])]
-    if m := re.fullmatch(r"([^,;:=→]*(?:[\d%]|\d(?:st|nd|rd|th|k|x)))\s+[a-z]+(?:\s+[a-z]+){0,2}", t): return numbers_in(m[1])  # a unit after it: "24 doublings", "13 pixels wide"
+    if m := re.fullmatch(r"([^,;:=→]*(?:[\d%]|\d(?:st|nd|rd|th|k|x)))\s+[a-z]+(?:\s+[a-z]+){0,4}", t): return numbers_in(m[1])  # a unit after it: "24 doublings", "13 pixels wide", "55 iterations after the drop"
     if m := re.fullmatch(r"(?:[a-z']+\s+){1,3}(\S*\d\S*)((?:\s+[a-z]+){0,4})", t):  # words before it: "at iteration 55", "they go to 0", "it adds 0.06 to it"
         if not _neg & set(t.split()): return _numbers(m[1])
     return []
@@ -289,6 +333,7 @@ _unsure = re.compile(r"\b(?:(?:i )?(?:do not|don't|dont|did not|didn't) know|not
                      r"hard to say|who knows|maybe|perhaps|it depends|depends)\b")  # no answer yet, not a "no"
 _tag = {"isn't", "aren't", "doesn't", "don't", "won't", "can't", "wouldn't", "shouldn't", "didn't", "couldn't", "hasn't", "haven't", "wasn't", "weren't", *_affirm}
 _who = {"it", "they", "he", "she", "we", "you", "there", "that", "this", "i"}
+_denies = {"not", "never", "no", "isn't", "aren't", "doesn't", "don't", "can't", "cannot", "won't", "wouldn't", "shouldn't", "didn't", "wasn't", "weren't", "hasn't", "haven't", "couldn't"}
 _except = {"except", "excluding", "besides", "non", "anti", "other", "opposite", "outside", "away", "apart", "neither", "than", "instead"}  # "all except", "non-diagonal", "rather than"
 
 def _words(text) -> list[str]: return re.findall(r"\d+(?:\.\d+)?(?:e-?\d+)?|[a-z0-9']+", str(text).lower().replace("’", "'"))  # "2.5" is one word
@@ -357,7 +402,14 @@ def pick(options:dict, answer):
     def negated(i, e, o):  # a "not" up to three words before, unless another option comes in between: "not random: the latest"
         j = _negation(w, cl, i, e, _neg | _except)  # "latest rather than random", "everywhere except the diagonal", "the other diagonal"
         return j is not None and j < i and not any(j < k < i and o2 != o for k, _, o2 in found)
-    hit = {o for i, e, o in found if not negated(i, e, o)}
+    def denied(i, e, o):  # "the metric isn't differentiable": said, then denied in its own clause (unless the "not" is another option's: "the loss not the metric")
+        k = e + 1 if e + 1 < len(w) and w[e] in _affirm | {"has", "have", "can", "could", "will", "would"} and cl[e + 1] == cl[e] else e
+        return k < len(w) and cl[k] == cl[e - 1] and w[k] in _denies and not any(j > k and cl[j] == cl[k] for j, _, o2 in found if o2 != o)
+    said = [(i, e, o) for i, e, o in found if not negated(i, e, o) and not denied(i, e, o)]
+    hit = {o for i, e, o in said}
+    part = {o for i, e, o in said if i and w[i - 1] in ("including", "incl", "even", "plus") or e < len(w) and w[e] in ("included", "too", "also")}
+    if hit - part: hit -= part  # "all three, including fastai": fastai is part of the one named
+    if not hit and len(options) == 2 and len(no := {o for *_, o in found}) == 1: return next(o for o in options if o not in no)  # "not the metric": of two, the other
     return hit.pop() if len(hit) == 1 else None
 
 def _starts(words:list, phrase:str) -> list[int]:
@@ -533,6 +585,10 @@ def _short_answer(ex:Exercise, answer):
     if ex.number:
         figs = {1: "one significant figure", 2: "two significant figures", 3: "three significant figures"}.get(ex.sig, f"{ex.sig} significant figures")
         tol = (f"; it counts when it agrees with the answer to {figs}" if ex.sig else "; it must be exact")
+        if kind == "bound" and not got and ex.bound and (said := _said_bound(answer)) in _kinds and said != ex.bound and _kinds[said] == _kinds[ex.bound]:
+            if said in ("at most", "at least"):
+                raise NotYet(f"{answer!r} includes the limit itself: does the limit itself work? If not, say “{ex.bound} …” ({'<' if ex.bound == 'below' else '>'} …)")
+            raise NotYet(f"{answer!r} leaves out the limit itself: doesn't the limit itself work too? If it does, say “{ex.bound} …” ({'≤' if ex.bound == 'at most' else '≥'} …)")
         if kind == "bound" and not got:
             raise NotYet(f"{answer!r} is a bound (“more than …”, “at most …”), not a number" + (": on the other side from the one the question asks about" if ex.bound else ": give the number itself") + tol)
         if kind == "range" and not got: raise NotYet(f"{answer!r} is a range: give one number{tol}" if not ex.sig else f"{answer!r} is a range, and not every number in it counts: give one number{tol}")
@@ -624,7 +680,7 @@ def _provenance(ex:Exercise, answer) -> Result|None:
         lib |= {v.__name__ for v in used.values() if getattr(v, "__name__", None) in ex.builds and _origin(v) != "learner"}  # by any alias
         if hit := sorted(lib):
             return Result(ex.id, "wrong", f"it calls `{hit[0]}`, the library's version of what this exercise asks you to build: "
-                                          "write it with the tensor operations the chapter uses")
+                                          "write it with the array and tensor operations the chapter uses")
     return None
 
 def _learners_fault(e:Exception, answer) -> bool:

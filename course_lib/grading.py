@@ -111,12 +111,16 @@ def _directives(src:str) -> list[str]:
 def _learners_names(full:dict) -> dict:
     "For each course_lib module, the names of it that `full`'s exercises ask the learner to write."
     import course_lib.checks as C
+    code = ["".join(c["source"]) for c in full["cells"] if c["cell_type"] == "code"]
+    own = next((f"course_lib.{m[1]}" for s in code if (m := re.search(r"^#\|\s*default_exp\s+(\S+)", s, re.M))), None)
     out = {}
-    for id in dict.fromkeys(_check_call.findall("\n".join("".join(c["source"]) for c in full["cells"] if c["cell_type"] == "code"))):
+    for id in dict.fromkeys(_check_call.findall("\n".join(code))):
         ex = C._exercise(id)
-        if ex and ex.name and isinstance(ex.reference, str) and ":" in ex.reference:
-            mod, name = ex.reference.split(":")
-            out.setdefault(mod, set()).update({ex.name, name})
+        if not (ex and ex.name): continue
+        if isinstance(ex.reference, str) and ":" in ex.reference: mod, name = ex.reference.split(":")
+        elif callable(ex.reference) and own: mod, name = own, ex.reference.__name__  # the chapter itself ran in this process and registered its own definitions: they export to its module
+        else: continue
+        out.setdefault(mod, set()).update({ex.name, name})
     return out
 
 def _written_first(cells:list, yours:dict) -> dict:

@@ -15,7 +15,7 @@ __all__ = ['bear_block', 'softmax', 'cross_entropy', 'confusion', 'apply_cleaner
 
 # %% ../nbs/04_production.ipynb #5f86c07d
 def bear_block(size:int=128,  # side of the square images the model sees
-               aug:bool=True,  # random crops and `aug_transforms` for training; without, `Resize` crops a square (at a random place in training, the centre in validation)
+               aug:bool=True,  # random crops and `aug_transforms`; without, `Resize` crops a square
               ) -> "DataBlock":
     "The chapter's `DataBlock`: images labelled by folder name, a random 20% (seed 42) for validation."
     import fastai.vision.all as fv  # here, not at the top: importing course_lib.production stays quick
@@ -77,6 +77,10 @@ def _versions() -> dict:
         except md.PackageNotFoundError: pass
     return v
 
+def _requirement(pkg:str, v:str) -> str:
+    "What pip installs for version `v` of `pkg`: course-lib is on no package index, but at its release's tag in the course's repository."
+    return f"course-lib @ git+https://github.com/dl-course/course@v{v}" if pkg == "course-lib" else f"{pkg}=={v}"
+
 def save_model(learn, folder:str|Path, arch:str="tf_efficientnet_lite0") -> Path:
     "Write `learn`'s weights (`model.pth`, weights only) and what loading them needs (`model.json`) into `folder`; `arch` names the network, as `vision_learner` was given it."
     import torch
@@ -129,7 +133,7 @@ def load_classifier(folder:str|Path) -> Classifier:
     here = _versions()
     for pkg, v in meta.get("versions", {}).items():
         if pkg != "python" and here.get(pkg, v).split(".")[:2] != v.split(".")[:2]:
-            print(f"note: saved with {pkg} {v}, loading with {here[pkg]}; if this fails, pip install '{pkg}=={v}'")
+            print(f"note: saved with {pkg} {v}, loading with {here[pkg]}; if this fails, pip install '{_requirement(pkg, v)}'")
     try: weights = safe_load(folder / "model.pth")
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
         raise ModelFileError(f"{folder / 'model.pth'}: not a weights-only model file ({type(e).__name__}); write it again with save_model") from None
@@ -192,7 +196,7 @@ def write_space(folder:str|Path,  # the Space's files go here
         f"make_app(load_classifier(here / 'model'), examples=examples, title={title!r}).launch()\n")
     def version(p): return Version((versions or {}).get(p) or md.version(p)).public  # Colab's torch 2.11.0+cu128: the index has 2.11.0
     pins = [f"{p}=={version(p)}" for p in ("torch", "torchvision", "timm", "fastai")]
-    (folder / "requirements.txt").write_text("\n".join(pins + [f"course-lib @ git+https://github.com/dl-course/course@v{__version__}"]) + "\n")
+    (folder / "requirements.txt").write_text("\n".join(pins + [_requirement("course-lib", __version__)]) + "\n")
     python = ".".join(((versions or {}).get("python") or platform.python_version()).split(".")[:2])  # quoted: YAML reads 3.10 as 3.1
     (folder / "README.md").write_text(f"---\ntitle: {title}\nsdk: gradio\nsdk_version: {version('gradio')}\npython_version: \"{python}\"\napp_file: app.py\n---\n\n"
                                       "A grizzly / black / teddy bear classifier, from chapter 4 of the course.\n")

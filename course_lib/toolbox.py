@@ -57,14 +57,21 @@ def check_gpu() -> tuple[bool, str]:
     return False, f"No GPU: training runs on the CPU, several times slower — {fix}."
 
 # %% ../nbs/toolbox.ipynb #e7e77a29
-def environment(host:str="pypi.org", port:int=443) -> str:
+def environment(host:str="pypi.org", port:int=443,
+                gpu:bool=True, # False for a chapter that trains on the CPU by design: a missing GPU is then no reason to switch runtimes
+               ) -> str:
     "Three lines for a chapter's first cell: platform, internet (checked against `host`), GPU."
     where = {"Colab": "Google Colab", "Kaggle": "Kaggle", "local": "your own machine (not Colab or Kaggle)"}[which_platform()]
     if os.environ.get("COURSE_OFFLINE", "").strip().lower() in ("1", "true", "yes"): net = "off (COURSE_OFFLINE=1 chose the offline path)"
     elif not is_offline(host, port): net = "on"
     elif which_platform() == "Kaggle": net = "off — Settings ▸ Internet ▸ on (Kaggle asks you to verify a phone number first); offline, chapters use stand-in data"
     else: net = "off — chapters that need the web use offline stand-in data and say so"
-    return "\n".join([f"Running on: {where}", f"Internet: {net}", check_gpu()[1]])
+    if gpu: card = check_gpu()[1]
+    else:
+        import torch
+        card = ("GPU: not needed — this chapter trains on the CPU by design, so there is no need to switch runtimes" if not torch.cuda.is_available()
+                else f"GPU: {torch.cuda.get_device_name(0)} found, but this chapter trains on the CPU by design")
+    return "\n".join([f"Running on: {where}", f"Internet: {net}", card])
 
 # %% ../nbs/toolbox.ipynb #6f3e358c
 def uploaded_files(value) -> list[tuple[str, bytes]]:

@@ -93,3 +93,63 @@ def test_numpy_numbers_are_numbers_for_both_by_hand_checks(id, src):
 def test_sklearns_zero_one_loss_is_named():
     r = _check("01.error_by_hand", _learners("from sklearn.metrics import zero_one_loss\ndef error_by_hand(p, t): return zero_one_loss(t, p.argmax(dim=1))"))
     assert r.status == "wrong" and "zero_one_loss" in r.message, r
+
+
+# ---- best_weight is judged on what the chapter hands it: candidates as a NumPy array
+
+@pytest.mark.parametrize("src", [
+    "import numpy as np\ndef best_weight(c, p):\n    scores = [p(w) for w in c]\n    return c[np.array(scores) == max(scores)][0]",
+    "def best_weight(c, p): return max(c, key=p)",
+    "import numpy as np\ndef best_weight(c, p): return c[int(np.argmax([p(w) for w in c]))]"])
+def test_a_best_weight_that_works_on_the_chapters_array_is_correct(src):
+    assert _check("01.best_weight", _learners(src)).ok
+
+def test_a_best_weight_that_compares_each_candidate_with_its_neighbour_is_named():
+    r = _check("01.best_weight", _learners("def best_weight(c, p):\n    best = c[0]\n    for a, b in zip(c, c[1:]):\n        if p(b) > p(a): best = b\n    return best"))
+    assert r.status == "wrong" and "just before it" in r.message and "np.int" not in r.message, r
+
+
+# ---- n_trainable: a frozen layer anywhere, not only the first
+
+@pytest.mark.parametrize("src,says", [
+    ("def n_trainable(m): return sum(p.numel() for p in m[-1].parameters())", "last layer's weights alone"),
+    ("def n_trainable(m): return sum(p.numel() for p in list(m.parameters())[2:])", "every weight but the first layer's"),
+    ("def n_trainable(m): return 24", "it returned 24")])
+def test_counting_by_position_is_not_counting_trainable_weights(src, says):
+    r = _check("01.n_trainable", _learners(src))
+    assert r.status == "wrong" and says in r.message, r
+
+
+# ---- bird_block: the whole game's call gives the settings, the messages name the slip without restating them
+
+@pytest.mark.parametrize("method,says", [("pad", "borders"), ("crop", "cutting part of the picture off")])
+def test_another_resize_method_is_named(method, says):
+    src = ("def bird_block(size=192):\n    import fastai.vision.all as fv\n    return fv.DataBlock(blocks=(fv.ImageBlock, fv.CategoryBlock), get_items=fv.get_image_files,\n"
+           f"        splitter=fv.RandomSplitter(valid_pct=0.2, seed=42), get_y=fv.parent_label, item_tfms=[fv.Resize(size, method={method!r})])")
+    r = _check("01.datablock", _learners(src))
+    assert r.status == "wrong" and says in r.message and "keeps the whole picture" not in r.message, r
+
+def test_the_datablock_statement_gives_the_whole_games_call_and_the_twin_no_more():
+    full = [("".join(c["source"]), c["cell_type"]) for c in _cells("01_intro.ipynb")]
+    factory = next(s for s, t in full if t == "code" and "ImageDataLoaders.from_folder(path" in s)
+    call = factory[factory.index("ImageDataLoaders.from_folder("):].split(", bs=")[0]
+    statement = next(s for s, t in full if s.startswith("**Exercise** (`01.datablock`)"))
+    assert call in statement, "the exercise asks for the DataBlock of the whole game's call: it quotes the call"
+    blank = next("".join(c["source"]) for c in _cells("clean/01_intro.ipynb") if "def bird_block" in "".join(c["source"]))
+    assert not any(x in blank for x in ("20", "0.2", "42", "squish")), "the twin's blank function restates none of the call's settings"
+
+
+# ---- tune_and_score: choosing on both sets together is caught however ties are broken
+
+@pytest.mark.parametrize("order", ["first", "last"])
+def test_choosing_on_training_and_validation_together_is_named(order):
+    src = ("import numpy as np\ndef tune_and_score(train, valid, candidates):\n"
+           "    both = np.concatenate([train[0], valid[0]]), np.concatenate([train[1], valid[1]])\n"
+           "    scores = [accuracy_on(both, t) for t in candidates]\n"
+           f"    t = candidates[{'scores.index(max(scores))' if order == 'first' else 'len(scores) - 1 - scores[::-1].index(max(scores))'}]\n"
+           "    return t, accuracy_on(valid, t)")
+    acc = "def accuracy_on(data, threshold):\n    g, y = data\n    return float(((g > threshold) == y).mean())"
+    ns = {}
+    exec(compile(acc, "<given>", "exec"), ns)  # the chapter's own helper, given: not the function judged
+    r = _check("01.tune_and_score", _learners(src, accuracy_on=ns["accuracy_on"]))
+    assert r.status == "wrong" and "validation photos" in r.message, r

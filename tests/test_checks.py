@@ -2,7 +2,8 @@
 import json, subprocess, sys
 from pathlib import Path
 
-import pytest
+import math, pytest
+from course_lib.grading import gives_away
 from fastcore.nbio import read_nb
 
 import course_lib.checks as C
@@ -396,23 +397,77 @@ def test_an_exclusion_or_two_numbers_is_not_the_number(answer):
     C.chapter_exercises("02")
     assert _rejected("02.q_flat_gradient", answer) and C.numbers_in(answer) == []
 
-def test_a_bound_is_its_number_where_the_question_asks_for_a_limit_on_that_side():
-    "An exercise opts in with `bound`: its question asks 'below what value?', so 'less than 0.125' answers it and 'above 0.125' doesn't."
+def test_a_bound_is_its_number_where_the_question_asks_for_a_limit_of_that_kind():
+    "An exercise opts in with `bound`: its question asks 'below what value?', so 'less than 0.125' answers it, 'above 0.125' doesn't, and 'at most 0.125' (which takes 0.125 in) is told so."
     exercise("99.lim", number=True, bound="below", digest=answer_digest("99.lim", 0.125))
     exercise("99.near", number=True, sig=2, digest=tuple(answer_digest("99.near", x) for x in (1.9, 2, 2.1)))
     try:
-        for a in ("0.125", "1/8", "below 0.125", "less than 0.125", "it must be less than 0.125", "< 0.125", "lr <= 1/8", "under one eighth",
-                  "no more than 0.125", "0.125 or less", "0.125 > lr", "about 0.125"):
+        for a in ("0.125", "1/8", "below 0.125", "less than 0.125", "it must be less than 0.125", "< 0.125", "lr < 1/8", "under one eighth",
+                  "0.125 > lr", "about 0.125", "must stay below 1/8", "not at least 0.125"):
             assert check("99.lim", a).ok, (a, check("99.lim", a))
         for a in ("above 0.125", "more than 0.125", "at least 1/8", "lr > 0.125", "not below 0.125"):
             r = check("99.lim", a)
             assert r.status == "wrong" and "bound" in r.message and "other side" in r.message and "0.125" not in r.message.replace(repr(a), ""), r
+        for a in ("lr <= 1/8", "at most 0.125", "up to 1/8", "no more than 0.125", "0.125 or less", "lr ≤ 0.125", "0.125 >= lr", "not above 0.125", "it must not exceed 0.125"):
+            r = check("99.lim", a)
+            assert r.status == "wrong" and "includes the limit itself" in r.message and "\n" not in r.message and "0.125" not in r.message.replace(repr(a), ""), r
         assert "reads as 0.2" in check("99.lim", "less than 0.2").message
         assert check("99.near", "just under 2").ok and check("99.near", "slightly over 2").ok and not check("99.near", "over 2").ok
         assert check("99.near", "1.9 to 2.1").ok and "range" in check("99.near", "1 to 4").message
         with pytest.raises(ValueError): exercise("99.bad", number=True, bound="under")
     finally:
         for i in ("99.lim", "99.near"): del exercises[i]
+
+@pytest.mark.parametrize("bound,right,strictness,side", [
+    ("below", ["fewer than 32", "less than 32", "under 32", "below 32", "x < 32", "32 > x"], ["at most 32", "up to 32", "no more than 32", "32 or less", "x <= 32", "not above 32"], ["at least 32", "more than 32"]),
+    ("at most", ["at most 32", "up to 32", "no more than 32", "32 or fewer", "x ≤ 32", "not above 32", "32 max"], ["fewer than 32", "less than 32", "under 32", "below 32", "x < 32"], ["above 32", "32 or more"]),
+    ("above", ["x > 1.25", "above 1.25", "more than 1.25", "over 1.25", "greater than 1.25", "not at most 1.25"], ["x ≥ 1.25", "at least 1.25", "1.25 or more", "not below 1.25", "1.25 and up", "no less than 1.25"], ["below 1.25"]),
+    ("at least", ["x ≥ 1.25", "at least 1.25", "1.25 or more", "not below 1.25", "1.25 and up", "no less than 1.25", "x >= 1.25"], ["x > 1.25", "above 1.25", "more than 1.25", "over 1.25"], ["at most 1.25"])])
+def test_a_bound_counts_only_when_its_side_and_strictness_match(bound, right, strictness, side):
+    "'fewer than 32' leaves 32 out and 'at most 32' takes it in: a bound of the right side but the other strictness is told so in one line, without the number."
+    n = 32 if "32" in right[0] else 1.25
+    exercise("99.b", number=True, bound=bound, digest=answer_digest("99.b", n))
+    try:
+        for a in right: assert check("99.b", a).ok, (bound, a, check("99.b", a))
+        for a in strictness:
+            r = check("99.b", a)
+            assert r.status == "wrong" and "the limit itself" in r.message and "\n" not in r.message, (bound, a, r)
+            assert not gives_away(r.message.replace(repr(a), ""), n), r
+        for a in side: assert "other side" in check("99.b", a).message, (bound, a, check("99.b", a))
+    finally: del exercises["99.b"]
+
+@pytest.mark.parametrize("text,want", [
+    ("four: one frozen, three unfrozen", 4), ("4: 1 frozen, 3 unfrozen", 4), ("240: 60 held back", 240), ("4 — 1 frozen, 3 unfrozen", 4),
+    ("26 — one output per letter", 26), ("24: 2^23 = 8.4e6 is not enough", 24), ("250 // 16 * 3", 45), ("3 × (250 // 16)", 45),
+    ("two can be replaced by one", 1), ("one layer instead of two", 1), ("2 can be merged into 1", 1), ("193.6875 rounded up to 194", 194),
+    ("0.03, i.e. 10x less", 0.03), ("0.03 — ten times smaller", 0.03), ("0.03, ten times less than 0.3", 0.03),
+    ("55 iterations after the drop", 55), ("the 55th iteration after the drop", 55),
+    ("half of 160000", 80000), ("half of 400*400", 80000), ("1/2 of 400x400", 80000), ("50% of 160,000", 80000),
+    ("about 1/e", 1 / math.e), ("1/e", 1 / math.e), ("e^-1", 1 / math.e), ("1/e ≈ 0.37", 0.37), ("0.37 ≈ 1/e", 1 / math.e),
+    ("(25, 25)", 25), ("25 rows and 25 columns", 25), ("(13, 13)", 13), ("a 13 by 13 square", 13), ("13px wide", 13)])
+def test_a_number_is_read_apart_from_its_working(text, want):
+    "A number first, then a colon or a dash and words, is the answer with its working; 'X instead of Y', 'replaced by X', 'rounded up to X', a factor after a number, 'half of Y', e, a square's two sides."
+    assert C.numbers_in(text) == [pytest.approx(want)], (text, C.numbers_in(text))
+
+@pytest.mark.parametrize("text,kind", [("10 – 20 epochs", "range"), ("1.9 – 2.1", "range"), ("3 to 5", "range"), ("an eighth", "number"), ("2 times smaller", "number")])
+def test_working_rules_leave_ranges_and_factors_alone(text, kind):
+    assert C._reading(text)[1] == kind, (text, C._reading(text))
+    assert C.numbers_in("an eighth") == [0.125] and C.numbers_in("two times smaller") == [2] and C.numbers_in("1e-3") == [0.001] and C.numbers_in("e") == []
+
+def test_of_two_options_a_negated_one_means_the_other_and_a_denied_one_is_not_named():
+    opts = {"loss": ["loss function"], "metric": ["error rate", "accuracy"]}
+    for a in ("not the metric", "the loss; the metric isn't differentiable", "the loss; the error rate can't be used", "the loss not the metric",
+              "the loss, not the metric", "the metric is not differentiable, so the loss", "the loss, because the metric has no gradient"):
+        assert C.pick(opts, a) == "loss", (a, C.pick(opts, a))
+    for a in ("neither the loss nor the metric", "not the loss and not the metric"): assert C.pick(opts, a) is None, a
+    assert C.pick({**opts, "both": []}, "not the metric") is None  # of three, a negated one doesn't say which
+    assert C.pick({"random": [], "latest": []}, "not random") == "latest"
+
+def test_an_option_said_to_be_included_in_another_is_not_named_apart():
+    opts = {"all": ["all three", "all of them"], "fastai": [], "PyTorch": []}
+    for a in ("all three, including fastai", "in all three, fastai included", "all of them, even fastai", "all three, fastai too"):
+        assert C.pick(opts, a) == "all", (a, C.pick(opts, a))
+    assert C.pick(opts, "even fastai") == "fastai" and C.pick(opts, "PyTorch and fastai") is None
 
 @pytest.mark.parametrize("id,answer", [
     ("01.q_frozen_head", "512*37 + 37"), ("01.q_frozen_head", "(512+1)*37"), ("01.q_train_size", "300 - 60"), ("01.q_epochs", "3 + 1"),

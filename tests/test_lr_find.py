@@ -188,6 +188,14 @@ def test_state_restored_exactly_for_chapter_3s_own_momentum_optimizer(data):
     assert all(torch.equal(a, b) for a, b in zip(bufs, opt.bufs)), "the momentum buffers were not restored"
     assert all(p is q for p, q in zip(opt.params, model.parameters())) and opt.lr == 0.1, "the optimizer no longer trains the model's own parameters"
 
+def test_the_data_loaders_shuffling_is_not_restored(data):
+    "What the chapter says the finder leaves behind: the model comes back, the training loader's shuffling has moved on."
+    dl, fresh = _dls(data).train, _dls(data).train
+    model = _model()
+    lr_range_test(model, dl, mnist_loss, BasicOptim(model.parameters(), 0.1), num_it=20)
+    order = lambda d: torch.cat([yb for _, yb in d])
+    assert not torch.equal(order(dl), order(fresh)), "after the range test the loader shuffles as a fresh one would: update the chapter's 'Leaving no trace'"
+
 def test_state_restored_basic_learner_and_fastai(data, fastai_run, tmp_path):
     learn = BasicLearner(_dls(data), _model(), opt_func=BasicOptim, loss_func=mnist_loss, lr=0.5)
     w = copy.deepcopy(learn.model.state_dict())

@@ -127,6 +127,15 @@ def test_other_versions_are_noted_with_what_to_install(trained, tmp_path, capsys
     assert "saved with fastai 1.0.61" in out and "pip install 'fastai==1.0.61'" in out  # the note names the pin that would load it
     assert "torch" not in out, "only the package whose version differs is noted"
 
+def test_another_course_lib_is_noted_with_its_git_install(trained, tmp_path, capsys):
+    folder = _copy(trained[1], tmp_path / "model")
+    meta = json.loads((folder / "model.json").read_text())
+    meta["versions"]["course-lib"] = "0.1.0"
+    (folder / "model.json").write_text(json.dumps(meta))
+    load_classifier(folder)
+    out = capsys.readouterr().out  # course-lib is on no package index: pip finds it at its release's tag
+    assert "saved with course-lib 0.1.0" in out and "pip install 'course-lib @ git+https://github.com/dl-course/course@v0.1.0'" in out, out
+
 # ---- the app and the Space
 
 def test_app_answers_over_http_with_the_models_probabilities(trained):
@@ -233,3 +242,30 @@ def test_cleaning_moves_files_and_never_overwrites_or_deletes(trained, monkeypat
     assert moved.parent == path / other and moved != clash and clash.read_bytes() == kept and not second.exists()
     after = sorted(p.read_bytes() for p in [*path.rglob("*.jpg"), *trash.rglob("*.jpg")])
     assert after == before, "every image is still somewhere, unchanged"
+
+# ---- the chapter's exercises
+
+@pytest.mark.parametrize("softmax_is", ["the learner's", "the course's stand-in"])
+@pytest.mark.parametrize("body", ["-torch.log(softmax(a)[torch.arange(len(t)), t]).mean()", "-torch.log(softmax(a))[torch.arange(len(t)), t].mean()",
+                                  "-(F.one_hot(t, 3) * softmax(a).log()).sum(1).mean()", "-softmax(a)[range(len(t)), t].log().mean()"])
+def test_cross_entropy_may_use_torch_beside_its_softmax(body, softmax_is):
+    "What runs inside the softmax it builds on is 04.softmax's to judge: torch's functions beside it are no library cross-entropy."
+    import torch.nn.functional as F
+    import course_lib.exercises.ch04_production  # noqa: F401 (defines the chapter's exercises)
+    from course_lib.checks import _judge, _reference, _stand_in, exercises
+    ns = {"torch": torch, "F": F}
+    if softmax_is == "the learner's": exec("def softmax(x): return x.exp() / x.exp().sum(dim=1, keepdim=True)", ns)
+    else: ns["softmax"] = _stand_in(_reference(exercises["04.softmax"]), "softmax")
+    exec(f"def cross_entropy(a, t): return {body}", ns)
+    assert (r := _judge(exercises["04.cross_entropy"], ns["cross_entropy"])).ok, r
+
+@pytest.mark.parametrize("body", ["-torch.softmax(a, 1)[range(len(t)), t].log().mean()", "-F.log_softmax(a, 1)[range(len(t)), t].mean()",
+                                  "-a.softmax(1)[range(len(t)), t].log().mean()", "F.nll_loss(softmax(a).log(), t)"])
+def test_cross_entropy_calling_the_library_from_its_own_code_is_told_so(body):
+    import torch.nn.functional as F
+    import course_lib.exercises.ch04_production  # noqa: F401
+    from course_lib.checks import _judge, exercises
+    ns = {"torch": torch, "F": F}
+    exec("def softmax(x): return x.exp() / x.exp().sum(dim=1, keepdim=True)\n" f"def cross_entropy(a, t): return {body}", ns)
+    r = _judge(exercises["04.cross_entropy"], ns["cross_entropy"])
+    assert not r.ok and "the library's version" in r.message, r

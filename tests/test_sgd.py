@@ -261,8 +261,14 @@ def test_answers_that_would_break_later_cells_are_rejected():
     assert r.status == "wrong" and "float64" in r.message, r
     r = _judge("02.init_params", _learner("def init_params(size, std=1.): return ((torch.rand(size) - 0.5) * 12 ** 0.5 * std).requires_grad_()", "init_params"))
     assert r.status == "wrong" and "normal" in r.message, r
-    for src in ("torch.normal(0., std, size)", "torch.empty(size).normal_(0, std)", "torch.randn(size) * std"):  # normal, however drawn
+    for src in ("torch.normal(0., std, size if isinstance(size, tuple) else (size,))", "torch.empty(size).normal_(0, std)", "torch.randn(size) * std"):  # normal, however drawn
         assert _judge("02.init_params", _learner(f"def init_params(size, std=1.): return ({src}).requires_grad_()", "init_params")).ok, src
+    for src in ("torch.normal(0., std, size)", "torch.randn(*size) * std"):  # fine for a tuple; the chapter's init_params(1) raises
+        r = _judge("02.init_params", _learner(f"def init_params(size, std=1.): return ({src}).requires_grad_()", "init_params"))
+        assert r.status == "wrong" and "init_params(1)" in r.message, (src, r)
+    for src in ("xb @ weights.data + bias", "xb @ weights + bias.item()"):  # one parameter cut off: it would never train
+        r = _judge("02.linear1", _learner(f"def linear1(xb, weights, bias): return {src}", "linear1"))
+        assert r.status == "wrong" and "no gradient" in r.message, (src, r)
 
 def test_library_versions_and_autograd_are_named():
     "F.linear, addmm, scikit-learn's accuracy_score and torch.func are what the exercises ask the learner to write without."
@@ -288,3 +294,12 @@ def simple_net(n_in=784, n_hidden=30): return nn.Sequential(nn.Linear(n_in, n_hi
     assert _judge("02.simple_net", _learner(net, "simple_net")).ok
     r = _judge("02.simple_net", _learner(net.replace("x.clamp(min=0)", "torch.sigmoid(x)"), "simple_net"))
     assert r.status == "wrong" and "ReLU" in r.message, r
+
+def test_the_librarys_optimizer_and_a_clipped_relu_are_named():
+    "torch.optim.SGD subclassed or wrapped is the library's step, not one's own; ReLU6 agrees with the ReLU only below 6, so large inputs tell them apart."
+    for src in ("class BasicOptim(torch.optim.SGD): pass", "BasicOptim = lambda params, lr: torch.optim.SGD(params, lr=lr)"):
+        r = _judge("02.basic_optim", _learner(src, "BasicOptim"))
+        assert r.status == "wrong" and "library's version" in r.message, (src, r)
+    for relu in ("nn.ReLU6()", "nn.Hardtanh(0, 50)"):
+        r = _judge("02.simple_net", _learner(f"def simple_net(n_in=784, n_hidden=30): return nn.Sequential(nn.Linear(n_in, n_hidden), {relu}, nn.Linear(n_hidden, 1))", "simple_net"))
+        assert r.status == "wrong" and "ReLU" in r.message, (relu, r)

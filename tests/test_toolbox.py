@@ -46,6 +46,15 @@ def test_environment_kaggle_offline_says_how_to_turn_it_on(local):
     text = environment(host="127.0.0.1")  # nothing listens on its port 443
     assert "Internet: off — Settings ▸ Internet ▸ on" in text and "phone" in text
 
+def test_a_cpu_chapter_on_colab_without_a_gpu_is_not_sent_to_switch_runtimes(local):
+    "Chapter 7 trains on the CPU by design: on a Colab runtime with no GPU its first cell must not ask for one."
+    import torch
+    local.setenv("COURSE_OFFLINE", "1")
+    local.setenv("COLAB_RELEASE_TAG", "release-colab_20260101-060000_RC00")  # how Colab marks its runtimes
+    assert "Runtime ▸ Change runtime type" in environment() or torch.cuda.is_available()  # a GPU chapter there is sent to get one
+    line = environment(gpu=False).splitlines()[2]
+    assert "Change runtime type" not in line and "trains on the CPU by design" in line, line
+
 def _cuda_works():
     import torch
     if not torch.cuda.is_available(): return False

@@ -14,22 +14,27 @@ from ..bird import *
 
 # %% ../../nbs/01_intro.ipynb #573f6cad
 def _test_best_weight(f):
+    import numbers, numpy as np
     cases = [([0.1, 0.5, 0.9], lambda w: -(w - 0.5)**2, [0.5]),  # every score is 0 or below
              ([3, 5, 8], lambda w: w, [8]), ([3, 5, 8], lambda w: -w, [3]),  # candidates that can't pass for positions
              ([5, 7, 9], lambda w: {5: 0.2, 7: 0.9, 9: 0.4}[w], [7]),  # the best in the middle: a position isn't a candidate
              ([0.2, 0.4, 0.6, 0.8], lambda w: min(w, 0.6), [0.6, 0.8]),  # a tie: the chapter doesn't say which to keep
-             ([10, 20, 30, 40, 50, 60], lambda w: {10: 0.5, 20: 0.7, 30: 0.6, 40: 0.65, 50: 0.9, 60: 0.8}[w], [50])]  # bumps, as the chapter's accuracy curve has
+             ([10, 20, 30, 40, 50, 60], lambda w: {10: 0.5, 20: 0.7, 30: 0.6, 40: 0.65, 50: 0.9, 60: 0.8}[w], [50]),  # bumps, as the chapter's accuracy curve has
+             ([10, 20, 30, 40, 50], lambda w: {10: 0.3, 20: 0.9, 30: 0.4, 40: 0.5, 50: 0.6}[w], [20])]  # the last rise isn't the peak
     for ws, perf, best in cases:
-        got = f(list(ws), perf)
+        got = f(np.array(ws), perf)  # a NumPy array, as the chapter passes its candidates
+        if isinstance(got, np.generic): got = got.item()  # a NumPy number, said as a plain one: 50, not np.int64(50)
         if got is None: raise NotYet(f"for candidates {ws} it returned None: when every score is 0 or below, a best score that starts at 0 is never beaten, so no candidate is kept")
         if got in best: continue
         if any(got == perf(b) for b in best) and got not in ws: raise NotYet(f"it returned the best *score*, {got!r}; return the weight that scored it")
-        if isinstance(got, int) and 0 <= got < len(ws) and ws[got] in best: raise NotYet(f"for candidates {ws} it returned {got!r}, the *position* of the best one in the list; return the candidate itself")
+        if isinstance(got, numbers.Integral) and not isinstance(got, bool) and 0 <= got < len(ws) and ws[got] in best: raise NotYet(f"for candidates {ws} it returned {got!r}, the *position* of the best one in the list; return the candidate itself")
         if got in ws and perf(got) == min(perf(w) for w in ws): raise NotYet(f"for candidates {ws} it returned {got!r}, the one that performs *worst*: performance is better when higher")
         if got not in ws: raise NotYet(f"for candidates {ws} it returned {got!r}, which isn't one of them")
         if len(ws) > 2 and perf(ws[-1]) > perf(got) == max(perf(w) for w in ws[:-1]): raise NotYet(f"for candidates {ws} it returned {got!r}, the best of all but the last one; the last, {ws[-1]!r}, scores higher: does every candidate get scored?")
         after = ws[ws.index(got) + 1:]
         if after and perf(after[0]) < perf(got) < max(perf(w) for w in after): raise NotYet(f"for candidates {ws} it returned {got!r}, where the scores first go down; a candidate further on scores higher: a dip doesn't mean no higher peak comes later")
+        k = ws.index(got)
+        if k > 0 and perf(ws[k - 1]) < perf(got) < max(perf(w) for w in ws[:k - 1] or [perf(got)]): raise NotYet(f"for candidates {ws} it returned {got!r}, which beats the candidate just before it; an earlier one scores higher still: compare each candidate with the best so far, not with its neighbour")
         raise NotYet(f"for candidates {ws} it returned {got!r}; the best-performing " + (f"one is {best[0]!r}" if len(best) == 1 else f"ones are {' and '.join(map(repr, best))} (either will do)"))
 
 def _hill_climb(ws, perf):
@@ -38,6 +43,13 @@ def _hill_climb(ws, perf):
     for w in ws[1:]:
         if perf(w) < perf(best): break
         best = w
+    return best
+
+def _last_rise(ws, perf):
+    "A wrong `best_weight`: keeps each candidate that beats the one just before it, so the last rise wins, peak or not."
+    best = ws[0]
+    for a, b in zip(ws, ws[1:]):
+        if perf(b) > perf(a): best = b
     return best
 
 def _best_from_zero(ws, perf):
@@ -51,7 +63,7 @@ exercise("01.best_weight", name="best_weight", test=_test_best_weight, reference
          hint="score every candidate, then pick the candidate (not the score) where the score is largest",
          wrong=[lambda ws, perf: max(perf(w) for w in ws), lambda ws, perf: min(ws, key=perf), _best_from_zero,
                 lambda ws, perf: max(range(len(ws)), key=lambda i: perf(ws[i])), lambda ws, perf: max(ws),
-                _hill_climb, lambda ws, perf: max(ws[:-1], key=perf)])
+                _hill_climb, lambda ws, perf: max(ws[:-1], key=perf), _last_rise])
 
 # %% ../../nbs/01_intro.ipynb #c264e412
 @functools.cache
@@ -80,13 +92,15 @@ def _test_block(f):
     except Exception: mine = None
     if mine is None or len(mine) != 2: raise NotYet("its splitter should split a list of image files into (training, validation) positions, as RandomSplitter does")
     want = [sorted(int(i) for i in s) for s in bird_block(32).splitter(many)]
-    if len(mine[1]) != len(want[1]): raise NotYet(f"out of 1,000 items its splitter holds back {len(mine[1])} ({len(mine[1]) / 10:g}%) for validation; the chapter's holds back a random 20%")
+    if len(mine[1]) != len(want[1]): raise NotYet(f"out of 1,000 items its splitter holds back {len(mine[1])} ({len(mine[1]) / 10:g}%) for validation: not the share the whole game's call holds back")
     if mine[1] != want[1] or list(ds.valid.items) != list(ref.valid.items):
         if mine[1] != sorted(int(i) for i in b.splitter(many)[1]): raise NotYet("its splitter holds back other items each time it runs: the validation set should be the same every run")
-        raise NotYet("its splitter holds back 20% the same way every run, but not the same items as the chapter's: use the chapter's kind of split, with its seed")
+        raise NotYet("its splitter holds back the right share the same way every run, but not the same items as the whole game's call: use the kind of split that call makes, with its seed")
     rs = [t for t in b.item_tfms if isinstance(t, Resize)]
     if not rs or tuple(rs[0].size) != (32, 32): raise NotYet("bird_block(32) should resize every image to 32×32 pixels")
-    if rs[0].method != "squish": raise NotYet(f"it resizes with method {rs[0].method!r}; squish keeps the whole picture")
+    if rs[0].method == "pad": raise NotYet("it pads each image with borders to make it square; the whole game's call squishes the whole picture into the square, with no borders")
+    if rs[0].method == "crop": raise NotYet("it crops each image to a square, cutting part of the picture off; the whole game's call squishes the whole picture into the square")
+    if rs[0].method != "squish": raise NotYet(f"it resizes with method {rs[0].method!r}, not the one the whole game's call names")
 
 def _fv():
     import fastai.vision.all as fv  # on first use: importing the exercises stays quick
@@ -98,9 +112,9 @@ def _block(size=192, pct=0.2, seed=42, method="squish", label="parent", image=No
                      get_y=parent_label if label == "parent" else (lambda p: p.name), item_tfms=[Resize(size, method=method)])
 
 exercise("01.datablock", name="bird_block", test=_test_block, reference=bird_block,
-         hint="four questions, each a fastai piece: which blocks say image in, category out? which splitter holds back a random share, the same one every run? which function names an image by its folder? which item transform makes every image the same square size, without cropping?",
+         hint="four questions, each a fastai piece: which blocks say image in, category out? which splitter holds back a random share, the same one every run? which function names an image by its folder? which item transform makes every image the same square size, by the method the whole game's call names?",
          wrong=[lambda size=192: _block(size, pct=0.5), lambda size=192: _block(size, seed=None),
-                lambda size=192: _block(size, method="crop"), lambda size=192: _block(size, label="file name"),
+                lambda size=192: _block(size, method="crop"), lambda size=192: _block(size, method="pad"), lambda size=192: _block(size, label="file name"),
                 lambda size=192: _block(size, pct=0.22), lambda size=192: _block(size, seed=0), lambda size=192: _block(192),
                 lambda size=192: _block(size, image=_fv().ImageBlock(cls=_fv().PILImageBW)), lambda size=192: _block(size, target=_fv().MultiCategoryBlock),
                 lambda size=192: _block(size, splitter=_fv().TrainTestSplitter(0.2, random_state=42))])
@@ -166,7 +180,7 @@ def _by_torchvision(x, mean, std):
 def _by_batch_norm(x, mean, std):
     "A library's version: batch norm, given the statistics as its running ones, computes the same thing."
     import torch
-    return torch.nn.functional.batch_norm(x, torch.tensor(mean), torch.tensor(std) ** 2, eps=0)
+    return torch.nn.functional.batch_norm(x, torch.tensor(mean), torch.tensor(std) ** 2, eps=1e-12)  # eps=0 is refused by older PyTorch (Colab's)
 
 exercise("01.normalize", name="normalize", test=_test_normalize, reference=normalize, builds=("Normalize", "normalize", "batch_norm"),
          hint="re-read *Normalizing the inputs* for what happens to each channel; then look at which axis of the batch your three numbers line up with when you combine them with it (broadcasting lines shapes up from the last axis)",
@@ -232,22 +246,30 @@ exercise("01.error_by_hand", name="error_by_hand", test=_test_error, reference=e
 # %% ../../nbs/01_intro.ipynb #ef747b74
 def _test_n_trainable(f):
     import torch.nn as nn
-    m = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 6))  # 15 frozen + 24 trainable weights: every slip below gives its own count
-    for p in m[0].parameters(): p.requires_grad_(False)
-    got = f(m)
-    if got == 39: raise NotYet("it counted the frozen weights too: count only the ones training updates")
-    if got in (2, 4): raise NotYet(f"it counted parameter tensors ({got}); count the numbers in them")
-    if got == 15: raise NotYet("it counted the frozen weights, the ones training leaves alone")
-    if got == 18: raise NotYet("it left out the biases: they are weights training updates too")
-    if got == 6: raise NotYet("it returned 6, the numbers in one tensor (the last layer's biases): add up those of every trainable tensor")
-    if got != 24: raise NotYet(f"for a model with 24 trainable and 15 frozen weights it returned {got!r}")
+    for frozen in (2, 0):  # a middle layer frozen, then the first: where the frozen layers sit is no rule to count by
+        m = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2))  # 15, 20 and 12 weights: every slip below gives its own count
+        for p in m[frozen].parameters(): p.requires_grad_(False)
+        ps, got = list(m.parameters()), f(m)
+        train = [p for p in ps if p.requires_grad]
+        want, n_frozen = sum(p.numel() for p in train), sum(p.numel() for p in ps if not p.requires_grad)
+        if got == want: continue
+        if got == want + n_frozen: raise NotYet("it counted the frozen weights too: count only the ones training updates")
+        if got in (len(train), len(ps)): raise NotYet(f"it counted parameter tensors ({got}); count the numbers in them")
+        if got == n_frozen: raise NotYet("it counted the frozen weights, the ones training leaves alone")
+        if got == sum(p.numel() for p in train if p.ndim > 1): raise NotYet("it left out the biases: they are weights training updates too")
+        if got == train[-1].numel(): raise NotYet(f"it returned {got}, the numbers in one tensor (the last layer's biases): add up those of every trainable tensor")
+        if got == sum(p.numel() for p in m[-1].parameters()): raise NotYet(f"it returned {got}, the last layer's weights alone: in this model a layer before it trains too")
+        if got == sum(p.numel() for p in ps[2:]): raise NotYet(f"it returned {got}, every weight but the first layer's: here the frozen layer is another one; ask each tensor whether training updates it")
+        raise NotYet(f"for a model with {want} trainable and {n_frozen} frozen weights it returned {got!r}")
 
 exercise("01.n_trainable", name="n_trainable", test=_test_n_trainable, reference=n_trainable,
          hint="a model lists its weights as a few tensors; each tensor says whether training updates it, and how many numbers it holds",
          wrong=[lambda m: sum(p.numel() for p in m.parameters()), lambda m: len([p for p in m.parameters() if p.requires_grad]),
                 lambda m: sum(p.numel() for p in m.parameters() if not p.requires_grad),
                 lambda m: sum(p.numel() for n, p in m.named_parameters() if p.requires_grad and n.endswith("weight")),
-                lambda m: [p.numel() for p in m.parameters() if p.requires_grad][-1]])
+                lambda m: [p.numel() for p in m.parameters() if p.requires_grad][-1],
+                lambda m: sum(p.numel() for p in m[-1].parameters()), lambda m: sum(p.numel() for p in list(m.parameters())[2:]),
+                lambda m: 24, lambda m: 27])
 
 # %% ../../nbs/01_intro.ipynb #19e9b253
 def _positions(x):
@@ -300,7 +322,7 @@ exercise("01.time_split", name="time_split", apply=True, test=_test_time_split,
 def _green_sets():
     "Green shares and 'not a bird' flags for a training and a validation set, made up: tuned on either, the threshold differs."
     import numpy as np
-    g = np.random.default_rng(1)
+    g = np.random.default_rng(18)  # a seed where no threshold best on both sets together is best on the training set alone
     def one(n):
         y = g.random(n) < 0.5
         return np.where(y, g.normal(0.55, 0.15, n), g.normal(0.35, 0.15, n)), y
@@ -313,6 +335,11 @@ def _tune_on(choose, score, cands):
     t = best_weight(cands, lambda t: _acc(choose, t))
     return t, _acc(score, t)
 
+def _both(train, valid):
+    "The training and the validation photos as one set."
+    import numpy as np
+    return np.concatenate([train[0], valid[0]]), np.concatenate([train[1], valid[1]])
+
 def _best_on(data, cands) -> list:
     "Every candidate tied for the best accuracy on `data`: `best_weight` may keep any of them."
     s = [_acc(data, t) for t in cands]
@@ -321,7 +348,7 @@ def _best_on(data, cands) -> list:
 def _test_tune(f):
     import math, numpy as np
     train, valid = _green_sets()
-    cands = [round(float(t), 3) for t in np.linspace(0.2, 0.7, 26)]  # two of them tie for the best on the training set
+    cands = [round(float(t), 3) for t in np.linspace(0.2, 0.7, 26)]  # three of them tie for the best on the training set
     got = f(train, valid, cands)
     if not isinstance(got, (tuple, list)) or len(got) != 2: raise NotYet(f"it returned a {type(got).__name__}; expected two numbers, as a tuple: (threshold, accuracy)")
     try: t, a = float(got[0]), float(got[1])
@@ -332,6 +359,8 @@ def _test_tune(f):
         raise NotYet("it returned (accuracy, threshold): the threshold comes first")
     if on(_best_on(valid, cands)) and not on(_best_on(train, cands)):
         raise NotYet("it picked the threshold with the validation photos, so they no longer stand for new photos: their accuracy is the one the threshold was picked to maximise")
+    if on(_best_on(_both(train, valid), cands)) and not on(_best_on(train, cands)):
+        raise NotYet("it picked the threshold with the validation photos among the training ones, so they no longer stand for new photos: the threshold was picked, in part, to score well on them")
     if not on(_best_on(train, cands)): raise NotYet(f"the threshold it returned, {t:g}, is not one the training photos score best")
     if math.isclose(a, _acc(train, t)) and not math.isclose(a, _acc(valid, t)): raise NotYet("the threshold is right, but the accuracy is measured on the photos that picked it")
     if math.isclose(a, 100 * _acc(valid, t)) or math.isclose(a, 100 * _acc(train, t)): raise NotYet(f"it returned the accuracy as a percentage, {a:g}; return it as a fraction, as accuracy_on does")
@@ -340,7 +369,9 @@ def _test_tune(f):
 exercise("01.tune_and_score", name="tune_and_score", apply=True, test=_test_tune,
          hint="a validation set is worth something only while nothing about the model was chosen with it: which set does the classmate's code use to choose?",
          wrong=[lambda train, valid, cands: _tune_on(valid, valid, cands), lambda train, valid, cands: _tune_on(train, train, cands),
-                lambda train, valid, cands: _tune_on(valid, train, cands), lambda train, valid, cands: _tune_on(train, valid, cands)[::-1],
+                lambda train, valid, cands: _tune_on(valid, train, cands),
+                lambda train, valid, cands: _tune_on(_both(train, valid), valid, cands), lambda train, valid, cands: _tune_on(_both(train, valid), valid, cands[::-1]),
+                lambda train, valid, cands: _tune_on(train, valid, cands)[::-1],
                 lambda train, valid, cands: (lambda t, a: (t, 100 * a))(*_tune_on(train, valid, cands))])
 
 # %% ../../nbs/01_intro.ipynb #b976baf4
@@ -354,9 +385,11 @@ from ..checks import answer_digest, yes_no
 _numbers = {"01.q_train_size": "f630e65d83ab4413856f", "01.q_imagenet_outputs": "619f449ccb537465087f",
             "01.q_epochs": "8b6534f37b56c5fd22d3", "01.q_updates": "06263f8f9f9526a008dd"}  # salted digests, not answers: exact counts
 _choices = {  # each option the question lists -> other phrases meaning it; the right one's salted digest; why each other one is wrong (by digest)
-    "01.q_weights": (yes_no(yes=["it changes them", "they change", "it updates them"], no=["they stay the same", "unchanged", "they stay fixed"]),
+    "01.q_weights": (yes_no(yes=["it changes them", "they change", "it updates them"], no=["they stay the same", "unchanged", "they stay fixed", "stay fixed", "stay the same", "remain fixed", "remain the same", "fixed", "frozen"]),
                      "a9713e316ab53756be62", {"98bcf450eccab2cb8f80": "predicting only runs the inputs through the weights: without a label there is nothing to measure a loss against, and weights move only while training"}),
-    "01.q_loss": ({"loss": ["loss function", "cross entropy", "metric is for us", "metric is for you", "metric is for people", "metric isn't smooth", "metric is not smooth"], "metric": ["metrics", "error rate", "accuracy"]},
+    "01.q_loss": ({"loss": ["loss function", "cross entropy", "metric is for us", "metric is for you", "metric is for people", "metric isn't smooth", "metric is not smooth", "not the metric",
+                          "metric isn't differentiable", "metric is not differentiable", "metric can't be used", "metric cannot be used",
+                          "error rate isn't smooth", "error rate isn't differentiable", "error rate can't be used", "error rate cannot be used"], "metric": ["metrics", "error rate", "accuracy"]},
                   "f7627554b0ec41c2a8e8", {"c017e08dd62a3667a3fb": "a metric such as the error rate barely moves when one weight changes a little, so it can't say which way to change the weights"}),
     "01.q_overfit": ({"underfitting": ["underfit", "under fitting", "underfitted", "under fit"],
                       "overfitting": ["overfit", "over fitting", "overfitted", "over fit", "overfits", "memorising", "memorizing"],
@@ -364,14 +397,15 @@ _choices = {  # each option the question lists -> other phrases meaning it; the 
                      "26a93ac138135177be65", {"93b28da256e1801858b8": "an underfitting model does badly even on the images it trains on, and this one keeps getting better on them",
                                               "2337d16db0ff11fe7348": "a validation error that rises while the training loss falls is a warning sign, not a healthy model"}),
     "01.q_split": ({"random days": ["random", "randomly", "random dates", "days at random"],
-                    "last month": ["latest month", "most recent month", "final month", "newest month", "latest", "most recent", "newest", "last", "last 30 days", "latest period", "end"]},
+                    "last month": ["latest month", "most recent month", "final month", "newest month", "latest", "most recent", "newest", "last", "last 30 days", "latest period", "end", "not random days", "not random", "not randomly"]},
                    "c86fcf050df56c7f72e9", {"9e6bb55e037229fd0b5f": "between two known days guessing is easy, and the model will never be asked about a day between two it knows: it forecasts days after all of them"}),
     "01.q_new_entity": ({"random scans": ["random", "randomly", "scans at random", "random scan"],
-                         "new patients": ["patients", "patient", "whole patients", "held out patients", "unseen patients", "other patients", "different patients"]},
+                         "new patients": ["patients", "patient", "whole patients", "held out patients", "unseen patients", "other patients", "different patients", "not random scans", "not random", "not randomly"]},
                         "92ce3f6aaca4968fb6f8", {"18241f2007a47fa93021": "every patient then has scans in both sets, so the model can score well by recognising the patient rather than the illness"}),
     "01.q_feedback": (yes_no(yes=["eventually", "in the end", "over time"], no=["never", "stays unequal", "stay unequal"]),
                       "95b6ce4b9c9113b61931", {"aadade6855ad7bd9e651": "in the simulation the records grow only where patrols go, and patrols go where the records are: look at both curves against the line of the truth"}),
-    "01.q_head": (yes_no(yes=["it would", "a new one", "another one", "needs one", "new head", "only 2 outputs", "only two outputs", "can't say", "cannot say", "no imagenet head"], no=["it wouldn't", "already", "still can", "as it is"]),
+    "01.q_head": (yes_no(yes=["it would", "a new one", "another one", "needs one", "new head", "only 2 outputs", "only two outputs", "can't say", "cannot say", "no imagenet head",
+                                  "has 2 outputs", "has two outputs", "outputs 2 numbers", "outputs two numbers", "head outputs 2", "head outputs two", "2 outputs", "two outputs"], no=["it wouldn't", "already", "still can", "as it is"]),
                   "a9d36c5df1a261b8b7be", {"e74f56c9085add6a0001": "fine-tuning replaced the ImageNet head with a new one for our own categories: count what the model's last layer outputs now"})}
 _hints = {"01.q_weights": "re-read *A regular program versus a model*: what happens to the weights once training stops?",
           "01.q_loss": "one of the two must change smoothly when a weight changes a little, or following it would be impossible",

@@ -22,7 +22,8 @@ def _test_distance(f):
         raise NotYet(f"a stack of 5 images against one image gave shape {tuple(getattr(got, 'shape', ()))}; expected (5,), one distance per image of the stack")
     want = (stack - one).abs().mean((-1, -2))
     if torch.allclose(got.abs(), ((stack - one).mean((-1, -2))).abs()): raise NotYet("differences of opposite sign cancel out in the average: the L1 distance counts each pixel's difference whatever its sign")
-    if not torch.allclose(got, want): raise NotYet(f"for fixed images it returned {got[0]:.4f} for the first; its L1 distance is {want[0]:.4f}")
+    if torch.allclose(got, want * 28 * 28, rtol=1e-4): raise NotYet(f"for fixed images it returned {got[0]:.1f} for the first, a total over its 784 pixels; the distance here is their mean absolute difference, {want[0]:.4f}, as F.l1_loss gives it: averaged, not summed")
+    if not torch.allclose(got, want): raise NotYet(f"for fixed images it returned {got[0]:.4f} for the first; their mean absolute difference is {want[0]:.4f}")
     one_more = torch.rand(28, 28, generator=g)  # is_3 later measures one image against the mean: no stack at all
     try: single = f(one_more, one)
     except Exception as e: raise NotYet(f"one image against another raised {type(e).__name__}: an image's rows and columns are not the same axes, by number, in a single image as in a stack; choose axes that are an image's in both") from None
@@ -33,7 +34,8 @@ exercise("02.mnist_distance", name="mnist_distance", test=_test_distance, refere
          hint="section 2 printed one image's L1 distance with F.l1_loss: compute what it computes with tensor operations, averaging over each image's own pixels, never over the stack; which axes hold an image's rows and columns, with or without a stack in front?",
          builds=("l1_loss",),
          wrong=[lambda a, b: (a - b).mean((-1, -2)), lambda a, b: (a - b).abs().mean(), lambda a, b: ((a - b) ** 2).mean((-1, -2)),
-                lambda a, b: (a - b).abs().mean((1, 2))])  # right for a stack, an IndexError for one image
+                lambda a, b: (a - b).abs().mean((1, 2)),  # right for a stack, an IndexError for one image
+                lambda a, b: (a - b).abs().sum((-1, -2))])  # the L1 norm itself: summed, not averaged
 
 # %% ../../nbs/02_sgd.ipynb #c2step03
 def _take_step(params, lr):
@@ -72,6 +74,10 @@ exercise("02.take_step", name="take_step", test=_test_take_step, reference=_take
 
 # %% ../../nbs/02_sgd.ipynb #868c1cd2
 def _test_init(f):
+    for n in (30, 1):  # the chapter calls init_params(30) and init_params(1): a plain number, not a tuple
+        try: q = f(n)
+        except Exception as e: raise NotYet(f"init_params({n}) raised {type(e).__name__}: the chapter also calls it with a plain number (init_params(1) for the bias); make a size given as a number work too") from None
+        if not isinstance(q, torch.Tensor) or tuple(q.shape) != (n,): raise NotYet(f"init_params({n}) gave shape {tuple(getattr(q, 'shape', ()))}; expected ({n},), as torch.zeros({n}) has")
     torch.manual_seed(0)
     p = f((200, 50), std=0.1)
     if not isinstance(p, torch.Tensor) or tuple(p.shape) != (200, 50): raise NotYet(f"init_params((200, 50)) gave shape {tuple(getattr(p, 'shape', ()))}")
@@ -99,7 +105,9 @@ exercise("02.init_params", name="init_params", test=_test_init, reference=init_p
                 lambda size, std=1.0: torch.randn(size).requires_grad_() * std,  # tracked, but not a leaf: .grad stays None
                 lambda size, std=1.0: (torch.randn(size, generator=torch.Generator().manual_seed(0)) * std).requires_grad_(),  # the same tensor every call
                 lambda size, std=1.0: (torch.randn(size, dtype=torch.float64) * std).requires_grad_(),  # float64: linear1 then raises
-                lambda size, std=1.0: ((torch.rand(size) - 0.5) * (12 ** 0.5 * std)).requires_grad_()])  # the right spread, but uniform
+                lambda size, std=1.0: ((torch.rand(size) - 0.5) * (12 ** 0.5 * std)).requires_grad_(),  # the right spread, but uniform
+                lambda size, std=1.0: (torch.randn(*size) * std).requires_grad_(),  # init_params(1) raises
+                lambda size, std=1.0: torch.normal(0., std, size).requires_grad_()])  # init_params(1) raises
 
 # %% ../../nbs/02_sgd.ipynb #4cc7c282
 class _Watch(torch.overrides.TorchFunctionMode):
@@ -121,18 +129,24 @@ def _library_version(seen, names) -> None:
 def _test_linear1(f):
     g = torch.Generator().manual_seed(0)
     xb, w, b = torch.rand(6, 784, generator=g), torch.randn(784, 1, generator=g), torch.randn(1, generator=g)
-    with _Watch() as watch: got = f(xb, w.clone().requires_grad_(), b.clone().requires_grad_())  # tracked, as the parameters it trains are
+    wt, bt = w.clone().requires_grad_(), b.clone().requires_grad_()  # tracked, as the parameters it trains are
+    with _Watch() as watch: got = f(xb, wt, bt)
     _library_version(watch.seen, ("linear", "addmm"))
     if not isinstance(got, torch.Tensor) or got.shape != (6, 1): raise NotYet(f"6 images gave shape {tuple(getattr(got, 'shape', ()))}; expected (6, 1): one prediction per image")
     want = xb @ w + b
     if torch.allclose(got, xb @ w): raise NotYet("the bias is missing")
     if not torch.allclose(got, want, atol=1e-4): raise NotYet("each prediction should be the sum of pixel × weight, plus the bias")
     if not got.requires_grad: raise NotYet("its predictions are cut off from the gradients (detached, or computed from .data): every backward after this cell would fail, and training could never change the weights; return them as computed")
+    got.sum().backward()
+    for name, p in (("weights", wt), ("bias", bt)):
+        if p.grad is None: raise NotYet(f"after backward the {name} have no gradient: the predictions use them cut off from autograd (through .data, .detach() or .item()), so training could never change them; use the parameters themselves")
 
 exercise("02.linear1", name="linear1", test=_test_linear1, reference=linear1, builds=("linear", "addmm"),
          hint="each prediction is the sum of pixel × weight, plus the bias (step 2); which operation does those sums for every image of the batch at once?",
          wrong=[lambda xb, w, b: xb @ w, lambda xb, w, b: (xb * w.T).sum() + b, lambda xb, w, b: xb @ w - b,
                 lambda xb, w, b: (xb @ w + b).detach(),  # right numbers, no gradients
+                lambda xb, w, b: xb @ w.data + b, lambda xb, w, b: xb @ w.detach() + b,  # the weights never train
+                lambda xb, w, b: xb @ w + b.item(), lambda xb, w, b: xb @ w + b.detach(),  # the bias never trains
                 lambda xb, w, b: torch.nn.functional.linear(xb, w.T, b), lambda xb, w, b: torch.addmm(b, xb, w)])  # the library's own
 
 # %% ../../nbs/02_sgd.ipynb #b33a8991
@@ -244,6 +258,8 @@ def _numbers_read(f) -> dict:
 def _test_optim(cls):
     for lr in (0.1, 0.37):  # two learning rates: a step written with a number of its own passes at one of them only
         mine_ps, ref_ps, start, grads, mine = _optim_step(cls, lr)
+        if lib := next((k for k in type(mine).__mro__ if k.__module__.startswith(("torch.optim", "fastai.optimizer"))), None):
+            raise NotYet(f"it is built on {lib.__module__}.{lib.__qualname__}, the library's version of what this exercise asks you to build: write step yourself")
         same = [torch.allclose(a, b, atol=1e-6) for a, b in zip(mine_ps, ref_ps)]
         if all(same): continue
         still = [torch.equal(a.detach(), s) for a, s in zip(mine_ps, start)]
@@ -282,13 +298,17 @@ class _GlobalLrOptim(BasicOptim):
     def step(self, *args, **kwargs):
         for p in self.params: p.data -= p.grad.data * _notebook_lr
 
+class _SGDOptim(torch.optim.SGD):  # PyTorch's step, under another name
+    pass
+
 class _FirstOnlyOptim(BasicOptim):
     def step(self, *args, **kwargs):
         p = self.params[0]
         p.data -= p.grad.data * self.lr
 
 exercise("02.basic_optim", name="BasicOptim", test=_test_optim, reference=BasicOptim,
-         hint="step 5 of section 4 on each parameter in turn: your take_step and train_epoch_v0 already do it for one", wrong=[_UpOptim, _NoLrOptim, _FirstOnlyOptim, _FixedLrOptim, _GlobalLrOptim])
+         hint="step 5 of section 4 on each parameter in turn: your take_step and train_epoch_v0 already do it for one",
+         wrong=[_UpOptim, _NoLrOptim, _FirstOnlyOptim, _FixedLrOptim, _GlobalLrOptim, _SGDOptim, lambda params, lr: torch.optim.SGD(params, lr=lr)])
 
 # %% ../../nbs/02_sgd.ipynb #bc9a9637
 def _tiny_run(train):
@@ -340,7 +360,8 @@ def _test_simple_net(f):
     if bend < 1e-4: raise NotYet("with nothing non-linear between them, stacked linear layers can only compute a linear function of the pixels: simple_net_v0 has a ReLU between them")
     lins = {(m.in_features, m.out_features): m for m in net.modules() if isinstance(m, nn.Linear)}
     if (10, 5) in lins and (5, 1) in lins:  # PyTorch's linear layers: whatever module runs between them must compute simple_net_v0's ReLU
-        with torch.no_grad(): same = torch.allclose(net(x1), lins[5, 1](lins[10, 5](x1).clamp(min=0)), atol=1e-5)
+        big = 100 * x1  # hidden units far past 6 (and past any small clip): ReLU6 or Hardtanh(0, 20) agree with the ReLU below it only
+        with torch.no_grad(): same = all(torch.allclose(net(x), lins[5, 1](lins[10, 5](x).clamp(min=0)), rtol=1e-4, atol=1e-4) for x in (x1, big))
         if not same: raise NotYet("what it computes between its two linear layers is not simple_net_v0's non-linearity, the ReLU")
     elif not relu: raise NotYet("build it from PyTorch's own layers, as the exercise asks: a linear layer for each of simple_net_v0's linear lines, and a ReLU between them")
 
@@ -352,14 +373,16 @@ exercise("02.simple_net", name="simple_net", test=_test_simple_net, reference=si
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, 1), nn.Sigmoid()),
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.ReLU(), nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, 1)),  # the ReLU first
                 lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, 1), nn.ReLU()),  # the ReLU last
-                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Tanh(), nn.Linear(n_hidden, 1))])  # another non-linearity
+                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Tanh(), nn.Linear(n_hidden, 1)),  # another non-linearity
+                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU6(), nn.Linear(n_hidden, 1)),  # a ReLU clipped at 6
+                lambda n_in=784, n_hidden=30: nn.Sequential(nn.Linear(n_in, n_hidden), nn.Hardtanh(0, 100), nn.Linear(n_hidden, 1))])  # clipped at 100
 
 # %% ../../nbs/02_sgd.ipynb #2cb8e5d7
 def _test_linear_grads(f):
     g = torch.Generator().manual_seed(0)
     x, w, b, y = torch.randn(16, 3, generator=g), torch.randn(3, 1, generator=g), torch.randn(1, generator=g), torch.randn(16, 1, generator=g)
     wg, bg = w.clone().requires_grad_(), b.clone().requires_grad_()
-    ((x @ wg + bg - y) ** 2).mean().backward()
+    (x @ wg + bg - y).abs().mean().backward()
     asks = "it asks autograd for the gradients (backward, torch.autograd.grad or torch.func), which this exercise leaves out: work them out by the chain rule, as section 3 did for the quadratic"
     try:
         with torch.no_grad(), _Watch(refuse=("backward", "grad", "_make_dual"), why=asks): got = f(x, w, b, y)  # torch.func runs these too
@@ -373,34 +396,41 @@ def _test_linear_grads(f):
     for mine, want, name in ((dw, wg.grad, "dw"), (db.reshape(1), bg.grad, "db")):
         if torch.allclose(mine, want, atol=1e-5): continue
         if torch.allclose(mine, -want, atol=1e-5): raise NotYet(f"{name} has the opposite sign of autograd's: which way round is the error, prediction minus target or target minus prediction?")
-        if torch.allclose(mine, want / 2, atol=1e-5): raise NotYet(f"{name} is half of autograd's: what is the derivative of a square?")
+        if torch.allclose(mine, _grads_wrong(lambda e: 2 * e)(x, w, b, y)[name == "db"].reshape(mine.shape), atol=1e-5):
+            raise NotYet(f"{name} is the squared error's gradient, as for section 3's quadratic: this loss takes each error's absolute value; how does |e| move when e moves a little?")
         if torch.allclose(mine, want * len(x), atol=1e-4): raise NotYet(f"{name} is {len(x)} times autograd's, once per row: the loss is a mean over the rows, and so is its gradient")
         raise NotYet(f"{name} differs from autograd's by up to {float((mine - want).abs().max()):.3g}")
 
-def _grads_times(k_w, k_b, sign=1):
-    "A wrong `linear_grads`: the right gradients times `k_w` and `k_b`, with the error's sign `sign`."
+def _grads_wrong(slope, k=1):
+    "A `linear_grads` by the chain rule, with `slope(err)` for how the loss moves with each error, times `k`: wrong for every slope but the absolute value's."
     def grads(x, w, b, y):
-        err = sign * (x @ w + b - y)
-        return k_w * x.T @ err / len(x), k_b * err.mean(0)
+        d = slope(x @ w + b - y) / len(x)
+        return k * x.T @ d, k * d.sum(0)
     return grads
 
 def _autograd_grads(x, w, b, y):
     "A wrong `linear_grads`: autograd's gradients, switched back on inside the function."
     with torch.enable_grad():
         wg, bg = w.clone().requires_grad_(), b.clone().requires_grad_()
-        ((x @ wg + bg - y) ** 2).mean().backward()
+        (x @ wg + bg - y).abs().mean().backward()
     return wg.grad, bg.grad
 
 def _func_grads(x, w, b, y):
     "A wrong `linear_grads`: torch.func's gradients, which autograd computes."
-    return torch.func.grad(lambda w, b: ((x @ w + b - y) ** 2).mean(), argnums=(0, 1))(w, b)
+    return torch.func.grad(lambda w, b: (x @ w + b - y).abs().mean(), argnums=(0, 1))(w, b)
 
 exercise("02.linear_grads", name="linear_grads", apply=True, test=_test_linear_grads, builds=("backward", "enable_grad"),
-         hint="section 3 worked out the quadratic's slopes by hand, one parameter at a time (the cell that prints 'by hand:'): do the same here; how does one prediction move when one weight moves, and when the bias moves?",
-         wrong=[_grads_times(1, 1), _grads_times(2, 2, sign=-1), _grads_times(2 * 16, 2 * 16), _autograd_grads, _func_grads])
+         hint="first how the loss moves when one prediction moves a little (an absolute value's slope, on either side of 0), then how one prediction moves when one weight moves, and when the bias moves: section 5's cell that checks autograd for the linear model puts such slopes together",
+         wrong=[_grads_wrong(lambda e: 2 * e),  # the squared error's gradients: retyped from section 3
+                _grads_wrong(lambda e: e), _grads_wrong(lambda e: -e.sign()), _grads_wrong(torch.sign, k=16), _autograd_grads, _func_grads])
 
 # %% ../../nbs/02_sgd.ipynb #0ef339f5
-exercise("02.q_lr_limit", apply=True, number=True, bound="below",  # salted digests, not answers: the number, and the limit said in words
+def _strict_limit(answer):
+    "Raise NotYet for a bound that includes the limit (`<=`, 'at most'): descent at the limit itself never reaches the bottom."
+    if isinstance(answer, str) and re.search(r"<=|=<|≤|\bat most\b|\bup to\b|\bno (?:more|greater|higher|larger) than\b|\bnot (?:more|greater|higher|larger) than\b|\bnot above\b|\bor (?:less|equal|below)\b", answer.lower()):
+        raise NotYet("that bound lets the learning rate equal the value you name: run descent at exactly that value and see whether it reaches the bottom; the question asks for what it must stay below")
+
+exercise("02.q_lr_limit", apply=True, number=True, bound="below", test=_strict_limit,  # salted digests, not answers: the number, and the limit said in words
          digest=("9fbca1ead69f37277953", "f14fff2e1c14261a0aa1", "c25dc09ce4f17f749330", "f75b72f113bacb22e4e6", "985f6e49bebb255e1f3d", "1e6ee5d2e6da1a1d51d2", "49b5d5f8aaccfc69a551"),
          hint="write one step of gradient descent on g as x times a factor that depends on lr: for which learning rates does repeating it shrink x, and for which does it overshoot further each time?")
 
@@ -463,9 +493,11 @@ exercise("02.accuracy_at", name="accuracy_at", apply=True, test=_test_accuracy_a
 _flat_shape = "ec38cad405cb1e22c1f7"
 
 def _shape_of(answer):
-    "The shape `answer` writes, as a tuple of whole numbers ('64 x 784', '(64, 28*28)', torch.Size), or None."
+    "The shape `answer` writes, as a tuple of whole numbers ('64 x 784', '(64, 28*28)', '(64, 28×28)', torch.Size), or None."
     if isinstance(answer, str):
-        text = re.sub(r"(\d+)\s*\*\s*(\d+)", lambda m: str(int(m[1]) * int(m[2])), answer)
+        text = answer.split(":")[0]  # "(64, 784): each 28x28 image flattened": the reason isn't the shape
+        times = r"[*×xX]" if "," in text else r"\*"  # with commas between the sizes, 28×28 is one size; without, "64 x 784" is two
+        while (new := re.sub(rf"(\d+)\s*{times}\s*(\d+)", lambda m: str(int(m[1]) * int(m[2])), text, count=1)) != text: text = new
         return tuple(int(n) for n in re.findall(r"\d+", text)) or None
     if isinstance(answer, (tuple, list)):
         try: sizes = [float(n) for n in answer]
@@ -493,10 +525,10 @@ exercise("02.q_batch_noise", number=True, sig=2,  # the 1/sqrt law's figure, abo
                  "aa2a85829fd653b8bdbb", "81f75d1c594bf06ab728", "d1b02a1b427fa39a7eb5", "3934a2eacc0e2ed46fd2", "04bd7b6004ea076a2edc", "d70735634014b2b229b7",
                  "13e5920e64b0ab544f26", "f2bfbbd9b9e6bcf3a3b1", "364c045b0f201b0db2c2", "c9622b21e87e8c428370", "a43eaaeea1e2295c573b", "847c051690e1ed806364",
                  "ca9b80aa5fd91f1aa203", "2d26ce110eb9831529e5", "22000a1a9c3bcf388ef4", "8f3d12c8847d9afbe60a", "401033f0f6a065f6b307", "df9d66cf88097629f0a4", "c2bf83229eae5b3d8329"),
-         hint="the error shrinks like one over the square root of the batch size: what does that make of a batch 4 times larger? (the table's ratios from 16 images up scatter around it)")
+         hint="a batch's gradient is the mean of its images' gradients: how does the spread of a mean of independent samples change as their number grows? Your table's ratios from 16 images up scatter around what that gives")
 exercise("02.q_too_large", digest="3114556268625bb8c38c",
-         options={"diverge": ["diverges", "diverging", "diverged", "divergence", "explodes", "explode", "exploding", "blows up", "blow up", "grows", "increases", "goes up", "overshoots",
-                              "going up", "infinity", "infinite", "bigger and bigger", "larger and larger", "gets bigger", "getting bigger", "gets larger",
+         options={"diverge": ["diverges", "diverging", "diverged", "divergence", "explodes", "explode", "exploding", "blows up", "blow up", "grows", "increases", "goes up",
+                              "going up", "infinity", "infinite", "inf", "bigger and bigger", "larger and larger", "gets bigger", "getting bigger", "gets larger",
                               "gets worse", "getting worse", "nan", "doesn't converge", "not converge", "fails to converge", "never converges", "won't converge"],
                   "crawl": ["crawls", "crawling", "crawled", "slow", "slowly", "slows down", "creeps", "barely moves"]},
          why={"81fd058f60b00e700b43": "crawling is what too small a learning rate does, every step too short to get far; look at descend's plot for lr = 1.05: what happens there, step after step?"},

@@ -26,7 +26,8 @@ def _one_number(x) -> bool:
 
 def _test_exp_lr(f):
     cases = [(1e-7, 10., 0, 1e-7), (1e-7, 10., 1, 10.), (1e-7, 10., 0.5, 1e-3), (1e-7, 10., 0.25, 1e-5),
-             (2., 8., 0.5, 4.), (1e-5, 1e-1, 0.75, 1e-2), (1e-2, 1e-4, 0.5, 1e-3)]  # other ends, and a falling schedule
+             (2., 8., 0.5, 4.), (1e-5, 1e-1, 0.75, 1e-2), (1e-2, 1e-4, 0.5, 1e-3),
+             (1e-7, 10., 0.37, 10 ** -4.04)]  # other ends, a falling schedule, and a position between the quarters
     for s, e, pos, want in cases:
         got = f(s, e, pos)
         if not _one_number(got):
@@ -41,7 +42,8 @@ exercise("03.exp_lr", name="exp_lr", test=_test_exp_lr, reference=exp_lr, builds
          hint="on a log scale the schedule is a straight line: start_lr at pos 0, end_lr at pos 1, and equal steps in pos multiply the learning rate by equal factors",
          wrong=[lambda s, e, pos: s + (e - s) * pos, lambda s, e, pos: s * e ** pos, lambda s, e, pos: s * 2 ** (pos * 100),
                 lambda s, e, pos: 1e-7 * 1e8 ** pos,  # the finder's defaults, hard-coded
-                lambda s, e, pos: torch.tensor([s * (e / s) ** pos])])  # an array of one number, not a number
+                lambda s, e, pos: torch.tensor([s * (e / s) ** pos]),  # an array of one number, not a number
+                lambda s, e, pos: s * (e / s) ** (round(pos * 4) / 4)])  # right only at the quarters
 
 # %% ../../nbs/03_lr_find.ipynb #44363e1c
 def _two_numbers(res, args):
@@ -100,6 +102,14 @@ exercise("03.diverged", name="diverged", test=_test_diverged, reference=diverged
                 lambda s, b, stop_div=True: not math.isfinite(s) or (stop_div and (s > 4 * b or s > 1))])  # a ceiling of its own
 
 # %% ../../nbs/03_lr_find.ipynb #77010aff
+class _NoStateDictOptim:
+    "An optimizer without `state_dict`, as chapter 2's `BasicOptim` and section 6's `MomentumOptim`: a learning rate, and running sums it changes in place."
+    def __init__(self, params, lr): self.params, self.lr = list(params), lr; self.bufs = [torch.zeros_like(p) for p in self.params]
+    def step(self, *args, **kwargs):
+        for p, b in zip(self.params, self.bufs): b.mul_(0.9).add_(p.grad); p.data -= self.lr * b
+    def zero_grad(self, *args, **kwargs):
+        for p in self.params: p.grad = None
+
 def _test_save_state(f):
     torch.manual_seed(0)
     model = nn.Linear(3, 2)
@@ -121,31 +131,47 @@ def _test_save_state(f):
         raise NotYet("the weights came back, but the optimizer's momentum didn't: save a copy of its state as well")
     if model.training:
         raise NotYet("the weights and the optimizer came back, but the model was saved in eval mode and comes back in training mode: save its mode too, under the key restore_state reads")
+    # the finder also takes optimizers without a state_dict (chapter 2's BasicOptim): their state must come back too
+    model = nn.Linear(3, 2)
+    opt = _NoStateDictOptim(model.parameters(), 0.1)
+    model(x).pow(2).mean().backward(); opt.step(); opt.zero_grad()
+    w0, b0 = model.weight.detach().clone(), [b.clone() for b in opt.bufs]
+    try: state = f(model, opt)
+    except Exception as e: raise NotYet(f"with an optimizer that has no state_dict, as chapter 2's BasicOptim, it raised {type(e).__name__}: the finder takes those too, and the helper above saves either kind")
+    opt.lr = 5.  # as the finder's schedule sets it
+    for _ in range(3): model(x).pow(2).mean().backward(); opt.step(); opt.zero_grad()
+    try: restore_state(model, opt, state)
+    except Exception as e: raise NotYet(f"with an optimizer that has no state_dict, as chapter 2's BasicOptim, restore_state couldn't use what it saved ({type(e).__name__}): the helper above saves either kind")
+    if not torch.equal(model.weight, w0) or opt.lr != 0.1 or not all(torch.equal(b, c) for b, c in zip(opt.bufs, b0)):
+        raise NotYet("with an optimizer that has no state_dict, as chapter 2's BasicOptim, the weights or the optimizer's learning rate and running sums didn't come back: the helper above saves either kind")
 
 exercise("03.save_state", name="save_state", test=_test_save_state, reference=save_state,
          hint="the model's state dict shares its tensors with the model: which kind of copy gives tensors of their own? For the optimizer, the helper above does it",
          wrong=[lambda model, opt: {"model": model.state_dict(), "opt": _opt_state(opt), "training": model.training},
                 lambda model, opt: {"model": copy.deepcopy(model.state_dict()), "opt": _opt_state(opt)},  # the mode left out
                 lambda model, opt: {"model": copy.deepcopy(model.state_dict()), "opt": opt.state_dict()},
+                lambda model, opt: {"model": copy.deepcopy(model.state_dict()), "opt": copy.deepcopy(opt.state_dict()), "training": model.training},  # PyTorch's optimizers only
                 lambda model, opt: {"model": copy.deepcopy(model.state_dict())}])
 
 # %% ../../nbs/03_lr_find.ipynb #56b5d096
 def _valley_curves():
-    "Fixed loss curves: a plateau, a long fall, a cliff; a monotone fall; a noisy valley."
+    "Fixed loss curves: a plateau, a long fall, a cliff; a monotone fall; a noisy valley; a short fall, where ways of rounding part."
     import numpy as np
     x = np.linspace(0, 1, 80)
     g = np.random.default_rng(0)
     return [np.r_[np.full(15, 1.0), np.linspace(1.0, 0.2, 40), np.linspace(0.2, 3.0, 25)], np.linspace(2, 0.1, 60),
-            1 + np.cos(np.pi * x * 1.5) + 0.02 * g.standard_normal(80)]
+            1 + np.cos(np.pi * x * 1.5) + 0.02 * g.standard_normal(80), np.r_[np.full(10, 1.0), np.linspace(0.95, 0.5, 4), np.linspace(0.6, 3, 10)]]
 
 def _test_valley(f):
     import numpy as np
+    once = None  # whether the answer is the middle of the stretch, rounded down, on every curve: only then is that the slip
     for k, losses in enumerate(_valley_curves()):
         lrs = np.logspace(-7, 1, len(losses))
         got, want = f(lrs, losses), valley(lrs, losses)
         if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer)): raise NotYet(f"return an index (an int); got {type(got).__name__}")
         if got != want:
-            if got == _valley_once(lrs, losses): raise NotYet(f"on test curve {k + 1} it picked index {got}, one point right of fastai's pick, {want}: it rounded the sum of the two pieces once, where fastai rounds each piece down on its own (section 3)")
+            if once is None: once = all(f(np.logspace(-7, 1, len(c)), c) == _valley_once(np.logspace(-7, 1, len(c)), c) for c in _valley_curves())
+            if once: raise NotYet(f"on test curve {k + 1} it picked index {got}, one point right of fastai's pick, {want}: it picks the middle of the stretch, rounded down, as rounding the sum of the two pieces once does; fastai rounds each piece down on its own (section 3)")
             side = "right" if got > want else "left"
             where = f"the lowest loss itself, where fastai picks {want}" if got == int(np.argmin(losses)) else f"{abs(got - want)} point{'s' * (abs(got - want) > 1)} {side} of fastai's pick, {want}"
             raise NotYet(f"on test curve {k + 1} it picked index {got}: {where}; fastai's own arithmetic (section 3) lands near, not exactly at, the middle; this exercise asks for fastai's index exactly")
@@ -170,12 +196,14 @@ def _valley_once(lrs, losses):
 
 exercise("03.valley", name="valley", test=_test_valley, reference=valley, builds=("valley",),  # fastai's own
          hint="re-read how section 3 writes fastai's arithmetic: it is not the exact middle of the stretch, and each of its pieces is a whole number of points on its own",
-         wrong=[_valley_bottom, _valley_third, _valley_once, lambda lrs, losses: len(losses) // 2, lambda lrs, losses: True])
+         wrong=[_valley_bottom, _valley_third, _valley_once, lambda lrs, losses: len(losses) // 2, lambda lrs, losses: True,
+                lambda lrs, losses: sum(_stretch(losses)) // 2,  # the middle of the stretch
+                lambda lrs, losses: (lambda s, e: s + round((e - s) / 3) + round((e - s) / 6))(*_stretch(losses))])  # each piece rounded to nearest
 
 # %% ../../nbs/03_lr_find.ipynb #e5787fa9
 _traj_lrs = (0.05, 0.02, 0.08, 0.03, 0.06)  # a learning rate that changes at every step, as a finder's run and one cycle change it
 
-def _trajectory(step, n=5):
+def _trajectory(step, n=5, mom=0.9):
     "The two parameters after each of `n` steps of `step(params, bufs, lr, mom)` on a fixed quadratic, from a fixed start, at changing learning rates; and the running sums at the end."
     torch.manual_seed(0)
     ps = [torch.randn(3, 2, requires_grad=True), torch.randn(4, requires_grad=True)]  # two parameters: each must step
@@ -184,7 +212,7 @@ def _trajectory(step, n=5):
     for k in range(n):
         for p in ps: p.grad = None
         sum(((p - t) ** 2 * c).sum() for p, t, c in zip(ps, targets, curv)).backward()
-        step(ps, bufs, _traj_lrs[k], 0.9)
+        step(ps, bufs, _traj_lrs[k], mom)
         out.append(torch.cat([p.detach().flatten() for p in ps]))
     return out, [b.clone() for b in bufs]
 
@@ -209,12 +237,17 @@ def _first_only(params, bufs, lr, mom):
     buf.mul_(mom).add_(p.grad); p.data -= lr * buf
 def _grad_step(params, bufs, lr, mom):
     for p, buf in zip(params, bufs): buf.mul_(mom).add_(p.grad); p.data -= lr * p.grad
+def _fixed_mom(params, bufs, lr, mom):
+    for p, buf in zip(params, bufs): buf.mul_(0.9).add_(p.grad); p.data -= lr * buf
 def _lr_in_sum(params, bufs, lr, mom):
     for p, buf in zip(params, bufs): buf.mul_(mom).add_(lr * p.grad); p.data -= buf
 
 def _test_momentum(f):
     (got, got_bufs), (want, _) = _trajectory(f), _trajectory(_torch_momentum)
-    if all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want)): return
+    if all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want)):
+        got, want = _trajectory(f, mom=0.5)[0], _trajectory(_torch_momentum, mom=0.5)[0]  # the momentum it is given, not 0.9
+        if all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want)): return
+        raise NotYet("it agrees with PyTorch at mom=0.9, but not at mom=0.5: use the `mom` it is given")
     same = lambda other: all(torch.allclose(g, o, atol=1e-6) for g, o in zip(got, _trajectory(other)[0]))
     if same(_first_only): raise NotYet("only the first parameter moved: a model has many parameters, and each one, with its own running sum, takes the step")
     if same(_no_momentum) and any(b.abs().sum() > 0 for b in got_bufs):
@@ -228,7 +261,7 @@ def _test_momentum(f):
 
 exercise("03.momentum_step", name="momentum_step", test=_test_momentum, reference=momentum_step, builds=("SGD", "average_grad", "momentum_step"),  # PyTorch's and fastai's
          hint="re-read section 6's paragraph on momentum: what happens to a parameter's running sum at each step, then which way and how far the parameter moves along it; change both in place, as `BasicOptim.step` changes `p.data`",
-         wrong=[_no_momentum, _averaged, _step_first, _rebound, _first_only, _grad_step, _lr_in_sum])
+         wrong=[_no_momentum, _averaged, _step_first, _rebound, _first_only, _grad_step, _lr_in_sum, _fixed_mom])
 
 # %% ../../nbs/03_lr_find.ipynb #a33oc004
 def _test_one_cycle(f):
@@ -315,8 +348,11 @@ exercise("03.q_window", digest="e1e82297b13c587079c7", number=True, sig=2,
 exercise("03.q_stop", digest="c3ca31b2cc3b8da81cf1", options=yes_no(yes=["stop", "stops", "it stops"], no=["continue", "continues", "keeps going", "goes on", "carries on", "keep going", "go on", "carry on"]),
          why={"10a4edc659336fe15e85": "the stop rule asks how many times the best so far the smoothed loss has become, and compares that with fastai's factor: work out the ratio here"},
          hint="how many times the best so far is the smoothed loss now? Compare that with the factor of the stop rule (section 2, \"When to stop\")")
-exercise("03.q_minimum", digest="931b665523d5996ae058", number=True, sig=2,
-         hint="the minimum suggestion backs off from the lowest point, because the loss is about to turn up there: section 3 says by how much")
+exercise("03.q_minimum", digest="c311a8c4586029a14693",
+         options={"too large": ["already too large", "too big", "too high", "already too big", "already too high", "too much", "large", "big", "high"],
+                  "good": ["a good one", "still good", "good one", "fine", "ok", "okay", "safe", "just right", "right"]},
+         why={"e31ee3026e0609392f80": "look at what a finder's curve does at learning rates just above its lowest point, and what training there would risk"},
+         hint="on a curve that ends in a cliff, what does the loss do at learning rates a little above its lowest point?")
 exercise("03.q_doublings", digest="cab9096882abbb270239", number=True,
          hint="the rate must grow by the ratio of end to start: how many times do you multiply by 2 to go past that ratio? (2 multiplied by itself 10 times is about a thousand)")
 exercise("03.q_validation", digest="83f0b6a84217381abea1",
@@ -328,7 +364,8 @@ exercise("03.q_three_ways", digest="a62dc00d43ec21e5d0d4",
                   "fastai": ["fastai learner", "fastai's learner"],
                   "all": ["all three", "all 3", "all of them", "every one", "each of them", "everywhere", "each one", "every way", "each way", "all three ways",
                           "each", "in each", "pytorch basiclearner and fastai", "pytorch basiclearner fastai", "pytorch and basiclearner and fastai",
-                          "bare loop basiclearner and fastai", "bare pytorch loop basiclearner and fastai"]},  # the three named together are all three
+                          "bare loop basiclearner and fastai", "bare pytorch loop basiclearner and fastai",
+                          "all three including fastai", "in all three fastai included", "all of them even fastai", "all three fastai included", "all of them including fastai"]},  # the three named together are all three
          why={"6a8dad694119a0fedf1d": "the bare loop does call it; now look at where the other two ways compute their gradients",
               "4b9ee9da148150847c64": "chapter 2's learner does call it; now look at where the other two ways compute their gradients",
               "92162fe49a4d66b4e246": "fastai's Learner does call it; now look at where the other two ways compute their gradients"},

@@ -12,13 +12,19 @@ from ..checks import NotYet, exercise
 from ..production import *
 
 # %% ../../nbs/04_production.ipynb #9228ebc2
-def _torch_calls(f, *args):
-    "What `f(*args)` returns, and the names of the torch functions and tensor methods it called (`x.softmax(1)` is `softmax`)."
+def _torch_calls(f, *args, inside=()):
+    "What `f(*args)` returns, and the names of the torch functions and tensor methods it called (`x.softmax(1)` is `softmax`), but for those called while one of the functions `inside` runs."
+    import sys
     from torch.overrides import TorchFunctionMode
+    skip = {c for g in inside if (c := getattr(getattr(g, "__func__", g), "__code__", None)) is not None}
+    def within():
+        fr = sys._getframe(2)
+        while fr is not None and fr.f_code not in skip: fr = fr.f_back
+        return fr is not None
     class Calls(TorchFunctionMode):  # sees a tensor method too, whatever the name of the learner's own function that calls it
         def __init__(self): super().__init__(); self.names = set()
         def __torch_function__(self, func, types, args=(), kwargs=None):
-            self.names.add(getattr(func, "__name__", ""))
+            if not (skip and within()): self.names.add(getattr(func, "__name__", ""))
             return func(*args, **(kwargs or {}))
     with Calls() as calls: got = f(*args)
     return got, calls.names
@@ -58,7 +64,7 @@ def _test_cross_entropy(f):
     from fastai.losses import CrossEntropyLossFlat
     g = torch.Generator().manual_seed(0)
     acts, targs = torch.randn(6, 3, generator=g) * 2, torch.tensor([0, 2, 1, 1, 0, 2])
-    got, used = _torch_calls(f, acts.clone(), targs.clone())
+    got, used = _torch_calls(f, acts.clone(), targs.clone(), inside=_own_softmax(f))  # what their softmax calls, 04.softmax judges
     if isinstance(got, (int, float)): got = torch.tensor(float(got))  # a Python number is one number too
     if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected one number (a one-number tensor or a Python float)")
     if got.numel() != 1: raise NotYet(f"it returned shape {tuple(got.shape)}, one loss per photo; the batch's loss is their mean")
@@ -76,6 +82,12 @@ def _test_cross_entropy(f):
     raise NotYet(f"on 6 fixed photos it returned {float(got):.4f}; PyTorch's F.cross_entropy and fastai's CrossEntropyLossFlat both give {float(fastai):.4f}"
                  + ("; your `softmax` isn't right yet either (check(\"04.softmax\") says how)" if theirs is not None else ""))
 
+def _own_softmax(f) -> tuple:
+    "The `softmax` that `f` finds by that name, when it is the learner's own or the course's stand-in for it (not a library's)."
+    from course_lib.checks import _is_stand_in, _origin
+    sm = getattr(f, "__globals__", {}).get("softmax")
+    return (sm,) if callable(sm) and (_is_stand_in(sm) or _origin(sm) == "learner") else ()
+
 def _their_softmax(f, acts):
     "The probabilities the `softmax` that `f` finds by that name give for `acts`, when they are wrong; else None."
     import torch
@@ -88,7 +100,7 @@ def _their_softmax(f, acts):
     return None if torch.allclose(p, torch.softmax(acts.double(), 1), atol=1e-6) else p
 
 exercise("04.cross_entropy", name="cross_entropy", test=_test_cross_entropy, reference=cross_entropy,
-         builds=("cross_entropy", "nll_loss", "log_softmax", "softmax", "CrossEntropyLossFlat", "CrossEntropyLoss", "NLLLoss"),
+         builds=("cross_entropy", "nll_loss", "CrossEntropyLossFlat", "CrossEntropyLoss", "NLLLoss"),  # softmax too, but only called from its own code: the test sees to that
          hint="the exercise says the steps: which one of each row's probabilities counts, what turns it into a cost, and how do the photos' costs become one number? Indexing a tensor with two sequences, the rows and the labels, picks one element per row",
          wrong=[lambda a, t: softmax(a)[range(len(t)), t].log().mean(), lambda a, t: (1 - softmax(a)[range(len(t)), t]).mean(),
                 lambda a, t: -softmax(a)[range(len(t)), t].log(),
@@ -100,7 +112,10 @@ exercise("04.q_diagonal", digest="bb3cee343a9a7d33f2d7",
          options={"diagonal": ["main diagonal", "leading diagonal", "along the diagonal", "on the diagonal", "diagonal cells"],
                   "off the diagonal": ["off diagonal", "outside the diagonal", "not on the diagonal", "everywhere else", "except the diagonal",
                                        "all but the diagonal", "apart from the diagonal", "outside of the diagonal", "other than the diagonal",
-                                       "above and below the diagonal", "above or below the diagonal", "top right diagonal", "bottom left to top right"],
+                                       "above and below the diagonal", "above or below the diagonal", "top right diagonal", "bottom left to top right",
+                                       "off the main diagonal", "off the leading diagonal", "not on the main diagonal", "away from the main diagonal",
+                                       "above the diagonal", "below the diagonal", "under the diagonal", "beside the diagonal", "around the diagonal",
+                                       "either side of the diagonal"],
                   "first row": ["top row"], "last column": ["right column", "rightmost column"]},
          why={"87968fc2056e4c95836b": "there a row's actual label differs from its column's predicted one: those cells count mistakes",
               "7e3984438d6437198300": "a row holds the images of one actual label, those called right and those called wrong",
@@ -120,15 +135,21 @@ def _test_confusion(f):
         if type(got).__module__ == "numpy" or isinstance(got, list): got = torch.as_tensor(got)  # counts in another container are still the counts
         if not torch.is_tensor(got): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor of counts, one row per actual label")
         if tuple(got.shape) != (n, n):
+            if n == 4 and tuple(got.shape) == (3, 3) and _shape(f, torch.tensor([0, 1]), torch.tensor([1, 0]), 4) == (3, 3):  # labels 0 and 1 only: (3, 3) is no size the data gives
+                raise NotYet("for 4 labels it returned shape (3, 3), as for 3: its size doesn't follow `n`, the number of labels it is given")
             if n == 4 and tuple(got.shape) == (3, 3): raise NotYet("for 4 labels it returned shape (3, 3): it sized the matrix by the labels that occur, and here label 3 has no images; every label has its row and column, images or not")
             raise NotYet(f"for {n} labels it returned a tensor of shape {tuple(got.shape)}; expected shape ({n}, {n}): a row and a column per label")
         if torch.equal(got.long(), want.T): raise NotYet("rows and columns are swapped: rows are the actual labels, columns the predictions")
         if int(got.sum()) != len(targs):
             if torch.equal(got.long(), (want > 0).long()):
-                raise NotYet(f"its counts add up to {int(got.sum())}, but there are {len(targs)} images: each (actual, predicted) pair was counted once, however many images share it. "
-                             "An indexed `+=` adds to a cell once, however often its index pair repeats: count the images one at a time")
+                raise NotYet(f"its counts add up to {int(got.sum())}, but there are {len(targs)} images: each (actual, predicted) pair that occurs was counted once, however many images share it. "
+                             "Setting a cell to 1 does that, and so does an indexed `+=`, which adds to a cell once however often its index pair repeats: each image adds one to its cell")
             raise NotYet(f"its counts add up to {int(got.sum())}, but there are {len(targs)} images: each is counted once")
         if not torch.equal(got.long(), want): raise NotYet(f"on {len(targs)} fixed predictions of {n} labels it returned {got.tolist()}")
+
+def _shape(f, *args):
+    try: return tuple(getattr(f(*args), "shape", ()))
+    except Exception: return None
 
 def _sized_by_data(preds, targs, n):
     import torch
@@ -143,6 +164,18 @@ def _indexed_once(preds, targs, n):
     m[targs, preds] += 1
     return m
 
+def _fixed_size(preds, targs, n):
+    import torch
+    m = torch.zeros(3, 3, dtype=torch.long)
+    for p, t in zip(preds.tolist(), targs.tolist()): m[t, p] += 1
+    return m
+
+def _set_to_one(preds, targs, n):
+    import torch
+    m = torch.zeros(n, n, dtype=torch.long)
+    for p, t in zip(preds.tolist(), targs.tolist()): m[t, p] = 1
+    return m
+
 def _transposed(preds, targs, n):
     import torch
     m = torch.zeros(n, n, dtype=torch.long)
@@ -151,7 +184,7 @@ def _transposed(preds, targs, n):
 
 exercise("04.confusion", name="confusion", test=_test_confusion, reference=confusion, builds=("confusion_matrix", "ConfusionMatrix", "multiclass_confusion_matrix"),
          hint="go through the pairs (prediction, actual label) and add one to the cell they point at: which of the two picks the row?",
-         wrong=[_transposed, _sized_by_data, _indexed_once])
+         wrong=[_transposed, _sized_by_data, _indexed_once, _fixed_size, _set_to_one])
 
 # %% ../../nbs/04_production.ipynb #fbc42dd3
 class _Planted:
@@ -282,23 +315,29 @@ def _test_unsure(f):
         if want == "unsure": raise NotYet(f"{about}: no label reaches the threshold")
         if got == "unsure" and max(probs) == th: raise NotYet(f"{about}: a probability equal to the threshold is at least the threshold")
         raise NotYet(about)
+    other = ["polar", "panda", "brown"]  # another model's labels: the answer takes them from the vocab it is given
+    if (got := f(torch.tensor([0.1, 0.85, 0.05]), other, 0.8)) != "panda":
+        raise NotYet(f"for probabilities [0.1, 0.85, 0.05], vocab {other} and threshold 0.8 it returned {got!r}; expected 'panda'"
+                     + (": it names a label from another vocab than the one it is given" if got in vocab else ""))
 
 exercise("04.label_or_unsure", name="label_or_unsure", apply=True, test=_test_unsure,
          hint="find the position of the largest probability; compare that probability (not its position) with the threshold",
          wrong=[lambda p, v, th=0.8: v[int(p.argmax())], lambda p, v, th=0.8: v[int(p.argmax())] if p.max() > th else "unsure",
                 lambda p, v, th=0.8: int(p.argmax()) if p.max() >= th else "unsure", lambda p, v, th=0.8: v[int(p.argmin())] if p.max() >= th else "unsure",
                 lambda p, v, th=0.8: v[int(p.argmax())] if p.max() >= th - 0.01 else "unsure", lambda p, v, th=0.8: v[int(p.argmax())] if round(float(p.max()), 1) >= th else "unsure",
-                lambda p, v, th=0.8: v[int(p.argmax())] if p.max() >= 0.8 else "unsure", lambda p, v, th=0.8: v[int(p.argmax())] if p.argmax() >= th else "unsure"])
+                lambda p, v, th=0.8: v[int(p.argmax())] if p.max() >= 0.8 else "unsure", lambda p, v, th=0.8: v[int(p.argmax())] if p.argmax() >= th else "unsure",
+                lambda p, v, th=0.8: ["black", "grizzly", "teddy"][int(p.argmax())] if p.max() >= th else "unsure"])  # the notebook's dls.vocab, not the one given
 
 # %% ../../nbs/04_production.ipynb #53870db3
 from ..checks import yes_no
 # salted digests, not answers; a choice's `why` is keyed by its wrong options' digests
 exercise("04.q_valid_aug", digest="36985523dd26b7d255ce",
          options=yes_no(no=["only the training", "only training", "training only", "training set only", "centre crop", "center crop", "unchanged",
-                            "only resized", "only in training", "stay the same", "validation images stay the same"]),
+                            "only resized", "only in training", "stay the same", "validation images stay the same",
+                            "only applied to the training", "only augmented during training", "applies only to training", "neither", "none of them"]),
          why={"635f32f9a389cc811e30": "the validation score must mean the same thing every epoch: what would random flips and zooms do to that?"},
          hint="the validation score must mean the same every epoch: what happens to its images each time?")
-exercise("04.q_min_scale", digest="c2fa57ce167220810fd7", number=True, bound="above",
+exercise("04.q_min_scale", digest="c2fa57ce167220810fd7", number=True, bound="at least",  # the crop keeps 0.5 of the area or more: the limit itself is in
          hint="min_scale is a share of the original image's area, not of its side: how many pixels does a 400×400 photo have?")
 exercise("04.q_pickle", digest="82051ee6db6f1056819b",
          options=yes_no(yes=["as safe", "just as safe", "equally safe"], no=["unsafe", "not safe", "less safe", "dangerous", "risky", "can run code", "can execute code",
@@ -308,6 +347,9 @@ exercise("04.q_pickle", digest="82051ee6db6f1056819b",
 exercise("04.q_pin", digest="94cc310fb4d3c124c109",
          options=yes_no(yes=["same version", "the same", "pinned version", "pinned one", "still gets it", "gets the same", "won't get the newer one",
                          "does not get the newer one", "doesn't get the newer one", "doesn't upgrade", "won't change", "the one it was built with",
-                         "the old one", "same", "no change"], no=["newer", "newest", "latest", "upgrade", "upgrades", "upgraded", "change", "changes", "updates"]),
+                         "the old one", "same", "no change", "won't get the new one", "not installed", "won't be installed",
+                         "newer one is not installed", "newer fastai is not installed", "newer version is not installed", "newer one won't be installed",
+                         "newer version won't be installed", "newer fastai won't be installed",
+                         "version it was built with", "old version", "stays on the old"], no=["newer", "newest", "latest", "upgrade", "upgrades", "upgraded", "change", "changes", "updates"]),
          why={"2036b1fd0979e72e23d8": "what does `==` in a requirements file ask pip for, whatever has been released since?"},
          hint="what does `==` in a requirements file ask pip to install, and does a newer release change that?")

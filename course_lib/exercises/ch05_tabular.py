@@ -14,14 +14,15 @@ from ..tabular import *
 
 # %% ../../nbs/05_tabular.ipynb #259984bb
 def _test_r_mse(f):
-    pred, targ = np.array([1., 2., 4., 4.]), np.array([1., 3., 2., 5.])  # errors 0, -1, 2, -1: squares average 1.5
+    pred, targ = np.array([1., 2., 5., 4.]), np.array([1., 3., 2., 6.])  # errors 0, -1, 3, -2: squares average 3.5, mean absolute error 1.5, median square 2.5: each slip its own figure
     got = f(pred, targ)
     if isinstance(got, (list, tuple)) or getattr(got, "ndim", 0): raise NotYet(f"it returned {np.shape(got)} values; expected one number for all the predictions")
     got = float(got)
-    if math.isclose(got, 1.5): raise NotYet("it returned 1.5, the mean squared error, which is in squared units: the RMSE is back in the targets' units")
-    if math.isclose(got, 6.0): raise NotYet("it returned 6.0, the sum of the squared errors: it grows with the number of predictions, and the RMSE doesn't")
-    if math.isclose(got, 1.0): raise NotYet("it returned 1.0, the mean absolute error (or the root of each squared error, averaged): the order of the steps matters")
-    if not math.isclose(got, math.sqrt(1.5), rel_tol=1e-9): raise NotYet(f"for errors 0, -1, 2, -1 it returned {got:.4f}; the RMSE is {math.sqrt(1.5):.4f}")
+    if math.isclose(got, 3.5): raise NotYet("it returned 3.5, the mean squared error, which is in squared units: the RMSE is back in the targets' units")
+    if math.isclose(got, 14.0): raise NotYet("it returned 14.0, the sum of the squared errors: it grows with the number of predictions, and the RMSE doesn't")
+    if math.isclose(got, 1.5): raise NotYet("it returned 1.5, the mean absolute error (or the root of each squared error, averaged): the order of the steps matters")
+    if math.isclose(got, 2.5) or math.isclose(got, math.sqrt(2.5)): raise NotYet(f"it returned {got:.4f}, from the median of the squared errors: read the metric's name again, word by word")
+    if not math.isclose(got, math.sqrt(3.5), rel_tol=1e-9): raise NotYet(f"for errors 0, -1, 3, -2 it returned {got:.4f}; the RMSE is {math.sqrt(3.5):.4f}")
     if not math.isclose(float(f(np.array([2.]), np.array([1., 3.]))), 1.0): raise NotYet("a single prediction for every target should work too (NumPy broadcasting does it)")
     pred, targ = np.array([3., 3., 5., 6.]), np.array([2., 2., 4., 3.])  # errors 1, 1, 1, 3: every prediction too high
     got = float(f(pred, targ))
@@ -29,10 +30,11 @@ def _test_r_mse(f):
     if not math.isclose(got, math.sqrt(3.), rel_tol=1e-9): raise NotYet(f"for errors 1, 1, 1, 3 it returned {got:.4f}; the RMSE is {math.sqrt(3.):.4f}")
 
 exercise("05.r_mse", name="r_mse", test=_test_r_mse, reference=r_mse,
-         hint="re-read how section 2 defines the metric: its name, read from the end, lists the steps in the order you take them",
+         hint="the metric's name, read from the end, lists the steps in the order you take them",
          builds=("mean_squared_error", "root_mean_squared_error", "rmse"),
          wrong=[lambda p, t: float(((np.asarray(p) - np.asarray(t)) ** 2).mean()), lambda p, t: float(np.abs(np.asarray(p) - np.asarray(t)).mean()),
-                lambda p, t: float(((np.asarray(p) - np.asarray(t)) ** 2).sum()), lambda p, t: float(np.std(np.asarray(p, dtype=float) - np.asarray(t, dtype=float)))])
+                lambda p, t: float(((np.asarray(p) - np.asarray(t)) ** 2).sum()), lambda p, t: float(np.std(np.asarray(p, dtype=float) - np.asarray(t, dtype=float))),
+                lambda p, t: float(np.sqrt(np.median((np.asarray(p, dtype=float) - np.asarray(t, dtype=float)) ** 2)))])
 
 # %% ../../nbs/05_tabular.ipynb #92f9a4c4
 def _sse_case():
@@ -54,14 +56,14 @@ def _test_split_sse(f):
         raise NotYet(f"on a fixed 8-row example, at threshold {t} it returned {got:.4f}; the split's total squared error is {want:.4f}")
 
 exercise("05.split_sse", name="split_sse", test=_test_split_sse, reference=split_sse,
-         hint="a boolean mask selects one side's rows and its negation the other's: score each side on its own, as section 4 measures a split, then combine the two",
+         hint="a boolean mask selects one side's rows and its negation the other's: score each side on its own, about its own mean, as the exercise statement above says, then combine the two",
          wrong=[lambda x, y, t: float(((y[x <= t] - y[x <= t].mean()) ** 2).sum()), lambda x, y, t: float(((y - y.mean()) ** 2).sum()),
                 lambda x, y, t: float(y[x <= t].var() + y[x > t].var()),
                 lambda x, y, t: float(((y[x < t] - y[x < t].mean()) ** 2).sum() + ((y[x >= t] - y[x >= t].mean()) ** 2).sum())])
 
 # %% ../../nbs/05_tabular.ipynb #51b01ba9
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
-exercise("05.q_leaves", number=True, bound="below", digest='9f50b5bd463f41a3628a', hint="each level splits every leaf of the level above in two")
+exercise("05.q_leaves", number=True, bound="at most", digest='9f50b5bd463f41a3628a', hint="each level splits every leaf of the level above in two")
 exercise("05.q_deep_train", number=True, digest=('20ae4f0b9c2176820ec1', 'cac615d8c335e58038af', 'e7ae7c014837f6049586', '5dd5c88126956264db09'),
          hint="what does a leaf predict, and how many rows does it hold?")
 
@@ -80,6 +82,8 @@ def _test_bootstrap(f):
     small = np.concatenate([np.asarray(f(5, rng)) for _ in range(200)])  # 1,000 draws from 5 rows: every row comes up, and nothing else
     if small.min() < 0 or small.max() >= 5: raise NotYet(f"in 200 calls of bootstrap(5, rng) it drew position {small.max() if small.max() >= 5 else small.min()}; 5 rows are numbered 0 to 4: where does the range end?")
     if missing := sorted(set(range(5)) - set(small.tolist())): raise NotYet(f"in 200 calls of bootstrap(5, rng), row {missing[0]} never came up; every row, the first and the last too, should be one a draw can pick")
+    counts = np.bincount(small.astype(int), minlength=5)
+    if counts[[0, 4]].mean() < 0.75 * counts[1:4].mean(): raise NotYet(f"in 200 calls of bootstrap(5, rng) the first and last rows came up {counts[0]} and {counts[4]} times, the middle ones about {counts[1:4].mean():.0f} times each: is every row equally likely?")
     share = np.mean([len(np.unique(np.asarray(f(n, rng)))) / n for _ in range(20)])
     if abs(share - (1 - 1 / math.e)) > 0.02: raise NotYet(f"on average {share:.0%} of the rows are in a sample, far from what n draws with replacement from all n rows give: is every row equally likely?")
 
@@ -87,7 +91,8 @@ exercise("05.bootstrap", name="bootstrap", test=_test_bootstrap, reference=boots
          hint="NumPy's generator has a method that draws random integers from a range, as many as you ask for; each draw is independent of the others",
          wrong=[lambda n, rng: rng.permutation(n), lambda n, rng: np.random.default_rng(0).integers(0, n, n), lambda n, rng: rng.integers(0, n // 2, n),
                 lambda n, rng: rng.integers(0, n, n // 2), lambda n, rng: np.random.randint(0, n, n), lambda n, rng: rng.integers(0, n - 1, n),
-                lambda n, rng: rng.integers(1, n, n), lambda n, rng: rng.integers(0, n + 1, n), lambda n, rng: rng.integers(0, n, n, endpoint=True)])
+                lambda n, rng: rng.integers(1, n, n), lambda n, rng: rng.integers(0, n + 1, n), lambda n, rng: rng.integers(0, n, n, endpoint=True),
+                lambda n, rng: np.round(rng.random(n) * (n - 1)).astype(int)])
 
 # %% ../../nbs/05_tabular.ipynb #8498dd63
 def _oob_case():
@@ -117,7 +122,7 @@ def _test_oob(f):
     raise NotYet(f"on a fixed bag of 5 trees it returned {got:.4f}; the out-of-bag RMSE is {_oob_ref(b, X, y):.4f}")
 
 exercise("05.oob_error", name="oob_error", apply=True, test=_test_oob,
-         hint="section 5's out-of-bag idea: a row may be predicted only by the trees whose sample missed it, and a row no tree missed has no such prediction at all",
+         hint="a row may be predicted only by the trees whose bootstrap sample missed it, and a row no tree missed has no such prediction at all",
          wrong=[lambda b, X, y: _oob_ref(b, X, y, all_trees=True), lambda b, X, y: _oob_ref(b, X, y, fill=0.),
                 lambda b, X, y: r_mse(bag_predict(b, X), y) * 2])
 
@@ -127,7 +132,7 @@ exercise("05.q_oob_share", apply=True, number=True, sig=2, digest=('fc88d34f7c9d
 
 
 # %% ../../nbs/05_tabular.ipynb #85720405
-exercise("05.q_extrapolate", apply=True, options={'higher': ['dearer', 'more expensive', 'increases', 'goes up', 'rises', 'raised'], 'the same': ['same', 'equal', 'unchanged', 'identical', "doesn't change", 'does not change', 'no change', 'stays', 'constant', 'no difference', 'not different', 'neither higher nor lower', 'neither lower nor higher'], 'lower': ['cheaper', 'less expensive', 'decreases', 'goes down', 'drops', 'falls']}, digest='bc53c54c7c7efd817d86',
+exercise("05.q_extrapolate", apply=True, options={'higher': ['dearer', 'more expensive', 'increases', 'goes up', 'rises', 'raised'], 'the same': ['same', 'equal', 'unchanged', 'identical', "doesn't change", 'does not change', 'no change', 'stays', 'constant', 'no difference', 'not different', 'neither higher nor lower', 'neither lower nor higher', "won't change", 'will not change', 'nothing changes', 'no different'], 'lower': ['cheaper', 'less expensive', 'decreases', 'goes down', 'drops', 'falls']}, digest='bc53c54c7c7efd817d86',
          why={'84489acfe26b99cc22b7': "a tree can't continue a trend past its training data: on which side of each of its year-built thresholds does 2010 fall, and on which side did 2000?",
               '237b6856eb1e8bccecca': "a tree can't continue a trend past its training data: on which side of each of its year-built thresholds does 2010 fall, and on which side did 2000?"},
          hint="every question a tree asks about the year built has a threshold between two training values: which side does 2010 take, and which side did 2000 take?")
@@ -135,10 +140,10 @@ exercise("05.q_extrapolate", apply=True, options={'higher': ['dearer', 'more exp
 
 # %% ../../nbs/05_tabular.ipynb #03a5757c
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
-exercise("05.q_split", options={'a random sample': ['random', 'random split', 'randomly', 'shuffled'], 'the latest sales': ['latest', 'most recent', 'newest', 'recent', 'last', 'later', 'by time', 'time split', '2010', 'future', 'time based', 'chronological', 'chronologically', 'out of time', 'end of the period']}, digest='f49ef34a13b5b6bfedba',
+exercise("05.q_split", options={'a random sample': ['random', 'random split', 'randomly', 'shuffled'], 'the latest sales': ['latest', 'most recent', 'newest', 'recent', 'last', 'later', 'by time', 'time split', '2010', 'future', 'time based', 'chronological', 'chronologically', 'out of time', 'end of the period', 'after the training period', 'after the training data', 'not a random sample', 'not random']}, digest='f49ef34a13b5b6bfedba',
          why={'b2158f14c70d462ac9c3': 'a random sample mixes sales of every year into training, so validation asks the model to fill gaps between known sales, not to forecast: which validation sales are like the ones it will price?'},
          hint="the model will meet sales from after its training data: which validation sales are like those?")
-exercise("05.q_more_trees", options={'yes': ['yes', 'overfit more', 'overfits more', 'more overfitting'], 'no': ['no', 'never', 'steadier', 'more stable']}, digest='f9bd7423b33af70c042d', why={'a74374e236b6036e5e66': 'each tree is grown the same way however many there are; adding trees changes only the average: what happens to an average of more and more guesses?'},
+exercise("05.q_more_trees", options={'yes': ['yes', 'overfit more', 'overfits more', 'more overfitting'], 'no': ['no', 'never', 'steadier', 'more stable', 'reduces overfitting', 'overfit less', 'overfits less', 'less overfitting']}, digest='f9bd7423b33af70c042d', why={'a74374e236b6036e5e66': 'each tree is grown the same way however many there are; adding trees changes only the average: what happens to an average of more and more guesses?'},
          hint="more trees change the average, not what each tree does: what happens to an average of more and more independent guesses?")
-exercise("05.q_ood", options={'yes': ['yes', 'differ', 'differs', 'different', 'differently', 'not the same', 'not alike', 'not identical', 'certainly'], 'no': ['no', 'same distribution', 'the same', 'alike', 'identical', 'chance', 'luck']}, digest='2e018ee7069ad0c6a738', why={'9af2860b3b85335927cb': 'if every column were distributed alike in both sets, a classifier could do little better than guessing the larger set: what is it going on?'},
+exercise("05.q_ood", options={'yes': ['yes', 'differ', 'differs', 'different', 'differently', 'not the same', 'not alike', 'not identical', 'certainly', 'drift', 'drifted', 'shifted', 'probably', 'likely', 'most likely'], 'no': ['no', 'same distribution', 'the same', 'alike', 'identical', 'chance', 'luck', 'probably not', 'likely not', 'most likely not', 'not likely']}, digest='2e018ee7069ad0c6a738', why={'9af2860b3b85335927cb': 'if every column were distributed alike in both sets, a classifier could do little better than guessing the larger set: what is it going on?'},
          hint="if every column had the same distribution in both sets, what could the classifier go on?")

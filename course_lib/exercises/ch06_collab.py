@@ -16,25 +16,30 @@ from ..collab import *
 
 # %% ../../nbs/06_collab.ipynb #c2983571
 def _shrunk_case():
-    return pd.Series([1., 3., 2., -1., 4.]), pd.Series(["a", "a", "b", "b", "c"])  # sums a 4, b 1, c 4; counts 2, 2, 1
+    # sums a 6, b 4, c 4; counts 3, 4, 1; repeated values and skewed groups, so distinct values or medians give other numbers
+    return pd.Series([1., -1., 1., 4., -1., 0., 6., 4.]), pd.Series(["a", "b", "a", "a", "b", "b", "b", "c"])
 
 def _test_shrunk_means(f):
     r, keys = _shrunk_case()
     got = f(r, keys, 2.)
     if not isinstance(got, pd.Series): raise NotYet(f"it returned a {type(got).__name__}; expected a pandas Series, one value per key (r.groupby(keys) gives one)")
-    want = pd.Series({"a": 1., "b": 0.25, "c": 4 / 3})
+    want = pd.Series({"a": 6 / 5, "b": 4 / 6, "c": 4 / 3})
     if set(got.index) != set(want.index): raise NotYet(f"its index is {sorted(got.index)}; expected one entry per distinct key, {sorted(want.index)}")
     got = got.reindex(want.index).astype(float)
-    if np.allclose(got, [2., 0.5, 4.]): raise NotYet("it returned the plain means (2, 0.5, 4 for sums 4, 1, 4 over counts 2, 2, 1): nothing pulls a key with few rows towards 0; re-read how section 2 brings λ in")
-    if np.allclose(got, [4., 2.5, 6.]): raise NotYet("it added lam to the mean, which moves every key up by the same amount; shrinkage pulls the keys with few rows towards 0: re-read how section 2 brings λ in")
-    if np.allclose(got, [3., 1.5, 6.]): raise NotYet("it added lam to the sum, which pushes the keys up, most of all those with few rows; shrinkage pulls them towards 0: re-read how section 2 brings λ in")
-    if not np.allclose(got, want): raise NotYet(f"for sums 4, 1, 4 over counts 2, 2, 1 and lam 2 it returned {got.round(4).tolist()}; expected {want.round(4).tolist()}")
-    if not np.allclose(f(r, keys, 0.).reindex(want.index).astype(float), [2., 0.5, 4.]): raise NotYet("with lam = 0 it should return the plain means")
+    if np.allclose(got, [2., 1., 4.]): raise NotYet("it returned the plain means (2, 1, 4 for sums 6, 4, 4 over counts 3, 4, 1): nothing pulls a key with few rows towards 0; re-read how section 2 brings λ in")
+    if np.allclose(got, [4., 3., 6.]): raise NotYet("it added lam to the mean, which moves every key up by the same amount; shrinkage pulls the keys with few rows towards 0: re-read how section 2 brings λ in")
+    if np.allclose(got, [8 / 3, 1.5, 6.]): raise NotYet("it added lam to the sum, which pushes the keys up, most of all those with few rows; shrinkage pulls them towards 0: re-read how section 2 brings λ in")
+    if np.allclose(got, [6 / 4, 4 / 5, 4 / 3]): raise NotYet("it counts a key's distinct values, not its rows: a value that occurs twice is two rows")
+    if np.allclose(got, [3 / 5, -2 / 6, 4 / 3]): raise NotYet("it starts from each key's median: the statement asks for the sum of its values")
+    if not np.allclose(got, want): raise NotYet(f"for sums 6, 4, 4 over counts 3, 4, 1 and lam 2 it returned {got.round(4).tolist()}; expected {want.round(4).tolist()}")
+    if not np.allclose(f(r, keys, 0.).reindex(want.index).astype(float), [2., 1., 4.]): raise NotYet("with lam = 0 it should return the plain means")
 
 exercise("06.shrunk_means", name="shrunk_means", test=_test_shrunk_means, reference=shrunk_means,
          hint="pandas groups the values of a Series by another Series in one call, and a group has a method for each number the statement asks of it",
          wrong=[lambda r, k, lam=5.: r.groupby(k).mean(), lambda r, k, lam=5.: r.groupby(k).mean() + lam,
-                lambda r, k, lam=5.: r.groupby(k).sum() / lam, lambda r, k, lam=5.: (r.groupby(k).sum() + lam) / r.groupby(k).count()])
+                lambda r, k, lam=5.: r.groupby(k).sum() / lam, lambda r, k, lam=5.: (r.groupby(k).sum() + lam) / r.groupby(k).count(),
+                lambda r, k, lam=5.: r.groupby(k).sum() / (r.groupby(k).nunique() + lam),
+                lambda r, k, lam=5.: r.groupby(k).median() * r.groupby(k).count() / (r.groupby(k).count() + lam)])
 
 # %% ../../nbs/06_collab.ipynb #281a99bd
 def _test_one_hot(f):
@@ -88,7 +93,7 @@ exercise("06.sigmoid_range", name="sigmoid_range", test=_test_sigmoid_range, ref
 
 # %% ../../nbs/06_collab.ipynb #375925df
 def _test_l2_penalty(f):
-    a, b = torch.tensor([[1., -2.], [0., 3.]], requires_grad=True), torch.tensor([-1., 2.], requires_grad=True)  # squares sum to 14 and 5
+    a, b = torch.tensor([[1., -2.], [0., 3.]], requires_grad=True), torch.tensor([-2., -2.], requires_grad=True)  # squares sum to 14 and 8
     wd = 0.3  # with these weights every slip below lands on a number of its own
     got = f([a, b], wd)
     if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor (use tensor operations, not .item() or float())")
@@ -96,17 +101,19 @@ def _test_l2_penalty(f):
     v = float(got.detach())
     def near(a, b): return math.isclose(a, b, rel_tol=1e-5)  # float32 sums
     slips = {wd * 14: "it counts only the first tensor in the list: add up the squares of every tensor",
-             19.: "it leaves wd out: the penalty is scaled by the weight decay",
-             wd * 19 / 2: "it halves the penalty (some texts put a ½ in front of it); the statement's term has no ½",
-             2 * wd * 19: "it doubles the penalty: the 2 belongs to the gradient of a square, not to the term added to the loss",
-             wd * 9: "it adds up absolute values (that is L1 regularisation); weight decay's term is the L2 one",
-             wd * (2 ** 2 + 1 ** 2): "it squares each tensor's total; the penalty squares every entry on its own",
-             wd * 19 ** 0.5: "it takes a square root (the weights' length, their L2 norm); the penalty is the sum of the squares itself",
-             wd * (14 ** 0.5 + 5 ** 0.5): "it takes a square root of each tensor's sum (its L2 norm); the penalty is the sum of the squares itself",
-             wd * (14 / 4 + 5 / 2): "it averages the squares; weight decay adds them up", wd * 19 / 6: "it averages the squares; weight decay adds them up"}
+             wd * 8: "it counts only the last tensor in the list (does a loop replace its total instead of adding to it?): add up the squares of every tensor",
+             22.: "it leaves wd out: the penalty is scaled by the weight decay",
+             wd * 22 / 2: "it halves the penalty (some texts put a ½ in front of it); the statement's term has no ½",
+             2 * wd * 22: "it doubles the penalty: the 2 belongs to the gradient of a square, not to the term added to the loss",
+             wd * 10: "it adds up absolute values (that is L1 regularisation); weight decay's term is the L2 one",
+             wd * (2 ** 2 + 4 ** 2): "it squares each tensor's total; the penalty squares every entry on its own",
+             wd * (2 - 4) ** 2: "it squares the total of all the weights; the penalty squares every entry on its own",
+             wd * 22 ** 0.5: "it takes a square root (the weights' length, their L2 norm); the penalty is the sum of the squares itself",
+             wd * (14 ** 0.5 + 8 ** 0.5): "it takes a square root of each tensor's sum (its L2 norm); the penalty is the sum of the squares itself",
+             wd * (14 / 4 + 8 / 2): "it averages the squares; weight decay adds them up", wd * 22 / 6: "it averages the squares; weight decay adds them up"}
     for value, why in slips.items():
         if near(v, value): raise NotYet(why)
-    if not near(v, wd * 19): raise NotYet(f"for weights whose squares sum to 19 and wd = 0.3 it returned {v:.4g}; expected {wd * 19:.4g}")
+    if not near(v, wd * 22): raise NotYet(f"for weights whose squares sum to 22 and wd = 0.3 it returned {v:.4g}; expected {wd * 22:.4g}")
     if not got.requires_grad: raise NotYet("its value is right, but it is cut off from the gradients (built from .item(), float() or .detach()): compute it from the tensors themselves")
     got.backward()
     if a.grad is None or not torch.allclose(a.grad, 2 * wd * a.detach()): raise NotYet("its value is right, but its gradient is not: compute the penalty from the tensors themselves, not from copies")
@@ -116,7 +123,8 @@ exercise("06.l2_penalty", name="l2_penalty", test=_test_l2_penalty, reference=l2
          wrong=[lambda ws, wd: wd * sum(w.sum() ** 2 for w in ws), lambda ws, wd: wd * (ws[0] ** 2).sum(), lambda ws, wd: sum((w ** 2).sum() for w in ws), lambda ws, wd: wd * sum(w.abs().sum() for w in ws),
                 lambda ws, wd: wd * sum((w ** 2).mean() for w in ws), lambda ws, wd: wd / 2 * sum((w ** 2).sum() for w in ws), lambda ws, wd: 2 * wd * sum((w ** 2).sum() for w in ws),
                 lambda ws, wd: wd * torch.sqrt(sum((w ** 2).sum() for w in ws)), lambda ws, wd: wd * sum(w.norm() for w in ws),
-                lambda ws, wd: torch.tensor(wd * sum((w ** 2).sum().item() for w in ws))])
+                lambda ws, wd: torch.tensor(wd * sum((w ** 2).sum().item() for w in ws)),
+                lambda ws, wd: [wd * (w ** 2).sum() for w in ws][-1], lambda ws, wd: wd * sum(w.sum() for w in ws) ** 2])
 
 # %% ../../nbs/06_collab.ipynb #2cd735a9
 def _new_user_case():
@@ -149,7 +157,8 @@ exercise("06.new_user_bias", name="new_user_bias", apply=True, test=_test_new_us
                 lambda r, b, mu, lam=5.: float((r - mu - b).sum() / (len(r - mu - b) + lam))])
 
 # %% ../../nbs/06_collab.ipynb #5a31b3c8
-exercise("06.q_top_pick", apply=True, options={'alpha': ['first one', 'first movie', 'alpha wins'], 'beta': ['second one', 'second movie', 'second', 'beta wins'], 'gamma': ['third one', 'third movie', 'third', 'gamma wins']}, digest='38297d9350fe32bda223',
+exercise("06.q_top_pick", apply=True, options={'alpha': ['first one', 'first movie', 'alpha wins'], 'beta': ['second one', 'second movie', 'second', 'beta wins'], 'gamma': ['third one', 'third movie', 'third', 'gamma wins', 'gamma beats', 'gamma beats beta', 'gamma beats alpha', 'gamma beats alpha and beta', 'gamma beats beta and alpha',
+                                                     'gamma ranks first', 'gamma ranks first beta last', 'gamma scores', 'gamma scores 3.2 alpha 3 beta 2.8', 'is gamma', 'first one is gamma', 'first is gamma', 'last one', 'last movie']}, digest='38297d9350fe32bda223',
          why={'73d9fda2db5eacf3d261': "beta has the largest dot product with the user's factors, but the model adds each movie's bias before it ranks them",
               '3379427e028d87338858': "score each movie as the model does, its dot product with the user plus its bias: alpha's total is not the highest"},
          hint="score each movie as the model does, the dot product plus the movie's bias (the user's bias is the same for all three); the factors alone rank them differently")
@@ -166,11 +175,13 @@ exercise("06.q_bias_one", number=True, digest='b9a4eaf4cc8fc719b4ad',
          hint="re-read section 2's shrinkage: what does a single rating add up to, and what does λ do to the count?")
 exercise("06.q_y_range", options={'grow': ['grows', 'growing', 'increases', 'increase', 'gets larger', 'gets bigger', 'explodes', 'rises'],
                                   'vanish': ['vanishes', 'vanishing', 'shrinks', 'shrinking', 'decreases', 'decrease', 'smaller', 'goes to zero', 'goes to 0', 'tends to zero', 'tends to 0',
-                                             'approaches zero', 'approaches 0', 'near zero', 'close to zero', 'disappears', 'tiny', 'flattens', 'saturates', 'dies']},
+                                             'approaches zero', 'approaches 0', 'near zero', 'close to zero', 'disappears', 'tiny', 'flattens', 'saturates', 'dies',
+                                             'falls', 'drops', 'declines', 'diminishes', 'decays', 'near 0', 'towards zero', 'towards 0', 'becomes 0', 'becomes zero',
+                                             'almost zero', 'almost 0', 'close to 0', 'very small', 'negligible', 'flatter']},
          digest='063f6649caaba04d47c6', why={'babfd78d927b0020df8a': "that gradient is the slope of the output's curve: look at the sigmoid far to the right, where its output is close to 1"},
          hint="the gradient of the output with respect to x is the slope of its curve: sketch a sigmoid, or let autograd give you its gradient at a few x, further and further to the right")
 exercise("06.q_wd_grad", number=True, digest='9ebe01d40b7603abbe20',
          hint="only this weight's own term of the sum changes with it: differentiate that term, wd × w², with respect to w, then put in this wd and this weight")
 exercise("06.q_cold", number=True, digest=('ca25554debc39a3be844', '4818c82c4ddbdfdc7c8b', '1a3c7449271bfdcae4e9', 'e238db3981c0c8aaaa09', 'ce48ac47e08e8628ee31', '9d013c4b470120e6d752', '06c0abdd77014d6dcb70'), hint="what pulls on those factors during training, and what pushes back?")
-exercise("06.q_rec_split", options={'random ratings': ['random', 'a random sample', 'random split', 'randomly'], 'the latest ratings': ['latest', 'most recent', 'newest', 'recent', 'last', 'later', 'by time', 'future', 'next', 'time', 'time based', 'timestamp', 'timestamps', 'chronological', 'chronologically', 'temporal']}, digest='75ef42a6b3ddf817b658', why={'e503c2d392c9aa5b2d8a': "a random share lets the model see a user's later taste while it predicts their earlier ratings: which ratings resemble the ones it will be asked about?"},
+exercise("06.q_rec_split", options={'random ratings': ['random', 'a random sample', 'random split', 'randomly'], 'the latest ratings': ['latest', 'most recent', 'newest', 'recent', 'last', 'later', 'by time', 'future', 'next', 'time', 'time based', 'timestamp', 'timestamps', 'chronological', 'chronologically', 'temporal', 'by date', 'not random', 'not randomly']}, digest='75ef42a6b3ddf817b658', why={'e503c2d392c9aa5b2d8a': "a random share lets the model see a user's later taste while it predicts their earlier ratings: which ratings resemble the ones it will be asked about?"},
          hint="which ratings resemble the ones it will be asked about?")

@@ -15,11 +15,12 @@ from ..inside import *
 # %% ../../nbs/07_inside.ipynb #b22bp004
 def _test_relu_grad(f):
     z = torch.tensor([[-2., -0.5, 0.], [0.5, 3., -1e-3]])  # an exact 0 among them: that is where slips hide
-    got = f(z)
+    got = f(z_in := z.clone())  # a copy: an answer that overwrites its input must not fool the checks below
+    if not torch.equal(z_in, z): raise NotYet("it changed `z` itself (an in-place operation: a method whose name ends in `_`, or an assignment into z); section 4 still needs z1 after taking its slope: compute a new tensor and leave z as it was")
     if not isinstance(got, torch.Tensor): raise NotYet(f"its result is of type {type(got).__name__}, not a PyTorch tensor: expected a tensor shaped like `z`, one derivative per element")
     if got.shape != z.shape: raise NotYet(f"for a (2, 3) input it gave shape {tuple(got.shape)}; expected (2, 3): one derivative per element")
     if not got.is_floating_point(): raise NotYet(f"it returned a tensor of {got.dtype}; a slope is a number: the docstring asks for a float tensor")
-    got = got.to(z.dtype)
+    if got.dtype != z.dtype: raise NotYet(f"it returned a tensor of {got.dtype} for a {z.dtype} `z`: section 4 multiplies it into float32 gradients and then uses `@`, which refuses to mix the two; give float32, as z is")
     if torch.equal(got, z.clamp(min=0)): raise NotYet("that is the ReLU itself, not its slope")
     if torch.equal(got, 1 - (z > 0).float()): raise NotYet("it is 1 where the ReLU is flat and 0 where it passes its input through: the other way round")
     if torch.equal(got, torch.ones_like(z)): raise NotYet("a slope of 1 everywhere is a linear function's; the ReLU is flat for negative inputs")
@@ -40,7 +41,8 @@ exercise("07.relu_grad", name="relu_grad", test=_test_relu_grad, reference=relu_
          builds=("backward", "grad", "autograd"),
          wrong=[lambda z: z.clamp(min=0), lambda z: (z < 0).float(), lambda z: torch.ones_like(z), lambda z: (z >= 0).float(), lambda z: torch.sign(z),
                 lambda z: (z.sign() + 1) / 2, lambda z: torch.heaviside(z, torch.tensor(0.5)), lambda z: z.relu() / z,  # 0.5 or NaN at 0
-                lambda z: z > 0, lambda z: (z > 0).long(), lambda z: (z > 0).float().numpy(), lambda z: (z > 0).float().tolist()])  # not a float tensor
+                lambda z: z > 0, lambda z: (z > 0).long(), lambda z: (z > 0).float().numpy(), lambda z: (z > 0).float().tolist(),  # not a float tensor
+                lambda z: (z > 0).double(), lambda z: z.gt_(0), lambda z: z.sign_().clamp_(min=0)])  # float64; z overwritten in place
 
 
 # %% ../../nbs/07_inside.ipynb #7f1ead30
@@ -129,15 +131,21 @@ exercise("07.conv_out", name="conv_out", apply=True, test=_test_conv_out,
 
 # %% ../../nbs/07_inside.ipynb #712ac240
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
-exercise("07.q_hinge", number=True, bound="above", digest='e9b70d17b5fc0400715a', hint="the ReLU passes only positive inputs: find where this unit's input changes sign")  # bound: "x > …" answers "from which x on"
+_or_equal = re.compile(r"≥|>=|=>|\bat least\b|\bor (?:more|above|higher|greater|over|larger|bigger|equal)\b|\b(?:not|no|never)\s+(?:less|lower|below|under|smaller)\b|\bminimum\b|\band (?:up|above|over|more|beyond)\b|\d\s*\+\s*$")
+def _strictly_above(answer):
+    if isinstance(answer, str) and _or_equal.search(answer.lower()):
+        raise NotYet(f"{answer!r} includes its bound itself; the question asks where the output is above zero: what is the output at the bound?")
+exercise("07.q_hinge", number=True, bound="above", digest='e9b70d17b5fc0400715a', test=_strictly_above, hint="the ReLU passes only positive inputs: find where this unit's input changes sign")  # bound: "x > …" answers "from which x on"
+_params = r"\b(?:weights?|param(?:eter)?s?|biase?s?)\b"
 def _not_parameters(answer):
-    if isinstance(answer, str) and re.search(r"\b(weights?|param(eter)?s?|biase?s?)\b", answer.lower()):
+    said = re.sub(rf"\b(?:not|no|never|rather than|instead of)\s+(?:the\s+|any\s+)?{_params}(?:\s*(?:,|or|and|nor)\s*(?:the\s+)?{_params})*", " ", answer.lower()) if isinstance(answer, str) else ""
+    if re.search(_params, said):  # "1920 activations, not weights" says it right
         raise NotYet("weights and biases are parameters, the same for every image; the question asks about activations, which are computed afresh for each")
 exercise("07.q_activations", number=True, digest='39b91d0f2a725b9ad4bb', test=_not_parameters,
          hint="each image gets one activation per hidden unit: how many hidden units does simple_net have by default?")
 exercise("07.q_kaiming", number=True, digest=('2b6ff4a3ab5c33f9eb76', 'fbd804a71ae2169389d2'),  # "half as large" says it too
          hint="write each layer's standard deviation with section 5's rule, then divide one by the other: what is left of the number of inputs?")
-exercise("07.q_transfer", options={'body': ['pretrained part', 'pretrained layers', 'backbone', 'feature extractor', 'first layers', 'early layers', 'convolutional layers', 'head is kept', 'keep the head', 'keeps the head', 'keeping the head', 'head stays', 'kept the head'], 'head': ['last layer', 'last layers', 'final layer', 'final layers', 'classifier', 'output layer', 'new head', 'top layer', 'last linear layer', 'top layers', 'final linear layer', 'last fully connected layer', 'fully connected layer', 'fc layer', 'linear head', 'body is kept', 'keep the body', 'keeps the body', 'keeping the body', 'body stays', 'kept the body', 'body is reused', 'reuse the body']}, digest='d107a8360edaa31e03bc', why={'cceebb8cdf145e0cf837': "the body holds what pretraining learned, the part worth keeping: which part names the old task's categories?"},
+exercise("07.q_transfer", options={'body': ['pretrained part', 'pretrained layers', 'backbone', 'feature extractor', 'first layers', 'early layers', 'convolutional layers', 'head is kept', 'keep the head', 'keeps the head', 'keeping the head', 'head stays', 'kept the head'], 'head': ['last layer', 'last layers', 'final layer', 'final layers', 'classifier', 'output layer', 'new head', 'top layer', 'last linear layer', 'top layers', 'final linear layer', 'last fully connected layer', 'fully connected layer', 'fc layer', 'linear head', 'body is kept', 'keep the body', 'keeps the body', 'keeping the body', 'body stays', 'kept the body', 'body is reused', 'reuse the body', 'head is replaced', 'head gets replaced', 'replace the head', 'replaces the head', 'replacing the head', 'backbone stays', 'backbone is kept', 'keep the backbone', 'body is fine-tuned', 'body gets fine-tuned', 'fine-tune the body']}, digest='d107a8360edaa31e03bc', why={'cceebb8cdf145e0cf837': "the body holds what pretraining learned, the part worth keeping: which part names the old task's categories?"},
          hint="the pretrained part keeps what it learned; the part that names the old task's categories has to go")
 exercise("07.q_conv_size", number=True, digest='3afc7f533f02f4310590',
          hint="re-read how section 7's first layer turned 28×28 digits into its feature maps, with the same kernel, stride and padding")
