@@ -79,7 +79,10 @@ def _versions() -> dict:
 
 def _requirement(pkg:str, v:str) -> str:
     "What pip installs for version `v` of `pkg`: course-lib is on no package index, but at its release's tag in the course's repository."
-    return f"course-lib @ git+https://github.com/dl-course/course@v{v}" if pkg == "course-lib" else f"{pkg}=={v}"
+    if pkg != "course-lib": return f"{pkg}=={v}"
+    import importlib.metadata as md
+    urls = dict(u.split(", ", 1) for u in md.metadata("course-lib").get_all("Project-URL") or [])  # pyproject's [project.urls]: the one address
+    return f"course-lib @ git+{urls.get('Repository', 'https://github.com/dl-course/course')}@v{v}"
 
 def save_model(learn, folder:str|Path, arch:str="tf_efficientnet_lite0") -> Path:
     "Write `learn`'s weights (`model.pth`, weights only) and what loading them needs (`model.json`) into `folder`; `arch` names the network, as `vision_learner` was given it."
