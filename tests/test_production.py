@@ -117,24 +117,17 @@ def test_a_damaged_model_file_is_named_in_one_line(trained, tmp_path, name, dama
     with pytest.raises(ModelFileError, match=name) as e: load_classifier(folder)
     assert "\n" not in str(e.value) and "save_model" in str(e.value)
 
-def test_other_versions_are_noted_with_what_to_install(trained, tmp_path, capsys):
+@pytest.mark.parametrize("pkg,old,pin", [("fastai", "1.0.61", "fastai==1.0.61"),
+                                         ("course-lib", "0.1.0", "course-lib @ git+https://github.com/dl-course/course@v0.1.0")])  # on no package index: at its release's tag
+def test_other_versions_are_noted_with_what_to_install(trained, tmp_path, capsys, pkg, old, pin):
     folder = _copy(trained[1], tmp_path / "model")
     meta = json.loads((folder / "model.json").read_text())
-    meta["versions"]["fastai"] = "1.0.61"
+    meta["versions"][pkg] = old
     (folder / "model.json").write_text(json.dumps(meta))
     load_classifier(folder)
     out = capsys.readouterr().out
-    assert "saved with fastai 1.0.61" in out and "pip install 'fastai==1.0.61'" in out  # the note names the pin that would load it
+    assert f"saved with {pkg} {old}" in out and f"pip install '{pin}'" in out, out  # the note names the pin that would load it
     assert "torch" not in out, "only the package whose version differs is noted"
-
-def test_another_course_lib_is_noted_with_its_git_install(trained, tmp_path, capsys):
-    folder = _copy(trained[1], tmp_path / "model")
-    meta = json.loads((folder / "model.json").read_text())
-    meta["versions"]["course-lib"] = "0.1.0"
-    (folder / "model.json").write_text(json.dumps(meta))
-    load_classifier(folder)
-    out = capsys.readouterr().out  # course-lib is on no package index: pip finds it at its release's tag
-    assert "saved with course-lib 0.1.0" in out and "pip install 'course-lib @ git+https://github.com/dl-course/course@v0.1.0'" in out, out
 
 # ---- the app and the Space
 
