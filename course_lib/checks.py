@@ -309,7 +309,7 @@ def _value(t:str) -> list[float]:
         try: return [float(m[1]) ** float(m[2])]
         except (OverflowError, ZeroDivisionError): return []
     if m := re.fullmatch(rf"({_num})\s*/\s*({_num})", t): return [float(m[1]) / float(m[2])] if float(m[2]) else []
-    if m := re.fullmatch(rf"({_num})\s+(?:in|out of)\s+({_num})", t): return [float(m[1]) / float(m[2])] if float(m[2]) else []  # "one in three", "8 out of 24"
+    if m := re.fullmatch(rf"({_num})\s+(?:in|out of|of)\s+({_num})", t): return [float(m[1]) / float(m[2])] if float(m[2]) else []  # "one in three", "8 out of 24", "8 of 24"
     if (x := _calc(t)) is not None: return [x]  # "3 + 1", "(512+1)*37", "√4"
     if m := re.fullmatch(r"(?:one|a|an|1)\s+(\d+)(?:st|nd|rd|th)s?", t): return [1 / float(m[1])] if float(m[1]) else []  # one eighth
     if m := re.fullmatch(rf"({_num})\s*(?:%|percent|per cent)", t): return [float(m[1]) / 100, float(m[1])]

@@ -20,6 +20,7 @@ def _test_numericalize(f):
     if hasattr(got, "tolist"): got = got.tolist()
     if not isinstance(got, (list, tuple)): raise NotYet(f"it returned a {type(got).__name__}; expected a list of ints, one per token")
     got = list(got)
+    if not all(isinstance(i, (int, np.integer)) for i in got): raise NotYet("its ids should be whole numbers (ints), positions in vocab")
     if len(got) != len(toks): raise NotYet(f"it returned {len(got)} ids for {len(toks)} tokens: every token gets one, an unknown one too")
     if got == [4, 2, 3, 1, 1, 5, 3]: raise NotYet("it gives an unknown token the padding token's id, 1: padding means 'nothing here', an unknown word is something; it gets xxunk's id")
     if got == [3, 1, 2, 0, 0, 4, 2]: raise NotYet("its ids are one less than each token's position in vocab: the id is the position itself, counted from 0")
@@ -54,22 +55,23 @@ exercise("08.pad_batch", name="pad_batch", test=_test_pad_batch, reference=pad_b
 # %% ../../nbs/08_text.ipynb #b05a983e
 def _idf_case():
     from scipy.sparse import csr_matrix
-    return csr_matrix(np.array([[2., 0., 1., 0.], [1., 0., 0., 0.], [3., 1., 0., 0.], [1., 0., 4., 0.]]))  # df 4, 1, 2, 0 of n = 4
+    return csr_matrix(np.array([[2., 0., 1., 0.], [1., 0., 0., 0.], [3., 1., 0., 0.], [1., 0., 4., 0.], [5., 0., 0., 0.]]))  # df 5, 1, 2, 0 of n = 5 rows (not square: rows and columns can't be mixed up)
 
 def _test_idf(f):
     got = f(_idf_case())
     if hasattr(got, "toarray"): raise NotYet("it returned a sparse matrix: idf is one number per column (a 1-D array), not the weighted counts")
     got = np.asarray(got, dtype=float).ravel()
-    n, df = 4, np.array([4, 1, 2, 0])
+    n, df = 5, np.array([5, 1, 2, 0])
     want = np.log((1 + n) / (1 + df)) + 1
     if got.shape != (4,): raise NotYet(f"it returned {got.shape[0] if got.ndim else 'a single'} value(s) for 4 columns; expected one per column")
     if np.allclose(got, np.log((1 + n) / (1 + df))): raise NotYet("it leaves out the + 1 after the log: a word in every review would get weight 0 and drop out")
     with np.errstate(divide="ignore"):
         if np.allclose(got, np.log(n / np.maximum(df, 1)) + 1) or np.allclose(got[:3], (np.log(n / df) + 1)[:3]): raise NotYet("it is not smoothed: add 1 to both n and df, as if one more review held every word once")
     if np.allclose(got, np.log10((1 + n) / (1 + df)) + 1): raise NotYet("it uses log base 10; the formula's ln is the natural log (np.log)")
-    if np.allclose(got, np.log((1 + n) / (1 + np.array([8, 1, 5, 0]))) + 1): raise NotYet("its df counts occurrences, not reviews: a word twice in one review counts once")
+    if np.allclose(got, np.log((1 + n) / (1 + np.array([12, 1, 5, 0]))) + 1): raise NotYet("its df counts occurrences, not reviews: a word twice in one review counts once")
     if np.allclose(got, np.log((1 + df) / (1 + n)) + 1): raise NotYet("the fraction is upside down: rare words should get the larger weight")
-    if not np.allclose(got, want): raise NotYet(f"for 4 rows with document frequencies {df.tolist()} it returned {np.round(got, 4).tolist()}")
+    if np.allclose(got, np.log((1 + 4) / (1 + df)) + 1): raise NotYet("its n is the number of columns: n counts the reviews, the matrix's rows")
+    if not np.allclose(got, want): raise NotYet(f"for 5 rows with document frequencies {df.tolist()} it returned {np.round(got, 4).tolist()}")
 
 exercise("08.idf", name="idf", test=_test_idf, reference=idf,
          hint="n and df are there: the formula has three operations besides them",
@@ -130,14 +132,15 @@ exercise("08.bigrams", name="bigrams", apply=True, test=_test_bigrams,
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 exercise("08.q_pad_share", apply=True, number=True, digest=('75349df8d63f6e0b581e', 'a4a5efa6a4d3e66a012b'), sig=2,
          hint="count the positions of the padded batch (rows times the longest length), then how many of them hold no token")
-exercise("08.q_frozen_order", apply=True, options=yes_no(yes=["it can", "different", "different probabilities", "they differ"], no=["it can't", "it cannot", "same", "the same probability", "they are the same"]),
+exercise("08.q_frozen_order", apply=True, options=yes_no(yes=["it can", "different", "different probabilities", "they differ", "differ", "not identical", "not the same"],
+                                                           no=["it can't", "it cannot", "same", "the same probability", "they are the same", "identical", "equal", "bag of words", "order blind", "it would not"]),
          digest='1a5648ff1ff3a1b407c3', why={'7935e8dc5b293a4acecf': "frozen means its weights don't change, not that it stops reading: what in a transformer sees the order of the tokens?"},
          hint="what does a transformer's input carry besides the tokens themselves, and does freezing its weights change that?")
 exercise("08.q_idf_all", number=True, digest='f5b7c82c2fdd015aae1d', hint="put df = n into the formula: what is the fraction, and its log?")
-exercise("08.q_pretrain", options=yes_no(yes=["labels", "labelled", "labeled"], no=["no labels", "unlabelled", "unlabeled", "any text", "not needed"]),
+exercise("08.q_pretrain", options=yes_no(yes=["labels", "labelled", "labeled", "labelled by people"], no=["no labels", "unlabelled", "unlabeled", "any text", "not needed", "self supervised", "labels come from the text", "its own label", "its own labels"]),
          digest='9cdee048686eb8319908', why={'ba21815e82dc83833a03': "what is the target of a language model's pretraining, and where does it come from?"},
          hint="what does the model predict during pretraining, and who writes down the right answers?")
-exercise("08.q_which_set", options={"the validation set": ["validation", "valid", "the validation", "validation set", "the validation data", "validation data", "dev set", "dev", "val", "held out training reviews", "the 400 held out reviews", "the 400 reviews held out"],
+exercise("08.q_which_set", options={"the validation set": ["validation", "valid", "the validation", "validation set", "the validation data", "validation data", "dev set", "dev", "val", "held out training reviews", "the 400 held out reviews", "the 400 reviews held out", "held out set", "the held out set", "holdout set", "the holdout set"],
                                     "the test set": ["test", "the test", "test set", "test data"]},
          digest='45b4c64008711bdf47ad', why={'37b25e84021192ac0ca0': "a test set used for choices is no longer a fair measure of how the model does on new data"},
          hint="one of the two sets must stay untouched until the very end: which, and why?")
