@@ -12,7 +12,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['history', 'BlankError', 'Blank', 'quiet_blanks', 'is_blank', 'Result', 'chapter_exercises', 'check', 'hint',
-           'Progress', 'progress', '____']
+           'Progress', 'progress', 'keep_progress', '____']
 
 # %% ../nbs/checks.ipynb #259f3745
 class BlankError(Exception):
@@ -466,10 +466,40 @@ def _short(e:BaseException) -> str:
 
 # %% ../nbs/checks.ipynb #p7091e02
 def _progress_file() -> Path|None:
-    "Where `check` keeps results: `COURSE_PROGRESS`, else ~/.course_lib/progress.json; None when switched off."
+    "Where `check` keeps results: `COURSE_PROGRESS`, else the course's folder on a mounted Google Drive, else ~/.course_lib/progress.json; None when switched off."
     where = os.environ.get("COURSE_PROGRESS", "").strip()
     if where.lower() in ("off", "0", "none"): return None
-    return Path(where).expanduser() if where else Path.home() / ".course_lib" / "progress.json"
+    if where: return Path(where).expanduser()
+    local = Path.home() / ".course_lib" / "progress.json"
+    if (d := _drive()) is None: return local
+    kept = d / "progress.json"
+    if local.exists(): _move_into(local, kept)
+    return kept
+
+def _drive() -> Path|None:
+    "The course's folder on the Google Drive that Colab mounts at /content/drive (`COURSE_DRIVE`: another MyDrive), when it is mounted."
+    root = Path(os.environ.get("COURSE_DRIVE") or "/content/drive/MyDrive")
+    return root / "course_lib" if root.is_dir() else None
+
+def _merge(a:dict, b:dict) -> dict:
+    "Two records of checks as one, losing nothing: done if done in either, the larger count of checks, the latest status."
+    out = dict(a)
+    for id, r in b.items():
+        if (o := out.get(id)) is None: out[id] = r; continue
+        new = r if str(r.get("last", "")) >= str(o.get("last", "")) else o
+        out[id] = {**new, "done": bool(o.get("done")) or bool(r.get("done")), "checks": max(int(o.get("checks", 0)), int(r.get("checks", 0)))}
+    return out
+
+def _move_into(src:Path, dest:Path):
+    "Add the record in `src` to `dest`'s, then rename `src` aside (`.merged`): it is kept, and not added twice."
+    from course_lib.toolbox import write_atomic
+    try:
+        data = _merge(_read_progress(dest), _read_progress(src))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(dest, json.dumps(data, indent=1, sort_keys=True))
+        os.replace(src, src.with_name(src.name + ".merged"))
+        print(f"progress: the record kept on this runtime ({src}) is added to {dest}", file=sys.stderr)
+    except OSError as e: print(f"progress: could not add {src} to {dest} ({e.strerror or e}); both are left as they were", file=sys.stderr)
 
 def _read_progress(f:Path) -> dict:
     "The results kept in `f`; an unreadable file is named in one line, kept as `.corrupt`, and progress starts afresh."
@@ -710,10 +740,11 @@ class Progress:
     "What `progress()` found: for each chapter, each exercise's state (done, not yet, not attempted)."
     chapters: dict  # "01" -> {exercise id: state}
     file: str = None  # where it was read from (None: switched off)
+    note: str = ""  # a line about where it is kept, when that place doesn't last
     def __repr__(self):
         lines = [f"Chapter {ch}: {sum(s == 'done' for s in ex.values())} of {len(ex)} exercises done\n  "
                  + "  ".join(f"{_marks[s]} {id.split('.', 1)[1]}" for id, s in ex.items()) for ch, ex in self.chapters.items()]
-        return "\n".join(lines + [f"(kept in {self.file}; ✓ done, ✗ not yet, ○ not attempted)" if self.file else "(COURSE_PROGRESS=off: nothing is kept)"])
+        return "\n".join(lines + [f"(kept in {self.file}; ✓ done, ✗ not yet, ○ not attempted)" if self.file else "(COURSE_PROGRESS=off: nothing is kept)"] + ([self.note] if self.note else []))
     def _repr_markdown_(self): return "```\n" + repr(self) + "\n```"
 
 def progress() -> Progress:
@@ -727,4 +758,43 @@ def progress() -> Progress:
         return "done" if r.get("done") else "not yet" if r.get("status") in ("wrong", "error", "copied") else "not attempted"
     chs = sorted({m.name[2:4] for m in pkgutil.iter_modules(pkg.__path__) if re.fullmatch(r"ch\d\d_\w+", m.name)})
     where = str(f).replace(str(Path.home()), "~", 1) if f else None
-    return Progress({ch: {id: state(id) for id in chapter_exercises(ch)} for ch in chs}, where)
+    return Progress({ch: {id: state(id) for id in chapter_exercises(ch)} for ch in chs}, where, _fleeting(f))
+
+def _fleeting(f:Path|None) -> str:
+    "One line when `f` sits on a Colab or Kaggle runtime, which is wiped when it is recycled; else nothing."
+    from course_lib.toolbox import which_platform
+    where = which_platform()
+    lasting = [Path("/content/drive"), _kaggle / "working"] + ([d.parent] if (d := _drive()) else [])
+    if f is None or where == "local" or any(_under(f, p) for p in lasting): return ""
+    keep = "your Google Drive" if where == "Colab" else "this notebook's saved output"
+    return f"This {where} runtime's files go when it is recycled, and this record with them: run keep_progress() to keep it on {keep}."
+
+def _under(f:Path, d:Path) -> bool: return Path(f).resolve().is_relative_to(d.resolve())
+_kaggle = Path("/kaggle")
+
+# %% ../nbs/checks.ipynb #311db218
+def keep_progress(folder:str|Path=None) -> Path:
+    "Keep the record of your checks where a recycled runtime can't wipe it: on Colab your Google Drive, on Kaggle this notebook's saved output, or `folder`; whatever was kept in either place is merged, never lost."
+    from course_lib.toolbox import which_platform, write_atomic
+    where, now = which_platform(), _progress_file()
+    if folder is None and where == "Colab":
+        if _drive() is None:
+            try: from google.colab import drive  # Colab's own package
+            except ImportError: raise RuntimeError("this looks like Colab but google.colab is missing: mount Google Drive yourself, or name a folder: keep_progress('path/to/folder')") from None
+            drive.mount("/content/drive")
+        if (folder := _drive()) is None: raise RuntimeError("Google Drive is not mounted at /content/drive: run keep_progress() again and allow the access Colab asks for")
+    elif folder is None and where == "Kaggle": folder = _kaggle / "working" / "course_lib"
+    elif folder is None:
+        raise ValueError("on your own machine the record already lasts (~/.course_lib/progress.json); to keep it elsewhere, name a folder: keep_progress('path/to/folder')")
+    kept = Path(folder).expanduser() / "progress.json"
+    data = _read_progress(kept)
+    saved = sorted(_kaggle.glob("input/*/course_lib/progress.json")) + sorted(_kaggle.glob("input/*/*/course_lib/progress.json")) if where == "Kaggle" else []
+    for f in saved + ([now] if now is not None and now != kept and now.exists() else []): data = _merge(data, _read_progress(f))
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(kept, json.dumps(data, indent=1, sort_keys=True))
+    os.environ["COURSE_PROGRESS"] = str(kept)
+    how = ("on your Google Drive: in a new runtime, run keep_progress() again" if where == "Colab" and kept.parent == _drive() else
+           "saved with this notebook when you Save Version: in a later session add that output as input and run keep_progress() again" if where == "Kaggle" and _under(kept, _kaggle / "working") else "")
+    n = sum(bool(r.get("done")) for r in data.values())
+    print(f"progress: {n} exercise{'' if n == 1 else 's'} done, kept in {kept}" + (f"; {how}" if how else "") + (f" (added: {', '.join(map(str, saved))})" if saved else ""))
+    return kept

@@ -1,5 +1,5 @@
 "Tests of `course_lib.checks`, the learner's side: the blank, `check`, `hint`, and every chapter's exercises (negative tests)."
-import json, subprocess, sys
+import json, os, shutil, subprocess, sys
 from pathlib import Path
 
 import math, pytest
@@ -238,6 +238,83 @@ def test_progress_file_that_is_corrupt_or_unwritable_costs_one_line_never_a_chec
     before = sorted(tmp_path.iterdir())
     assert check("03.exp_lr", ____).status == "blank" and sorted(tmp_path.iterdir()) == before
     assert "nothing is kept" in repr(C.progress())
+
+# ---- keep_progress(): the record survives a recycled Colab or Kaggle runtime
+
+_RUNTIME = ["HOME", "COURSE_PROGRESS", "COURSE_DRIVE", "COLAB_RELEASE_TAG", "COLAB_GPU", "KAGGLE_KERNEL_RUN_TYPE", "KAGGLE_URL_BASE"]
+
+def _runtime(tmp_path, home, platform="Colab", drive=None, **extra) -> dict:
+    "The environment of a fresh runtime: its own home folder, no COURSE_PROGRESS, and Drive mounted or not."
+    env = {k: v for k, v in os.environ.items() if k not in _RUNTIME}
+    env.update(HOME=str(tmp_path / home), COURSE_OFFLINE="1", **({"COLAB_RELEASE_TAG": "test"} if platform == "Colab" else {}), **extra)
+    if drive: env["COURSE_DRIVE"] = str(drive)
+    return env
+
+def _in_runtime(env, code) -> str:
+    "Run `code` in a new Python process (a new runtime), with every chapter's exercises registered; its output."
+    setup = "import importlib, pkgutil, course_lib.exercises as E\n[importlib.import_module('course_lib.exercises.' + m.name) for m in pkgutil.iter_modules(E.__path__)]\n"
+    r = subprocess.run([sys.executable, "-c", setup + code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout + r.stderr
+
+def test_progress_survives_a_recycled_colab_runtime(tmp_path):
+    "Checks made on one runtime, kept on Drive with keep_progress(), the runtime wiped: a new runtime with Drive mounted finds them, and adds its own."
+    drive = tmp_path / "MyDrive"
+    one = _runtime(tmp_path, "runtime1")
+    out = _in_runtime(one, "from course_lib.checks import check, progress\ncheck('08.q_idf_all', 1); check('08.q_which_set', 'the test set')\nprint(repr(progress()))")
+    assert "This Colab runtime's files go when it is recycled" in out and "keep_progress()" in out, "on Colab, progress() says the record doesn't last"
+    drive.mkdir()  # Drive mounted
+    out = _in_runtime(_runtime(tmp_path, "runtime1", drive=drive), "from course_lib.checks import keep_progress\nkeep_progress()")
+    kept = drive / "course_lib" / "progress.json"
+    assert "1 exercise done" in out and str(kept) in out and "Google Drive" in out
+    shutil.rmtree(tmp_path / "runtime1")  # the runtime is recycled
+    two = _runtime(tmp_path, "runtime2", drive=drive)
+    out = _in_runtime(two, "from course_lib.checks import check, progress\ncheck('08.q_pretrain', 'no')\nprint(repr(progress()))")
+    assert "✓ q_idf_all" in out and "✗ q_which_set" in out and "✓ q_pretrain" in out and f"kept in {kept}" in out
+    assert "goes when" not in out, "a record on Drive lasts: no warning"
+    assert {k for k, r in json.loads(kept.read_text()).items() if r["done"]} == {"08.q_idf_all", "08.q_pretrain"}
+
+def test_a_record_made_before_drive_was_mounted_is_added_not_lost(tmp_path):
+    drive = tmp_path / "MyDrive"
+    (drive / "course_lib").mkdir(parents=True)
+    kept = drive / "course_lib" / "progress.json"
+    kept.write_text(json.dumps({"08.q_idf_all": {"status": "correct", "done": True, "checks": 3, "last": "2026-12-01"},
+                                "08.q_pretrain": {"status": "correct", "done": True, "checks": 1, "last": "2026-12-01"}}))
+    _in_runtime(_runtime(tmp_path, "rt"), "from course_lib.checks import check\ncheck('08.q_which_set', 'the validation set'); check('08.q_pretrain', 'yes')")  # Drive not mounted yet
+    local = tmp_path / "rt" / ".course_lib" / "progress.json"
+    out = _in_runtime(_runtime(tmp_path, "rt", drive=drive), "from course_lib.checks import progress\nprint(repr(progress()))")  # now mounted
+    data = json.loads(kept.read_text())
+    assert set(data) == {"08.q_idf_all", "08.q_pretrain", "08.q_which_set"} and data["08.q_idf_all"]["checks"] == 3
+    assert data["08.q_pretrain"]["done"] and data["08.q_pretrain"]["status"] == "wrong", "done stays done; the latest status wins"
+    assert not local.exists() and (local.parent / "progress.json.merged").is_file(), "the runtime's file is kept aside, not deleted, and not added twice"
+    assert "is added to" in out and "✓ q_which_set" in out
+
+def test_keep_progress_on_kaggle_carries_a_saved_output_on(tmp_path, monkeypatch, capsys):
+    "Kaggle keeps /kaggle/working as the notebook's output; a later session that adds it as input gets the record back."
+    kaggle = tmp_path / "kaggle"
+    saved = kaggle / "input" / "my-notebook" / "course_lib" / "progress.json"
+    saved.parent.mkdir(parents=True)
+    saved.write_text(json.dumps({"07.q_hinge": {"status": "correct", "done": True, "checks": 1, "last": "2026-12-01"}}))
+    for k in _RUNTIME: monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home")); monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    monkeypatch.setattr(C, "_kaggle", kaggle)
+    assert check("08.q_idf_all", 1).ok
+    assert "This Kaggle runtime's files go" in repr(C.progress())
+    kept = C.keep_progress()
+    assert kept == kaggle / "working" / "course_lib" / "progress.json" and set(json.loads(kept.read_text())) == {"07.q_hinge", "08.q_idf_all"}
+    out = capsys.readouterr().out
+    assert "2 exercises done" in out and "Save Version" in out and str(saved) in out
+    assert check("08.q_pretrain", "no").ok and "08.q_pretrain" in json.loads(kept.read_text()), "later checks go to the kept file"
+    assert "goes when" not in repr(C.progress())
+
+def test_keep_progress_elsewhere_needs_a_folder(tmp_path, monkeypatch, capsys):
+    for k in _RUNTIME: monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(ValueError, match="already lasts"): C.keep_progress()
+    assert C.keep_progress(tmp_path / "elsewhere") == tmp_path / "elsewhere" / "progress.json"
+    assert "0 exercises done" in capsys.readouterr().out
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "test"); monkeypatch.setenv("COURSE_DRIVE", str(tmp_path / "not-mounted"))
+    with pytest.raises(RuntimeError, match="mount Google Drive yourself, or name a folder"): C.keep_progress()  # no google.colab outside Colab
 
 # ---- the lesson apart from its grader
 
