@@ -788,7 +788,7 @@ def keep_progress(folder:str|Path=None) -> Path:
         raise ValueError("on your own machine the record already lasts (~/.course_lib/progress.json); to keep it elsewhere, name a folder: keep_progress('path/to/folder')")
     kept = Path(folder).expanduser() / "progress.json"
     data = _read_progress(kept)
-    saved = sorted(_kaggle.glob("input/*/course_lib/progress.json")) + sorted(_kaggle.glob("input/*/*/course_lib/progress.json")) if where == "Kaggle" else []
+    saved = [f for d in ("*", "*/*", "*/*/*") for f in sorted(_kaggle.glob(f"input/{d}/course_lib/progress.json"))] if where == "Kaggle" else []  # an earlier version's output, added as input
     for f in saved + ([now] if now is not None and now != kept and now.exists() else []): data = _merge(data, _read_progress(f))
     kept.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(kept, json.dumps(data, indent=1, sort_keys=True))
