@@ -55,23 +55,23 @@ exercise("08.pad_batch", name="pad_batch", test=_test_pad_batch, reference=pad_b
 # %% ../../nbs/08_text.ipynb #b05a983e
 def _idf_case():
     from scipy.sparse import csr_matrix
-    return csr_matrix(np.array([[2., 0., 1., 0.], [1., 0., 0., 0.], [3., 1., 0., 0.], [1., 0., 4., 0.], [5., 0., 0., 0.]]))  # df 5, 1, 2, 0 of n = 5 rows (not square: rows and columns can't be mixed up)
+    return csr_matrix(np.array([[2., 0., 1., 0.], [1., 0., 0., 0.], [3., 1., 0., 0.], [1., 0., 4., 0.], [5., 0., 0., 0.], [1., 0., 0., 0.], [2., 0., 0., 0.]]))  # df 7, 1, 2, 0 of n = 7 rows: 7 + 1 is not 4 + 1, so no slip passes for another
 
 def _test_idf(f):
     got = f(_idf_case())
     if hasattr(got, "toarray"): raise NotYet("it returned a sparse matrix: idf is one number per column (a 1-D array), not the weighted counts")
     got = np.asarray(got, dtype=float).ravel()
-    n, df = 5, np.array([5, 1, 2, 0])
+    n, df = 7, np.array([7, 1, 2, 0])
     want = np.log((1 + n) / (1 + df)) + 1
     if got.shape != (4,): raise NotYet(f"it returned {got.shape[0] if got.ndim else 'a single'} value(s) for 4 columns; expected one per column")
     if np.allclose(got, np.log((1 + n) / (1 + df))): raise NotYet("it leaves out the + 1 after the log: a word in every review would get weight 0 and drop out")
     with np.errstate(divide="ignore"):
         if np.allclose(got, np.log(n / np.maximum(df, 1)) + 1) or np.allclose(got[:3], (np.log(n / df) + 1)[:3]): raise NotYet("it is not smoothed: add 1 to both n and df, as if one more review held every word once")
     if np.allclose(got, np.log10((1 + n) / (1 + df)) + 1): raise NotYet("it uses log base 10; the formula's ln is the natural log (np.log)")
-    if np.allclose(got, np.log((1 + n) / (1 + np.array([12, 1, 5, 0]))) + 1): raise NotYet("its df counts occurrences, not reviews: a word twice in one review counts once")
+    if np.allclose(got, np.log((1 + n) / (1 + np.asarray(_idf_case().sum(0)).ravel())) + 1): raise NotYet("its df counts occurrences, not reviews: a word twice in one review counts once")
     if np.allclose(got, np.log((1 + df) / (1 + n)) + 1): raise NotYet("the fraction is upside down: rare words should get the larger weight")
     if np.allclose(got, np.log((1 + 4) / (1 + df)) + 1): raise NotYet("its n is the number of columns: n counts the reviews, the matrix's rows")
-    if not np.allclose(got, want): raise NotYet(f"for 5 rows with document frequencies {df.tolist()} it returned {np.round(got, 4).tolist()}")
+    if not np.allclose(got, want): raise NotYet(f"for 7 rows with document frequencies {df.tolist()} it returned {np.round(got, 4).tolist()}")
 
 exercise("08.idf", name="idf", test=_test_idf, reference=idf,
          hint="n and df are there: the formula has three operations besides them",
@@ -137,10 +137,12 @@ exercise("08.q_frozen_order", apply=True, options=yes_no(yes=["it can", "differe
          digest='1a5648ff1ff3a1b407c3', why={'7935e8dc5b293a4acecf': "frozen means its weights don't change, not that it stops reading: what in a transformer sees the order of the tokens?"},
          hint="what does a transformer's input carry besides the tokens themselves, and does freezing its weights change that?")
 exercise("08.q_idf_all", number=True, digest='f5b7c82c2fdd015aae1d', hint="put df = n into the formula: what is the fraction, and its log?")
-exercise("08.q_pretrain", options=yes_no(yes=["labels", "labelled", "labeled", "labelled by people"], no=["no labels", "unlabelled", "unlabeled", "any text", "not needed", "self supervised", "labels come from the text", "its own label", "its own labels"]),
+exercise("08.q_pretrain", options=yes_no(yes=["labels", "labelled", "labeled", "labelled by people", "it needs labels", "needs labels"],
+                                                  no=["no labels", "unlabelled", "unlabeled", "any text", "not needed", "self supervised", "unsupervised", "labels come from the text", "provides the labels", "provides its own labels",
+                                                      "its own label", "its own labels", "nobody labels", "no one labels", "only fine tuning needs labels"]),
          digest='9cdee048686eb8319908', why={'ba21815e82dc83833a03': "what is the target of a language model's pretraining, and where does it come from?"},
          hint="what does the model predict during pretraining, and who writes down the right answers?")
-exercise("08.q_which_set", options={"the validation set": ["validation", "valid", "the validation", "validation set", "the validation data", "validation data", "dev set", "dev", "val", "held out training reviews", "the 400 held out reviews", "the 400 reviews held out", "held out set", "the held out set", "holdout set", "the holdout set"],
+exercise("08.q_which_set", options={"the validation set": ["validation", "valid", "the validation", "validation set", "the validation data", "validation data", "dev set", "dev", "val", "held out training reviews", "the 400 held out reviews", "the 400 reviews held out", "held out set", "the held out set", "holdout set", "the holdout set", "development set", "the development set", "held out data", "the held out data"],
                                     "the test set": ["test", "the test", "test set", "test data"]},
          digest='45b4c64008711bdf47ad', why={'37b25e84021192ac0ca0': "a test set used for choices is no longer a fair measure of how the model does on new data"},
          hint="one of the two sets must stay untouched until the very end: which, and why?")
