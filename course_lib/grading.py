@@ -567,7 +567,7 @@ solutions are not installed, and read the notebooks, not just the scores."""
 def main(argv:list=None) -> int:
     "The `course-lib` command line."
     import argparse
-    p = argparse.ArgumentParser(prog="course-lib", description="Clean notebooks and self-tests for the course.")
+    p = argparse.ArgumentParser(prog="course-lib", description="Clean notebooks and self-tests for the course, and its offline photos.")
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("clean", help="write nbs/clean/NN_name.ipynb for every chapter nbs/NN_name.ipynb, and collapse the chapter's answers and hidden cells")
     c.add_argument("--nbs", default="nbs", help="the folder of full chapter notebooks (default: nbs)")
@@ -581,6 +581,7 @@ def main(argv:list=None) -> int:
     g.add_argument("--csv", help="write one row per notebook here: score, then each exercise's status")
     g.add_argument("--json", help="write every result, with its message, here")
     g.add_argument("--keep", metavar="DIR", help="keep what each notebook wrote, in DIR/<name>-<sha256>/ (default: removed)")
+    sub.add_parser("photos", help="fetch the real photos the offline chapters use (Debian's tuxpaint-stamps-default, with apt-get) into the course's cache; `tools/course` does it in its set-up")
     a = p.parse_args(argv)
     try: return _run(p, a)
     except ImportError as e:
@@ -588,6 +589,12 @@ def main(argv:list=None) -> int:
         return 2
 
 def _run(p, a) -> int:
+    if a.cmd == "photos":  # for set-ups other than tools/course (uv sync, conda)
+        from course_lib.photos import fetch_tuxpaint
+        try: print(f"Tux Paint's photos are in {fetch_tuxpaint()}: the offline chapters will use them")
+        except RuntimeError as e:
+            print(f"course-lib photos: {e}", file=sys.stderr); return 1
+        return 0
     if a.cmd == "clean":
         full = chapters(a.nbs)
         if not full: p.error(f"no chapter notebooks (NN_name.ipynb) in {a.nbs}/")

@@ -425,3 +425,15 @@ def test_fetch_tuxpaint_keeps_what_it_fetched(tmp_path):
     "A second call finds the folder and fetches nothing (no apt-get needed)."
     (tmp_path / "tuxpaint-stamps" / "animals" / "birds").mkdir(parents=True)
     assert photos.fetch_tuxpaint(tmp_path) == tmp_path / "tuxpaint-stamps"
+
+def test_course_lib_photos_command_fetches_or_says_why_not(tmp_path, monkeypatch, capsys):
+    "`course-lib photos`, for set-ups other than tools/course (uv sync, conda): where the photos are, or one line on why not."
+    from course_lib.grading import main
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get anywhere
+    assert main(["photos"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("course-lib photos: no apt-get") and "\n" not in err, err
+    (tmp_path / "cache" / "tuxpaint-stamps" / "animals" / "birds").mkdir(parents=True)  # as a first run leaves them
+    assert main(["photos"]) == 0
+    assert str(tmp_path / "cache" / "tuxpaint-stamps") in capsys.readouterr().out

@@ -42,32 +42,57 @@ def test_environment_yml_lists_the_pyproject_packages():
     assert want - have == set(), f"environment.yml lacks {want - have}"
     assert have - want - extra_ok == set(), f"environment.yml has packages pyproject.toml lacks: {have - want - extra_ok}"
 
-def _readme_command(heading:str) -> str:
-    "The last line of the first code block after the README's words `heading`."
-    m = re.search(rf"{heading}.*?```(?:bash|sh)?\n(.+?)\n```", (root / "README.md").read_text(), re.S | re.I)
-    assert m, f"README.md must show a command in a code block under words that say {heading!r}"
+def _readme_command(heading:str, doc:str="README.md") -> str:
+    "The last line of the first code block after the words `heading` in `doc` (the README, or CONTRIBUTING for maintainers' commands)."
+    m = re.search(rf"{heading}.*?```(?:bash|sh)?\n(.+?)\n```", (root / doc).read_text(), re.S | re.I)
+    assert m, f"{doc} must show a command in a code block under words that say {heading!r}"
     return m.group(1).strip().splitlines()[-1].strip()
 
 def _readme_test_command(): return _readme_command("run the tests")
-def _readme_platform_test_command(): return _readme_command("check the course against Colab")
-def _readme_docs_test_command(): return _readme_command("test the website")
+def _readme_platform_test_command(): return _readme_command("check the course against Colab", "CONTRIBUTING.md")
+def _readme_docs_test_command(): return _readme_command("test the website", "CONTRIBUTING.md")
+def _readme_uv_test_command(): return _readme_command("check the README's uv set-up", "CONTRIBUTING.md")
 
 def test_ci_runs_the_readme_test_commands():
-    "CI runs the README's test command, its Colab/Kaggle command, then its website test command; any failure fails CI."
-    cmd, platform_cmd, docs_cmd = _readme_test_command(), _readme_platform_test_command(), _readme_docs_test_command()
+    """CI runs the README's test command, then CONTRIBUTING's Colab/Kaggle command, website test command and the
+    command that runs the README's uv set-up from nothing; any failure fails CI."""
+    cmd, platform_cmd, docs_cmd, uv_cmd = (_readme_test_command(), _readme_platform_test_command(), _readme_docs_test_command(),
+                                           _readme_uv_test_command())
     lines = [l.strip() for l in (root / ".ci/run").read_text().splitlines() if l.strip() and not l.startswith("#")]
     assert "set -euo pipefail" in lines, ".ci/run must stop at the first command that fails (set -euo pipefail)"
     errexit = lines.index("set -euo pipefail")
     # each command is a line of its own (nothing like `|| true` after it), run after errexit is on, test suite first
-    assert all(c in lines for c in (cmd, platform_cmd, docs_cmd)), f".ci/run must run {cmd!r}, {platform_cmd!r} and {docs_cmd!r}, each on a line: {lines}"
-    assert errexit < lines.index(cmd) < lines.index(platform_cmd) < lines.index(docs_cmd) and lines[-1] == docs_cmd, lines
+    assert all(c in lines for c in (cmd, platform_cmd, docs_cmd, uv_cmd)), f".ci/run must run {cmd!r}, {platform_cmd!r}, {docs_cmd!r} and {uv_cmd!r}, each on a line: {lines}"
+    assert errexit < lines.index(cmd) < lines.index(platform_cmd) < lines.index(docs_cmd) < lines.index(uv_cmd) and lines[-1] == uv_cmd, lines
     assert not any(re.search(r"set \+e|trap|\|\||exit 0", l) for l in lines), f".ci/run must not hide a failure: {lines}"
     wf = (root / ".github/workflows/test.yml").read_text()
-    assert re.search(rf"run:\s*{re.escape(cmd)}\s*$", wf, re.M), f"the GitHub workflow must run {cmd!r}"
+    for c in (cmd, platform_cmd, docs_cmd, uv_cmd):
+        assert re.search(rf"run:\s*{re.escape(c)}\s*$", wf, re.M), f"the GitHub workflow must run {c!r}"
+
+def test_readme_leads_with_what_a_learner_needs():
+    "At most ~150 lines; its first screenful has a Colab link, the two commands and where the self-tests are."
+    text = (root / "README.md").read_text()
+    assert len(text.splitlines()) <= 150, f"README.md has {len(text.splitlines())} lines: maintainers' material goes to CONTRIBUTING.md or the website"
+    first = "\n".join(text.splitlines()[:40])
+    for what in ("colab.research.google.com", "tools/course lab", _readme_test_command(), "nbs/clean/", "check"):
+        assert what in first, f"README.md's first screenful (40 lines) must show {what!r}"
+    for doc in re.findall(r"\]\(((?!https?:|#)[^)#]+)", text):
+        assert (root / doc).exists(), f"README.md links to {doc}, which isn't in the repository"
+
+def test_uv_set_up_pins_the_torch_pair_tools_course_pins():
+    "`uv sync` and `tools/course` install the same PyTorch and torchvision on each kind of machine."
+    course = (root / "tools/course").read_text()
+    pins = dict(re.findall(r"^\s*(aarch64\|arm64|\*)\)\s+torch=\"(.+?)\" ;;", course, re.M))
+    assert set(pins) == {"aarch64|arm64", "*"}, pins
+    uv = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["uv"]["constraint-dependencies"]
+    from packaging.requirements import Requirement
+    for machine, want in (("aarch64", pins["aarch64|arm64"]), ("arm64", pins["aarch64|arm64"]), ("x86_64", pins["*"])):
+        got = sorted(f"{r.name}{r.specifier}" for r in map(Requirement, uv) if r.marker.evaluate({"platform_machine": machine}))
+        assert got == sorted(want.split()), f"on {machine}: uv pins {got}, tools/course {want.split()}"
 
 def test_pages_workflow_publishes_what_the_readme_command_builds():
-    "GitHub Pages gets the site the README's docs command builds, from the folder that command writes."
-    cmd = _readme_command("build the website")
+    "GitHub Pages gets the site CONTRIBUTING's docs command builds, from the folder that command writes."
+    cmd = _readme_command("build the website", "CONTRIBUTING.md")
     wf = (root / ".github/workflows/pages.yml").read_text()
     assert re.search(rf"run:\s*{re.escape(cmd)}\s*$", wf, re.M), f"pages.yml must build with {cmd!r}"
     assert re.search(r"^\s*path:\s*docs/_build/html\s*$", wf, re.M) and "actions/upload-pages-artifact" in wf
@@ -88,7 +113,7 @@ def test_one_address():
         other = {m for m in launch.findall((root / f).read_text(errors="replace")) if m != ours and "{" not in m}
         assert not other, f"{f} points at {other}, not at {ours} (the Repository in pyproject.toml)"
 
-CPU_CHAPTERS = {"07_inside.ipynb"}  # everything in it trains on the CPU, where there is a GPU too
+CPU_CHAPTERS = {"02_sgd.ipynb", "03_lr_find.ipynb", "06_collab.ipynb", "07_inside.ipynb"}  # everything in them trains on the CPU, where there is a GPU too
 
 def test_install_cells_install_this_release():
     "Each chapter's first cell installs the release tag of this version (not a branch), and says so in one line."

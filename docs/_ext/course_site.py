@@ -198,7 +198,7 @@ def generate_pages(app):
 
 def _toctrees(state:dict) -> str:
     chapters = "\n".join(state["chapters"])
-    more = "\n".join(["clean-notebooks", "data", *state["pages"], "api"])
+    more = "\n".join(["clean-notebooks", "teaching", "data", *state["pages"], "benchmarks", "api"])
     return (f"```{{toctree}}\n:caption: Chapters\n:hidden:\n\n{chapters}\n```\n\n"
             f"```{{toctree}}\n:caption: Test yourself, and reference\n:hidden:\n\n{more}\n```")
 

@@ -10,7 +10,8 @@ branch = pyproject["tool"]["nbdev"]["branch"]
 others = sorted(p for p in nbs.glob("*.ipynb") if p not in chapters and p.stem != "index")  # e.g. checks
 # every page the site must have: (page, the heading its title must carry)
 pages = [("index", title(nbs / "index.ipynb"))] + [(p.stem, title(p)) for p in chapters + others] + \
-        [("clean-notebooks", "How to use the clean notebooks"), ("data", "Data card: every data set and weight file"), ("api", "API reference")]
+        [("clean-notebooks", "How to use the clean notebooks"), ("teaching", "For teachers: grading a class"), ("data", "Data card: every data set and weight file"),
+         ("benchmarks", "Benchmarks: the course"), ("api", "API reference")]
 
 def _has_math(p): return any(c["cell_type"] == "markdown" and re.search(r"\$[^$\s][^$]*\$", src(c))
                               for c in notebook(p)["cells"])
