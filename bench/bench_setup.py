@@ -32,7 +32,7 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         uv = uv_binary(tmp)
-        pip_s, pip_pkgs = set_up(tmp, "pip", {"COURSE_NO_UV": "1"})
+        pip_s, pip_pkgs = set_up(tmp, "pip", {"COURSE_NO_UV": "1", "PIP_NO_CACHE_DIR": "1"})
         uv_s, uv_pkgs = set_up(tmp, "uv", {"PATH": f"{Path(uv).parent}:{os.environ['PATH']}", "UV_CACHE_DIR": str(tmp / "uv-cache")})
         print(f"tools/course setup, fresh clone: pip {pip_s:.0f} s, uv (empty cache) {uv_s:.0f} s: uv takes {uv_s / pip_s:.2f}x pip's time")
         print(f"packages: {len(pip_pkgs)} with pip, {len(uv_pkgs)} with uv; the same names and versions: {pip_pkgs == uv_pkgs}")

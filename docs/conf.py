@@ -1,4 +1,4 @@
-"""Sphinx settings for the course website. Build it with `tools/course docs` (see the README).
+"""Sphinx settings for the course website. Build it with `tools/course docs` (see CONTRIBUTING.md).
 
 Everything project-specific (title, repository, branch, where the notebooks are) is read from pyproject.toml, so it is
 configured once. The pages themselves are made from nbs/ by the `course_site` extension in _ext/.

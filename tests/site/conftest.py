@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: the website built by the README's command, served on 127.0.0.1, and a real
+"""Fixtures for the browser tests: the website built by CONTRIBUTING's command, served on 127.0.0.1, and a real
 headless Chromium driven by Playwright. Run them with `tools/course docs-test` (they need the docs extra)."""
 import contextlib, functools, http.server, json, os, re, socket, subprocess, threading, time, urllib.request
 from dataclasses import dataclass
@@ -72,7 +72,7 @@ class Build:
     seconds: float
 
 def build_site(cwd:Path, out:Path) -> subprocess.CompletedProcess:
-    "The README's docs command, offline."
+    "CONTRIBUTING's docs command, offline."
     return subprocess.run([str(cwd / "tools/course"), "docs", str(out)], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **NO_NET, "no_proxy": "", "NO_PROXY": ""}, timeout=900)
 

@@ -1,4 +1,4 @@
-"""The course website, built offline by the README's command (`tools/course docs`) and opened in a real headless
+"""The course website, built offline by CONTRIBUTING's command (`tools/course docs`) and opened in a real headless
 Chromium: every page loads cleanly, chapters show their plots and launch links, links resolve, search works."""
 import collections, html.parser, json, re, shutil, struct, urllib.error, urllib.parse, urllib.request
 from pathlib import Path
