@@ -225,6 +225,49 @@ code("""
 assert torch.allclose(theirs, ours, atol=1e-6) and torch.allclose(h_theirs[0], h_ours, atol=1e-6)
 """),
 md("""
+To train it on Human Numbers we cut the text into 64 streams, one per row of a batch, and feed each stream 16 words at a time, so that each batch continues the one before, row by row. Then the hidden state at the end of a batch is exactly the state the next batch should start from: the model can carry what it read across batches. The gradient, though, must not flow back through every batch since the start — the computation would grow without end — so the state is **detached** after each batch: kept as numbers, cut from the graph. That is **truncated backpropagation through time**: gradients through 16 steps, memory across all of them.
+"""),
+code("""
+#| export
+def lm_streams(ids:torch.Tensor, bs:int, sl:int) -> list:
+    "(input, target) batches of `bs` parallel streams of `sl` tokens: each batch continues the previous one, row by row."
+    n = (len(ids) - 1) // (bs * sl) * (bs * sl)
+    x, y = ids[:n].view(bs, -1), ids[1:n + 1].view(bs, -1)
+    return [(x[:, i:i + sl], y[:, i:i + sl]) for i in range(0, x.shape[1], sl)]
+
+class NumbersLM(nn.Module):
+    "Embedding, a recurrent layer (`nn.RNN` or `nn.LSTM`) and a linear layer; `keep`: the hidden state carries over from batch to batch, detached."
+    def __init__(self, V:int, rnn=nn.RNN, n_hid:int=64, n_layers:int=1, keep:bool=True):
+        super().__init__()
+        self.emb, self.rnn, self.out = nn.Embedding(V, n_hid), rnn(n_hid, n_hid, n_layers, batch_first=True), nn.Linear(n_hid, V)
+        self.keep, self.state = keep, None
+    def reset(self): self.state = None
+    def forward(self, x):
+        h, state = self.rnn(self.emb(x), self.state if self.keep else None)
+        self.state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+        return self.out(h)
+
+def fit_numbers(model, train:list, valid:list, epochs:int=15, lr:float=1e-2, seed:int=0) -> float:
+    "Adam with one-cycle on `train`, the state reset at each epoch's start; next-word accuracy on `valid`."
+    opt = torch.optim.Adam(model.parameters(), lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * len(train))
+    for _ in range(epochs):
+        model.reset(); model.train()
+        for x, y in train:
+            loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    model.reset(); model.eval()
+    with torch.no_grad(): return sum(int((model(x).argmax(-1) == y).sum()) for x, y in valid) / sum(y.numel() for _, y in valid)
+"""),
+code("""
+cut = int(len(num_ids) * 0.8)  # fastbook's split: the first 80% to train, the last numbers to validate
+num_train, num_valid = lm_streams(num_ids[:cut], 64, 16), lm_streams(num_ids[cut:], 64, 16)
+results = {}
+for name, kw in [("RNN, state reset every batch", dict(keep=False)), ("RNN, state kept", {}), ("RNN, 2 layers, state kept", dict(n_layers=2))]:
+    torch.manual_seed(0); results[name] = fit_numbers(NumbersLM(len(vocab), **kw), num_train, num_valid)
+    print(f"{name}: validation accuracy {results[name]:.3f}")
+"""),
+md("""
 ## 4. The LSTM, gate by gate
 
 An LSTM keeps two vectors: the hidden state `h`, which it outputs, and a **cell state** `c`, which it changes only through gates — numbers between 0 and 1 that multiply. The *forget* gate decides how much of `c` to keep, the *input* gate how much of a new candidate to add, and the *output* gate how much of the cell to show as `h`. Keeping `c` is a multiplication by a number near 1 rather than a pass through a squashing function and a weight matrix, so what the cell learned early survives many steps — and so does the gradient flowing back. PyTorch stacks the four gates' weights in one matrix, in the order input, forget, candidate, output:
@@ -251,6 +294,18 @@ print("largest difference from nn.LSTM:", float((theirs - torch.stack(outs, 1)).
 code("""
 #| hide
 assert torch.allclose(theirs, torch.stack(outs, 1), atol=1e-6) and torch.allclose(c1[0], c, atol=1e-6)
+"""),
+md("""
+The same training, with two LSTM layers in place of the RNN's:
+"""),
+code("""
+torch.manual_seed(0); results["LSTM, 2 layers, state kept"] = fit_numbers(NumbersLM(len(vocab), rnn=nn.LSTM, n_layers=2), num_train, num_valid)
+for name, acc in results.items(): print(f"{name:28} {acc:.3f}")
+"""),
+code("""
+#| hide
+r = list(results.values())
+assert r[0] < r[1] < r[2] < r[3] - 0.1, "the prose says each change helps, the LSTM most"
 """),
 md("""
 ## 5. An LSTM on Shakespeare
