@@ -44,6 +44,16 @@ from torch import nn
 import torch.nn.functional as F
 """),
 code("""
+#| export exercises.ch09_generation
+#| hide
+import math
+import torch
+from torch import nn
+import torch.nn.functional as F
+from course_lib.checks import NotYet, exercise
+from course_lib.generation import *
+""", hide=True),
+code("""
 import warnings
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")  # raised inside torch by fastai's import; harmless
 import time
@@ -135,6 +145,9 @@ print(f"uniform: {math.log2(V):.2f} bits per character (perplexity {V})")
 md("""
 The simplest model that learns: count, in the training plays, how often each character follows each other one, and predict from those counts — a **bigram** model. A pair never seen would get probability 0 and an infinite loss, so every count gets a small `k` added first (add-k smoothing); the validation play picks `k`.
 """),
+md("""
+**Exercise** (`09.bigram_bpc`): in `bigram_bpc` below, write the two lines: the add-`k` probabilities, each row of `counts` (the symbol before) turned into a distribution over the symbol after, then the mean of minus the base-2 log of the probability of each pair that occurs in `ids`.
+"""),
 code("""
 #| export
 def bigram_counts(ids:torch.Tensor, V:int) -> torch.Tensor:
@@ -145,9 +158,36 @@ def bigram_counts(ids:torch.Tensor, V:int) -> torch.Tensor:
 
 def bigram_bpc(counts:torch.Tensor, ids:torch.Tensor, k:float=0.1) -> float:
     "Bits per character of the add-`k` bigram model from `counts` on the text `ids`."
-    p = (counts + k) / (counts + k).sum(1, keepdim=True)
-    return float(-torch.log2(p[ids[:-1], ids[1:]]).mean())
+    p = (counts + k) / (counts + k).sum(1, keepdim=True)  # SOLUTION
+    return float(-torch.log2(p[ids[:-1], ids[1:]]).mean())  # SOLUTION
 """),
+code("""
+#| export exercises.ch09_generation
+#| hide
+def _test_bigram_bpc(f):
+    counts = torch.tensor([[0., 2., 1.], [3., 0., 0.], [1., 1., 0.]])
+    ids = torch.tensor([0, 1, 0, 2, 2])
+    p = (counts + 0.5) / (counts + 0.5).sum(1, keepdim=True)
+    want = float(-torch.log2(p[ids[:-1], ids[1:]]).mean())
+    got = f(counts.clone(), ids, 0.5)
+    try: got = float(got)
+    except (TypeError, ValueError): raise NotYet(f"it returned a {type(got).__name__}; expected one number, the bits per character")
+    if not math.isfinite(got): raise NotYet("it gave an infinite (or NaN) loss: the pair (2, 2) never occurs in the counts — where does k come in?")
+    if math.isclose(got, want * math.log(2), rel_tol=1e-4): raise NotYet("that is the loss in nats (natural logarithms): bits use log base 2")
+    pc = (counts + 0.5) / (counts + 0.5).sum(0, keepdim=True)
+    if math.isclose(got, float(-torch.log2(pc[ids[:-1], ids[1:]]).mean()), rel_tol=1e-4): raise NotYet("its probabilities sum to 1 down each column: each row (the symbol before) needs a distribution over the symbol after")
+    if math.isclose(got, float(-torch.log2(p[ids[1:], ids[:-1]]).mean()), rel_tol=1e-4): raise NotYet("it looks pairs up the wrong way round: row = the symbol before, column = the one after")
+    if math.isclose(got, want * (len(ids) - 1), rel_tol=1e-4): raise NotYet("it adds the bits up: bits per character is their mean")
+    if not math.isclose(got, want, rel_tol=1e-4): raise NotYet(f"for a 3-symbol table and 5 symbols of text with k = 0.5 it gave {got:.4f}")
+
+exercise("09.bigram_bpc", name="bigram_bpc", test=_test_bigram_bpc, reference=bigram_bpc,
+         hint="turn each row of counts (plus k) into probabilities, look up the probability of each pair that occurs, and average minus their log in base 2",
+         wrong=[lambda c, i, k=0.1: float(-torch.log((c + k) / (c + k).sum(1, keepdim=True))[i[:-1], i[1:]].mean()),
+                lambda c, i, k=0.1: float(-torch.log2((c + k) / (c + k).sum(0, keepdim=True))[i[:-1], i[1:]].mean()),
+                lambda c, i, k=0.1: float(-torch.log2(c / c.sum(1, keepdim=True))[i[:-1], i[1:]].mean()),
+                lambda c, i, k=0.1: float(-torch.log2((c + k) / (c + k).sum(1, keepdim=True))[i[:-1], i[1:]].sum())])
+""", hide=True),
+code('check("09.bigram_bpc")'),
 code("""
 counts = bigram_counts(train_ids, V)
 for k in (0.01, 0.1, 1.0): print(f"k = {k}: validation {bigram_bpc(counts, valid_ids, k):.3f} bpc")
@@ -272,6 +312,9 @@ md("""
 
 An LSTM keeps two vectors: the hidden state `h`, which it outputs, and a **cell state** `c`, which it changes only through gates — numbers between 0 and 1 that multiply. The *forget* gate decides how much of `c` to keep, the *input* gate how much of a new candidate to add, and the *output* gate how much of the cell to show as `h`. Keeping `c` is a multiplication by a number near 1 rather than a pass through a squashing function and a weight matrix, so what the cell learned early survives many steps — and so does the gradient flowing back. PyTorch stacks the four gates' weights in one matrix, in the order input, forget, candidate, output:
 """),
+md("""
+**Exercise** (`09.lstm_cell`): in `lstm_cell` below, write the line that makes the new cell state: keep the old one as much as the forget gate says, and add the candidate `tanh(g)` as much as the input gate says.
+"""),
 code("""
 #| export
 def lstm_cell(x, h, c, W_ih, W_hh, b_ih, b_hh) -> tuple:
@@ -280,6 +323,44 @@ def lstm_cell(x, h, c, W_ih, W_hh, b_ih, b_hh) -> tuple:
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # SOLUTION
     return torch.sigmoid(o) * torch.tanh(c), c
 """),
+code("""
+#| export exercises.ch09_generation
+#| hide
+def _lstm_variant(cell):
+    "An LSTM step that makes the cell state with `cell(i, f, g, c)` (the gates before their sigmoids)."
+    def step(x, h, c, W_ih, W_hh, b_ih, b_hh):
+        i, f, g, o = (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(4, 1)
+        c = cell(i, f, g, c)
+        return torch.sigmoid(o) * torch.tanh(c), c
+    return step
+
+def _test_lstm_cell(f):
+    torch.manual_seed(1)
+    ref = nn.LSTMCell(5, 7)
+    with torch.no_grad(): ref.bias_ih[7:14] += 2.  # a forget gate that keeps most of the cell: the slips then differ clearly
+    x, h, c = torch.randn(4, 5), torch.randn(4, 7), torch.randn(4, 7)
+    want_h, want_c = ref(x, (h, c))
+    got = f(x, h, c, ref.weight_ih, ref.weight_hh, ref.bias_ih, ref.bias_hh)
+    if not isinstance(got, tuple) or len(got) != 2: raise NotYet("it should return the new hidden state and the new cell state, as a pair")
+    gh, gc = got
+    if tuple(gc.shape) != (4, 7): raise NotYet(f"for a batch of 4 and 7 units its cell state has shape {tuple(gc.shape)}; expected (4, 7)")
+    if torch.allclose(gc, want_c, atol=1e-5) and torch.allclose(gh, want_h, atol=1e-5): return
+    for name, wrong in _lstm_slips.items():
+        if torch.allclose(gc, wrong(x, h, c, ref.weight_ih, ref.weight_hh, ref.bias_ih, ref.bias_hh)[1], atol=1e-5): raise NotYet(name)
+    raise NotYet("its cell state differs from nn.LSTMCell's with the same weights")
+
+_lstm_slips = {
+    "it swaps the gates: the forget gate (the second chunk) multiplies the old cell, the input gate (the first) the candidate": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * c + torch.sigmoid(f) * torch.tanh(g)),
+    "a gate is a number between 0 and 1: pass f and i through a sigmoid before they multiply": _lstm_variant(lambda i, f, g, c: f * c + i * torch.tanh(g)),
+    "the candidate is squashed by tanh before the input gate scales it": _lstm_variant(lambda i, f, g, c: torch.sigmoid(f) * c + torch.sigmoid(i) * g),
+    "it forgets the old cell entirely: the forget gate scales it, it doesn't replace it": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * torch.tanh(g)),
+}
+
+exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_cell,
+         hint="two products added: a gate times the old cell, another gate times the squashed candidate; which chunk is which gate?",
+         wrong=list(_lstm_slips.values()))
+""", hide=True),
+code('check("09.lstm_cell")'),
 code("""
 torch.manual_seed(0)
 lstm = nn.LSTM(8, 16, batch_first=True)
@@ -392,6 +473,9 @@ md("""
 
 An RNN squeezes everything it has read into one state vector. **Self-attention** lets each position look back at every earlier one directly: each position makes a *query*, every position a *key* and a *value*; the query's dot product with each key, scaled by the square root of their length and turned into weights by softmax, says how much of each value to take. In a language model a position may not look ahead, at the characters it must predict: a **causal mask** sets those scores to minus infinity before the softmax.
 """),
+md("""
+**Exercise** (`09.attention`): in `attention` below, write the line of scores: each query's dot product with every key, divided by the square root of their length.
+"""),
 code("""
 #| export
 def attention(q, k, v, causal:bool=True) -> torch.Tensor:
@@ -402,6 +486,41 @@ def attention(q, k, v, causal:bool=True) -> torch.Tensor:
         scores = scores.masked_fill(torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
     return scores.softmax(-1) @ v
 """),
+code("""
+#| export exercises.ch09_generation
+#| hide
+def _attn(score):
+    def f(q, k, v, causal=True):
+        s = score(q, k)
+        if causal:
+            T = q.shape[-2]; s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+        return s.softmax(-1) @ v
+    return f
+
+_attn_slips = {
+    "it doesn't scale the scores: divide by the square root of the keys' length, or the softmax saturates as the length grows": _attn(lambda q, k: q @ k.transpose(-2, -1)),
+    "it divides by the length itself: the scale is its square root": _attn(lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1]),
+    "it multiplies keys by queries (k @ q^T): the score of query i on key j must sit in row i, column j": _attn(lambda q, k: k @ q.transpose(-2, -1) / math.sqrt(q.shape[-1])),
+}
+
+def _test_attention(f):
+    torch.manual_seed(2)
+    q, k, v = torch.randn(3, 2, 5, 16).unbind(0)  # 2 rows, 5 positions, keys of length 16
+    for causal in (True, False):
+        try: got = f(q, k, v, causal=causal)
+        except RuntimeError as e: raise NotYet(f"it raised {e}: a query (5 × 16) times the keys needs the keys transposed (16 × 5)") from None
+        want = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        if tuple(got.shape) != (2, 5, 16): raise NotYet(f"its output has shape {tuple(got.shape)}; expected (2, 5, 16): one value-mixture per query")
+        if not torch.allclose(got, want, atol=1e-5):
+            for why, wrong in _attn_slips.items():
+                if torch.allclose(got, wrong(q, k, v, causal), atol=1e-5): raise NotYet(why)
+            raise NotYet(f"with causal={causal} it differs from F.scaled_dot_product_attention on the same queries, keys and values")
+
+exercise("09.attention", name="attention", test=_test_attention, reference=attention,
+         hint="a matrix product of the queries with the keys turned on their side, then a division that keeps the scores' size steady as the length grows",
+         wrong=list(_attn_slips.values()))
+""", hide=True),
+code('check("09.attention")'),
 code("""
 torch.manual_seed(0)
 q, k, v = torch.randn(3, 2, 6, 8).unbind(0)
