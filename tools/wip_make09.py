@@ -62,11 +62,13 @@ from course_lib.toolbox import *
 from course_lib.checks import *
 """),
 code("print(environment())"),
+md("""
+Training in this chapter runs on the GPU where there is one, and longer there; on a CPU it takes a few seconds per model. The figures the prose quotes are those of the offline run on a CPU with two threads, stored in this notebook.
+"""),
 code("""
-#| hide
-_n_threads = cpu_threads(2)
-device = "cuda" if torch.cuda.is_available() else "cpu"
-_cpu = device == "cpu"  # the stored outputs, and the figures the prose quotes, are a CPU run's
+gpu = torch.cuda.is_available()
+device = "cuda" if gpu else "cpu"
+print("training on", device, "with the", "GPU's budget (thousands of steps)" if gpu else "CPU's budget (a hundred or so steps per model)")
 """),
 md("""
 ## 1. The plays
@@ -146,7 +148,7 @@ md("""
 The simplest model that learns: count, in the training plays, how often each character follows each other one, and predict from those counts — a **bigram** model. A pair never seen would get probability 0 and an infinite loss, so every count gets a small `k` added first (add-k smoothing); the validation play picks `k`.
 """),
 md("""
-**Exercise** (`09.bigram_bpc`): in `bigram_bpc` below, write the two lines: the add-`k` probabilities, each row of `counts` (the symbol before) turned into a distribution over the symbol after, then the mean of minus the base-2 log of the probability of each pair that occurs in `ids`.
+**Exercise** (`09.bigram_bpc`): in `bigram_bpc` below, the first line turns each row of `counts` (the symbol before), plus `k`, into a distribution over the symbol after. Write the second: the mean, over the pairs of neighbouring symbols in `ids`, of minus the base-2 log of the probability the model gave the second symbol after the first.
 """),
 code("""
 #| export
@@ -158,7 +160,7 @@ def bigram_counts(ids:torch.Tensor, V:int) -> torch.Tensor:
 
 def bigram_bpc(counts:torch.Tensor, ids:torch.Tensor, k:float=0.1) -> float:
     "Bits per character of the add-`k` bigram model from `counts` on the text `ids`."
-    p = (counts + k) / (counts + k).sum(1, keepdim=True)  # SOLUTION
+    p = (counts + k) / (counts + k).sum(1, keepdim=True)  # each row: a distribution over the next symbol
     return float(-torch.log2(p[ids[:-1], ids[1:]]).mean())  # SOLUTION
 """),
 code("""
@@ -196,7 +198,7 @@ print(f"bigram on The Tempest: {bigram_test:.2f} bits per character")
 """),
 code("""
 #| hide
-if _cpu: assert 3.5 < bigram_test < 3.65 and bigram_test < math.log2(V) - 2.5
+if not gpu: assert 3.5 < bigram_test < 3.65 and bigram_test < math.log2(V) - 2.5
 """),
 code("""
 #| export
@@ -248,7 +250,7 @@ def rnn_by_hand(x:torch.Tensor, h:torch.Tensor, W_ih, W_hh, b_ih, b_hh) -> tuple
     "An Elman RNN over `x` (batch, time, features) from hidden state `h` (batch, hidden): every step's state, and the last."
     outs = []
     for t in range(x.shape[1]):
-        h = torch.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)  # SOLUTION
+        h = torch.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
         outs.append(h)
     return torch.stack(outs, 1), h
 """),
@@ -385,8 +387,8 @@ for name, acc in results.items(): print(f"{name:28} {acc:.3f}")
 """),
 code("""
 #| hide
-r = list(results.values())
-assert r[0] < r[1] < r[2] < r[3] - 0.1, "the prose says each change helps, the LSTM most"
+_r = list(results.values())
+assert _r[0] < _r[1] < _r[2] < _r[3] - 0.1, "the prose says each change helps, the LSTM most"
 """),
 md("""
 ## 5. An LSTM on Shakespeare
@@ -433,7 +435,7 @@ def bits_per_char(model, ids, T:int=128, bs:int=64, device="cpu") -> float:
     return total / ys.numel() / math.log(2)
 """),
 code("""
-steps = 100 if _cpu else 3000
+steps = 3000 if gpu else 100
 torch.manual_seed(0); lstm_lm = CharLSTM(V)
 t = time.time(); lstm_losses = train_lm(lstm_lm, train_ids, steps, device=device)
 lstm_test = bits_per_char(lstm_lm, test_ids, device=device)
@@ -441,7 +443,10 @@ print(f"{sum(p.numel() for p in lstm_lm.parameters()):,} parameters, {steps} ste
 """),
 code("""
 #| hide
-if _cpu: assert lstm_test < bigram_test - 0.3, "the prose says the LSTM beats the bigram counts clearly"
+if not gpu: assert lstm_test < bigram_test - 0.3, "the prose says the LSTM beats the bigram counts clearly"
+"""),
+md("""
+**Predict, then run.** The next cell writes 250 characters after `PROSPERO:` twice, at temperature 0.5 and at 1.0. Which of the two will repeat the commonest words ("the", "and") more, and which will invent more words that don't exist? Write your guess down, then run it.
 """),
 md("""
 To write, the model reads a prompt, then repeatedly turns its scores for the next character into probabilities and draws one. Dividing the scores by a **temperature** first sharpens the distribution (below 1) or flattens it (above 1); **top-k** draws only among the k likeliest characters.
@@ -559,11 +564,122 @@ class TinyGPT(nn.Module):
 """),
 code("""
 torch.manual_seed(0); gpt = TinyGPT(V)
-t = time.time(); gpt_losses = train_lm(gpt, train_ids, 150 if _cpu else 3000, T=64, device=device)
+t = time.time(); gpt_losses = train_lm(gpt, train_ids, 3000 if gpu else 150, T=64, device=device)
 gpt_test = bits_per_char(gpt, test_ids, T=64, device=device)
 print(f"{sum(p.numel() for p in gpt.parameters()):,} parameters, in {time.time() - t:.0f} s: The Tempest {gpt_test:.2f} bpc "
       f"(LSTM {lstm_test:.2f}, bigram {bigram_test:.2f}, uniform {math.log2(V):.2f})")
 """),
+md("""
+## Recap
+
+- A **language model** gives, at every position, a probability to each possible next symbol; its loss in base 2 is the **bits per character**. On *The Tempest*, a play none of the models saw: a uniform guess 6.36, counts of which character follows which (a **bigram** model) 3.57, a small LSTM after 100 steps 2.98, a small transformer after 150 steps 3.23.
+- A **recurrent network** is a loop: the same weights update a hidden state from each token. Keeping the state from one batch to the next (text laid out in parallel streams) lets it remember across batches; **detaching** it keeps the gradient to the last few steps (**truncated backpropagation through time**).
+- An **LSTM** adds a cell state changed only through gates, so what it holds survives many steps: on Human Numbers two LSTM layers reached 0.736 next-word accuracy where two RNN layers reached 0.530.
+- **Sampling** turns a model into a writer; **temperature** and **top-k** trade variety for safety.
+- **Self-attention** lets every position look at every earlier one directly (a **causal mask** hides the future); stacked in blocks with MLPs it is a **transformer**, the architecture of chapter 8's pretrained model and of today's large language models.
+"""),
+md("""
+## Apply it: cases the chapter didn't show
+
+The exercises above rebuilt the chapter's pieces. The three below take its ideas to cases it didn't show. Retyping a line from above won't pass them: work them out, then check.
+"""),
+md("""
+**Exercise** (`09.window_mask`): the causal mask lets each position attend to every earlier one. Long texts often use a *sliding window* instead: each position sees only itself and the `w - 1` positions before it. Write `window_mask(T, w)`: a `T × T` boolean tensor, `True` where position `i` (row) may **not** attend to position `j` (column), as `masked_fill` wants it.
+"""),
+code("""
+def window_mask(T:int, w:int) -> torch.Tensor:
+    "True where row i may not attend to column j: j after i, or j more than w - 1 positions before it."
+    i, j = torch.arange(T)[:, None], torch.arange(T)[None]  # SOLUTION
+    return (j > i) | (j <= i - w)  # SOLUTION
+"""),
+code("""
+#| export exercises.ch09_generation
+#| hide
+def _test_window_mask(f):
+    got = f(6, 3)
+    if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor")
+    if tuple(got.shape) != (6, 6): raise NotYet(f"for T = 6 its shape is {tuple(got.shape)}; expected (6, 6)")
+    if got.dtype != torch.bool: raise NotYet(f"its dtype is {got.dtype}: masked_fill wants booleans")
+    i, j = torch.arange(6)[:, None], torch.arange(6)[None]
+    want = (j > i) | (j <= i - 3)
+    if torch.equal(got, ~want): raise NotYet("it is True where a position *may* attend: the mask marks what is hidden")
+    if torch.equal(got, j > i): raise NotYet("that is the causal mask: each position must also not see more than w - 1 positions back")
+    if torch.equal(got, (j > i) | (j < i - 3)): raise NotYet("each position sees w - 1 positions back, plus itself: one too many here")
+    if torch.equal(got, (j > i) | (j <= i - 2)): raise NotYet("each position should see itself and w - 1 before it: one too few here")
+    if not torch.equal(got, want): raise NotYet(f"for T = 6, w = 3 it gave {got.int().tolist()}")
+    if not torch.equal(f(4, 10), torch.ones(4, 4, dtype=torch.bool).triu(1)): raise NotYet("with a window longer than the text it should be the causal mask")
+
+exercise("09.window_mask", name="window_mask", apply=True, test=_test_window_mask,
+         hint="compare each row's index with each column's index (broadcasting a column of positions against a row of them): two conditions, either one hides",
+         wrong=[lambda T, w: torch.ones(T, T, dtype=torch.bool).triu(1),
+                lambda T, w: ~((torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] <= torch.arange(T)[:, None] - w)),
+                lambda T, w: (torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] < torch.arange(T)[:, None] - w)])
+""", hide=True),
+code('check("09.window_mask")'),
+md("""
+**Exercise** (`09.top_p`): top-k keeps a fixed number of candidates. *Nucleus* (top-p) sampling keeps as many as it takes: the smallest set of the likeliest symbols whose probabilities add up to at least `p`. Write `top_p(probs, p)`: from a 1-d tensor of probabilities, the same tensor with every symbol outside that set set to 0 and the rest scaled to add up to 1 again, each at its own position.
+"""),
+code("""
+def top_p(probs:torch.Tensor, p:float) -> torch.Tensor:
+    "`probs` with only the smallest set of likeliest symbols reaching total `p` kept, renormalized."
+    sorted_p, order = probs.sort(descending=True)  # SOLUTION
+    keep = sorted_p.cumsum(0) - sorted_p < p  # SOLUTION
+    out = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])  # SOLUTION
+    return out / out.sum()  # SOLUTION
+"""),
+code("""
+#| export exercises.ch09_generation
+#| hide
+def _test_top_p(f):
+    probs = torch.tensor([0.05, 0.5, 0.1, 0.2, 0.15])
+    got = f(probs.clone(), 0.8)
+    if not isinstance(got, torch.Tensor) or got.shape != probs.shape: raise NotYet("it should return a tensor of the same shape: one probability per symbol")
+    want = torch.tensor([0., 0.5, 0., 0.2, 0.15]) / 0.85
+    if torch.allclose(got, torch.tensor([0., 0.5, 0., 0.2, 0.15])): raise NotYet("the kept probabilities add up to 0.85: scale them to add up to 1")
+    if torch.allclose(got, torch.tensor([0., 0.5, 0., 0.2, 0.]) / 0.7): raise NotYet("it stops before the total reaches p (0.5 + 0.2 = 0.7 < 0.8): keep the symbol that takes it to p or past")
+    if torch.allclose(got, torch.sort(want, descending=True).values): raise NotYet("its probabilities are in sorted order: each must stay at its symbol's position")
+    if not torch.allclose(got, want, atol=1e-6): raise NotYet(f"for {probs.tolist()} and p = 0.8 it gave {got.tolist()}")
+    if not torch.allclose(f(probs.clone(), 1.0), probs / probs.sum(), atol=1e-6): raise NotYet("with p = 1 every symbol should be kept")
+    one = f(probs.clone(), 0.3)
+    if not torch.allclose(one, torch.tensor([0., 1., 0., 0., 0.])): raise NotYet("with p = 0.3 the likeliest symbol alone (0.5) reaches it: only it is kept")
+
+def _top_p_strict(probs, p):
+    s, o = probs.sort(descending=True); keep = s.cumsum(0) < p
+    out = torch.zeros_like(probs).scatter(0, o[keep], s[keep]); return out / out.sum()
+exercise("09.top_p", name="top_p", apply=True, test=_test_top_p,
+         hint="sort the probabilities from the largest, add them up as you go, and keep each symbol whose running total *before* it was still short of p",
+         wrong=[_top_p_strict,
+                lambda probs, p: torch.where(probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p, probs.sort(descending=True).values, 0.),
+                lambda probs, p: torch.zeros_like(probs).scatter(0, probs.sort(descending=True).indices[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p], probs.sort(descending=True).values[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p])])
+""", hide=True),
+code('check("09.top_p")'),
+md("""
+**Exercise** (`09.trigram_counts`): the bigram model remembers one character. Write `trigram_counts(ids, V)`, the next step: a `V × V × V` tensor whose entry `[a, b, c]` counts how often symbol `c` follows the pair `a, b` in `ids`.
+"""),
+code("""
+def trigram_counts(ids:torch.Tensor, V:int) -> torch.Tensor:
+    "How often symbol c follows the pair (a, b) in `ids`, as a V×V×V tensor."
+    return torch.bincount((ids[:-2] * V + ids[1:-1]) * V + ids[2:], minlength=V ** 3).view(V, V, V).float()  # SOLUTION
+"""),
+code("""
+#| export exercises.ch09_generation
+#| hide
+def _test_trigram_counts(f):
+    ids = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 1])
+    got = f(ids, 3)
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (3, 3, 3): raise NotYet(f"for 3 symbols it should return a 3 × 3 × 3 tensor of counts")
+    want = torch.zeros(3, 3, 3)
+    for a, b, c in zip(ids[:-2].tolist(), ids[1:-1].tolist(), ids[2:].tolist()): want[a, b, c] += 1
+    if torch.equal(got, (want > 0).float()): raise NotYet("each triple counts once however often it occurs: index_put_ needs accumulate=True to add up repeats")
+    if got.sum() == len(ids) - 1: raise NotYet("it counts one triple too many: a text of n symbols has n - 2 triples")
+    if not torch.equal(got.float(), want): raise NotYet(f"for {ids.tolist()} its counts differ: [0, 1, 2] should be 2, [1, 2, 0] 2, [2, 0, 1] 2, [0, 1, 1] 1")
+
+exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trigram_counts,
+         hint="section 2's bigram_counts with one more index: three slices of ids, each one position further along",
+         wrong=[lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[1:-1], ids[2:]), torch.ones(len(ids) - 2)),
+                lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[2:], ids[1:-1]), torch.ones(len(ids) - 2), accumulate=True)])
+""", hide=True),
+code('check("09.trigram_counts")'),
 ]
 
 nb = {"cells": cells, "metadata": ch8["metadata"], "nbformat": 4, "nbformat_minor": 5}

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../../nbs/09_generation.ipynb #51028eda
+# %% ../../nbs/09_generation.ipynb #92067b24
 import math
 import torch
 from torch import nn
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ..checks import NotYet, exercise
 from ..generation import *
 
-# %% ../../nbs/09_generation.ipynb #66cf11da
+# %% ../../nbs/09_generation.ipynb #90f4cbde
 def _test_bigram_bpc(f):
     counts = torch.tensor([[0., 2., 1.], [3., 0., 0.], [1., 1., 0.]])
     ids = torch.tensor([0, 1, 0, 2, 2])
@@ -37,7 +37,7 @@ exercise("09.bigram_bpc", name="bigram_bpc", test=_test_bigram_bpc, reference=bi
                 lambda c, i, k=0.1: float(-torch.log2(c / c.sum(1, keepdim=True))[i[:-1], i[1:]].mean()),
                 lambda c, i, k=0.1: float(-torch.log2((c + k) / (c + k).sum(1, keepdim=True))[i[:-1], i[1:]].sum())])
 
-# %% ../../nbs/09_generation.ipynb #13a4a288
+# %% ../../nbs/09_generation.ipynb #29f18329
 def _lstm_variant(cell):
     "An LSTM step that makes the cell state with `cell(i, f, g, c)` (the gates before their sigmoids)."
     def step(x, h, c, W_ih, W_hh, b_ih, b_hh):
@@ -72,7 +72,7 @@ exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_
          hint="two products added: a gate times the old cell, another gate times the squashed candidate; which chunk is which gate?",
          wrong=list(_lstm_slips.values()))
 
-# %% ../../nbs/09_generation.ipynb #fa14c878
+# %% ../../nbs/09_generation.ipynb #fb75f47e
 def _attn(score):
     def f(q, k, v, causal=True):
         s = score(q, k)
@@ -103,3 +103,63 @@ def _test_attention(f):
 exercise("09.attention", name="attention", test=_test_attention, reference=attention,
          hint="a matrix product of the queries with the keys turned on their side, then a division that keeps the scores' size steady as the length grows",
          wrong=list(_attn_slips.values()))
+
+# %% ../../nbs/09_generation.ipynb #a985a863
+def _test_window_mask(f):
+    got = f(6, 3)
+    if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor")
+    if tuple(got.shape) != (6, 6): raise NotYet(f"for T = 6 its shape is {tuple(got.shape)}; expected (6, 6)")
+    if got.dtype != torch.bool: raise NotYet(f"its dtype is {got.dtype}: masked_fill wants booleans")
+    i, j = torch.arange(6)[:, None], torch.arange(6)[None]
+    want = (j > i) | (j <= i - 3)
+    if torch.equal(got, ~want): raise NotYet("it is True where a position *may* attend: the mask marks what is hidden")
+    if torch.equal(got, j > i): raise NotYet("that is the causal mask: each position must also not see more than w - 1 positions back")
+    if torch.equal(got, (j > i) | (j < i - 3)): raise NotYet("each position sees w - 1 positions back, plus itself: one too many here")
+    if torch.equal(got, (j > i) | (j <= i - 2)): raise NotYet("each position should see itself and w - 1 before it: one too few here")
+    if not torch.equal(got, want): raise NotYet(f"for T = 6, w = 3 it gave {got.int().tolist()}")
+    if not torch.equal(f(4, 10), torch.ones(4, 4, dtype=torch.bool).triu(1)): raise NotYet("with a window longer than the text it should be the causal mask")
+
+exercise("09.window_mask", name="window_mask", apply=True, test=_test_window_mask,
+         hint="compare each row's index with each column's index (broadcasting a column of positions against a row of them): two conditions, either one hides",
+         wrong=[lambda T, w: torch.ones(T, T, dtype=torch.bool).triu(1),
+                lambda T, w: ~((torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] <= torch.arange(T)[:, None] - w)),
+                lambda T, w: (torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] < torch.arange(T)[:, None] - w)])
+
+# %% ../../nbs/09_generation.ipynb #bba07f91
+def _test_top_p(f):
+    probs = torch.tensor([0.05, 0.5, 0.1, 0.2, 0.15])
+    got = f(probs.clone(), 0.8)
+    if not isinstance(got, torch.Tensor) or got.shape != probs.shape: raise NotYet("it should return a tensor of the same shape: one probability per symbol")
+    want = torch.tensor([0., 0.5, 0., 0.2, 0.15]) / 0.85
+    if torch.allclose(got, torch.tensor([0., 0.5, 0., 0.2, 0.15])): raise NotYet("the kept probabilities add up to 0.85: scale them to add up to 1")
+    if torch.allclose(got, torch.tensor([0., 0.5, 0., 0.2, 0.]) / 0.7): raise NotYet("it stops before the total reaches p (0.5 + 0.2 = 0.7 < 0.8): keep the symbol that takes it to p or past")
+    if torch.allclose(got, torch.sort(want, descending=True).values): raise NotYet("its probabilities are in sorted order: each must stay at its symbol's position")
+    if not torch.allclose(got, want, atol=1e-6): raise NotYet(f"for {probs.tolist()} and p = 0.8 it gave {got.tolist()}")
+    if not torch.allclose(f(probs.clone(), 1.0), probs / probs.sum(), atol=1e-6): raise NotYet("with p = 1 every symbol should be kept")
+    one = f(probs.clone(), 0.3)
+    if not torch.allclose(one, torch.tensor([0., 1., 0., 0., 0.])): raise NotYet("with p = 0.3 the likeliest symbol alone (0.5) reaches it: only it is kept")
+
+def _top_p_strict(probs, p):
+    s, o = probs.sort(descending=True); keep = s.cumsum(0) < p
+    out = torch.zeros_like(probs).scatter(0, o[keep], s[keep]); return out / out.sum()
+exercise("09.top_p", name="top_p", apply=True, test=_test_top_p,
+         hint="sort the probabilities from the largest, add them up as you go, and keep each symbol whose running total *before* it was still short of p",
+         wrong=[_top_p_strict,
+                lambda probs, p: torch.where(probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p, probs.sort(descending=True).values, 0.),
+                lambda probs, p: torch.zeros_like(probs).scatter(0, probs.sort(descending=True).indices[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p], probs.sort(descending=True).values[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p])])
+
+# %% ../../nbs/09_generation.ipynb #e7d5a70e
+def _test_trigram_counts(f):
+    ids = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 1])
+    got = f(ids, 3)
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (3, 3, 3): raise NotYet(f"for 3 symbols it should return a 3 × 3 × 3 tensor of counts")
+    want = torch.zeros(3, 3, 3)
+    for a, b, c in zip(ids[:-2].tolist(), ids[1:-1].tolist(), ids[2:].tolist()): want[a, b, c] += 1
+    if torch.equal(got, (want > 0).float()): raise NotYet("each triple counts once however often it occurs: index_put_ needs accumulate=True to add up repeats")
+    if got.sum() == len(ids) - 1: raise NotYet("it counts one triple too many: a text of n symbols has n - 2 triples")
+    if not torch.equal(got.float(), want): raise NotYet(f"for {ids.tolist()} its counts differ: [0, 1, 2] should be 2, [1, 2, 0] 2, [2, 0, 1] 2, [0, 1, 1] 1")
+
+exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trigram_counts,
+         hint="section 2's bigram_counts with one more index: three slices of ids, each one position further along",
+         wrong=[lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[1:-1], ids[2:]), torch.ones(len(ids) - 2)),
+                lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[2:], ids[1:-1]), torch.ones(len(ids) - 2), accumulate=True)])
