@@ -50,7 +50,7 @@ import math
 import torch
 from torch import nn
 import torch.nn.functional as F
-from course_lib.checks import NotYet, exercise
+from course_lib.checks import NotYet, exercise, yes_no
 from course_lib.generation import *
 """, hide=True),
 code("""
@@ -352,10 +352,10 @@ def _test_lstm_cell(f):
     raise NotYet("its cell state differs from nn.LSTMCell's with the same weights")
 
 _lstm_slips = {
-    "it swaps the gates: the forget gate (the second chunk) multiplies the old cell, the input gate (the first) the candidate": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * c + torch.sigmoid(f) * torch.tanh(g)),
+    "it swaps the roles of the first two chunks: which one scales the old cell, and which the candidate? (PyTorch's order: input, forget, cell, output)": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * c + torch.sigmoid(f) * torch.tanh(g)),
     "a gate is a number between 0 and 1: pass f and i through a sigmoid before they multiply": _lstm_variant(lambda i, f, g, c: f * c + i * torch.tanh(g)),
     "the candidate is squashed by tanh before the input gate scales it": _lstm_variant(lambda i, f, g, c: torch.sigmoid(f) * c + torch.sigmoid(i) * g),
-    "it forgets the old cell entirely: the forget gate scales it, it doesn't replace it": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * torch.tanh(g)),
+    "it drops the old cell entirely: the new cell keeps a gated share of the old one, then adds to it": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * torch.tanh(g)),
 }
 
 exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_cell,
@@ -570,15 +570,6 @@ print(f"{sum(p.numel() for p in gpt.parameters()):,} parameters, in {time.time()
       f"(LSTM {lstm_test:.2f}, bigram {bigram_test:.2f}, uniform {math.log2(V):.2f})")
 """),
 md("""
-## Recap
-
-- A **language model** gives, at every position, a probability to each possible next symbol; its loss in base 2 is the **bits per character**. On *The Tempest*, a play none of the models saw: a uniform guess 6.36, counts of which character follows which (a **bigram** model) 3.57, a small LSTM after 100 steps 2.98, a small transformer after 150 steps 3.23.
-- A **recurrent network** is a loop: the same weights update a hidden state from each token. Keeping the state from one batch to the next (text laid out in parallel streams) lets it remember across batches; **detaching** it keeps the gradient to the last few steps (**truncated backpropagation through time**).
-- An **LSTM** adds a cell state changed only through gates, so what it holds survives many steps: on Human Numbers two LSTM layers reached 0.736 next-word accuracy where two RNN layers reached 0.530.
-- **Sampling** turns a model into a writer; **temperature** and **top-k** trade variety for safety.
-- **Self-attention** lets every position look at every earlier one directly (a **causal mask** hides the future); stacked in blocks with MLPs it is a **transformer**, the architecture of chapter 8's pretrained model and of today's large language models.
-"""),
-md("""
 ## Apply it: cases the chapter didn't show
 
 The exercises above rebuilt the chapter's pieces. The three below take its ideas to cases it didn't show. Retyping a line from above won't pass them: work them out, then check.
@@ -680,6 +671,74 @@ exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trig
                 lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[2:], ids[1:-1]), torch.ones(len(ids) - 2), accumulate=True)])
 """, hide=True),
 code('check("09.trigram_counts")'),
+md("""
+## Recap
+
+- A **language model** gives, at every position, a probability to each possible next symbol; its loss in base 2 is the **bits per character**. On *The Tempest*, a play none of the models saw: a uniform guess 6.36, counts of which character follows which (a **bigram** model) 3.57, a small LSTM after 100 steps 2.98, a small transformer after 150 steps 3.23.
+- A **recurrent network** is a loop: the same weights update a hidden state from each token. Keeping the state from one batch to the next (text laid out in parallel streams) lets it remember across batches; **detaching** it keeps the gradient to the last few steps (**truncated backpropagation through time**).
+- An **LSTM** adds a cell state changed only through gates, so what it holds survives many steps: on Human Numbers two LSTM layers reached 0.736 next-word accuracy where two RNN layers reached 0.530.
+- **Sampling** turns a model into a writer; **temperature** and **top-k** trade variety for safety.
+- **Self-attention** lets every position look at every earlier one directly (a **causal mask** hides the future); stacked in blocks with MLPs it is a **transformer**, the architecture of chapter 8's pretrained model and of today's large language models.
+
+## Questionnaire
+"""),
+md("""
+**Questionnaire.** Answer each question in the cell under it; `check` says whether you are right without giving the answer away.
+"""),
+code("""
+# 1. How many bits per character does a model score that gives each of 32 symbols the same probability? (a number)
+answer = 5  # SOLUTION
+check("09.q_uniform_bits", answer)
+"""),
+code("""
+# 2. After the hidden state is detached between batches, does the next batch still start from what the model read in the previous one: "yes" or "no"?
+answer = "yes"  # SOLUTION
+check("09.q_detach", answer)
+"""),
+code("""
+# 3. Which gate decides how much of the old cell state an LSTM keeps: "the input gate", "the forget gate" or "the output gate"?
+answer = "the forget gate"  # SOLUTION
+check("09.q_forget", answer)
+"""),
+code("""
+#| export exercises.ch09_generation
+#| hide
+# salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
+exercise("09.q_uniform_bits", number=True, digest='892e5e44f1833017cde8', hint="how many yes/no questions pin down one of 32 equally likely symbols?")
+exercise("09.q_detach", options=yes_no(yes=["it does", "still", "the state is kept", "the values are kept", "kept", "only the gradient stops", "the gradient is cut, not the state"],
+                                       no=["it doesn't", "it does not", "reset", "the state is reset", "starts from zero", "from scratch", "forgotten"]),
+         digest='b8d7ab18239ef9422e3d', why={'34ee4dda1310c6275562': "detach cuts the computation graph: what happens to the numbers themselves?"},
+         hint="what does detach remove from a tensor, and what does it leave?")
+exercise("09.q_forget", options={"the forget gate": ["forget", "forget gate", "f", "the f gate"], "the input gate": ["input", "input gate", "i"], "the output gate": ["output", "output gate", "o"]},
+         digest='8d0a02a94a1691f3e220', why={'973d4946836e3c31185e': "the input gate scales what is added to the cell, not what is kept of it",
+                                             '9cdc9b877b830fb2e947': "the output gate decides how much of the cell becomes the hidden state, not what the cell keeps"},
+         hint="which gate multiplies the old cell state itself?")
+""", hide=True),
+code("""
+#| hide
+from course_lib.grading import try_forms
+# each try_forms call: assert that every right form is accepted, and every wrong one rejected with a message that gives no answer away
+try_forms('09.q_uniform_bits', right=[5, '5', 'five', '5.0', '5 bits', 'exactly 5'], wrong=[32, 6, '1/32', 0.03125, 4, 'thirty-two'])
+try_forms('09.q_detach', right=['yes', 'Yes', 'yes, the state is kept', 'it does', 'yes: only the gradient stops', 'still', 'yes, the values are kept'], wrong=['no', 'No', 'no, it is reset', 'it starts from zero', "it doesn't"])
+try_forms('09.q_forget', right=['the forget gate', 'forget gate', 'forget', 'The forget gate'], wrong=['the input gate', 'input', 'the output gate', 'output gate'])
+""", hide=True),
+md("""
+**Questionnaire, continued** — answer these in your own words (there is no check: compare with the full notebook).
+
+1. What does a language model predict, and why doesn't it need labelled data?
+2. What do bits per character measure, and how do they relate to perplexity?
+3. Why did the bigram model write letters in plausible pairs but no words?
+4. Why are the Human Numbers laid out as 64 parallel streams, and what would go wrong with shuffled windows if the state is kept?
+5. What does detaching the hidden state do, and what would happen without it?
+6. Why can an LSTM carry information over many more steps than a plain RNN?
+7. What do temperature and top-k do to the samples, and why might you want each?
+8. Why divide the attention scores by the square root of their length, and what does the causal mask prevent?
+
+## Your progress
+
+Every `check` you ran was noted in a small file on this computer (never sent anywhere); `progress()` shows, for each chapter, which exercises you have done. On Colab and Kaggle that file goes when the runtime is recycled: run `keep_progress()` once in a session to keep it on your Google Drive (Colab) or in the notebook's saved output (Kaggle).
+"""),
+code("progress()"),
 ]
 
 nb = {"cells": cells, "metadata": ch8["metadata"], "nbformat": 4, "nbformat_minor": 5}

@@ -5,15 +5,15 @@
 # %% auto #0
 __all__ = []
 
-# %% ../../nbs/09_generation.ipynb #92067b24
+# %% ../../nbs/09_generation.ipynb #de851c72
 import math
 import torch
 from torch import nn
 import torch.nn.functional as F
-from ..checks import NotYet, exercise
+from ..checks import NotYet, exercise, yes_no
 from ..generation import *
 
-# %% ../../nbs/09_generation.ipynb #90f4cbde
+# %% ../../nbs/09_generation.ipynb #3d074d98
 def _test_bigram_bpc(f):
     counts = torch.tensor([[0., 2., 1.], [3., 0., 0.], [1., 1., 0.]])
     ids = torch.tensor([0, 1, 0, 2, 2])
@@ -37,7 +37,7 @@ exercise("09.bigram_bpc", name="bigram_bpc", test=_test_bigram_bpc, reference=bi
                 lambda c, i, k=0.1: float(-torch.log2(c / c.sum(1, keepdim=True))[i[:-1], i[1:]].mean()),
                 lambda c, i, k=0.1: float(-torch.log2((c + k) / (c + k).sum(1, keepdim=True))[i[:-1], i[1:]].sum())])
 
-# %% ../../nbs/09_generation.ipynb #29f18329
+# %% ../../nbs/09_generation.ipynb #d2a1f040
 def _lstm_variant(cell):
     "An LSTM step that makes the cell state with `cell(i, f, g, c)` (the gates before their sigmoids)."
     def step(x, h, c, W_ih, W_hh, b_ih, b_hh):
@@ -62,17 +62,17 @@ def _test_lstm_cell(f):
     raise NotYet("its cell state differs from nn.LSTMCell's with the same weights")
 
 _lstm_slips = {
-    "it swaps the gates: the forget gate (the second chunk) multiplies the old cell, the input gate (the first) the candidate": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * c + torch.sigmoid(f) * torch.tanh(g)),
+    "it swaps the roles of the first two chunks: which one scales the old cell, and which the candidate? (PyTorch's order: input, forget, cell, output)": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * c + torch.sigmoid(f) * torch.tanh(g)),
     "a gate is a number between 0 and 1: pass f and i through a sigmoid before they multiply": _lstm_variant(lambda i, f, g, c: f * c + i * torch.tanh(g)),
     "the candidate is squashed by tanh before the input gate scales it": _lstm_variant(lambda i, f, g, c: torch.sigmoid(f) * c + torch.sigmoid(i) * g),
-    "it forgets the old cell entirely: the forget gate scales it, it doesn't replace it": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * torch.tanh(g)),
+    "it drops the old cell entirely: the new cell keeps a gated share of the old one, then adds to it": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * torch.tanh(g)),
 }
 
 exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_cell,
          hint="two products added: a gate times the old cell, another gate times the squashed candidate; which chunk is which gate?",
          wrong=list(_lstm_slips.values()))
 
-# %% ../../nbs/09_generation.ipynb #fb75f47e
+# %% ../../nbs/09_generation.ipynb #f2e0aba1
 def _attn(score):
     def f(q, k, v, causal=True):
         s = score(q, k)
@@ -104,7 +104,7 @@ exercise("09.attention", name="attention", test=_test_attention, reference=atten
          hint="a matrix product of the queries with the keys turned on their side, then a division that keeps the scores' size steady as the length grows",
          wrong=list(_attn_slips.values()))
 
-# %% ../../nbs/09_generation.ipynb #a985a863
+# %% ../../nbs/09_generation.ipynb #bd2f2701
 def _test_window_mask(f):
     got = f(6, 3)
     if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor")
@@ -125,7 +125,7 @@ exercise("09.window_mask", name="window_mask", apply=True, test=_test_window_mas
                 lambda T, w: ~((torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] <= torch.arange(T)[:, None] - w)),
                 lambda T, w: (torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] < torch.arange(T)[:, None] - w)])
 
-# %% ../../nbs/09_generation.ipynb #bba07f91
+# %% ../../nbs/09_generation.ipynb #ae49c70b
 def _test_top_p(f):
     probs = torch.tensor([0.05, 0.5, 0.1, 0.2, 0.15])
     got = f(probs.clone(), 0.8)
@@ -148,7 +148,7 @@ exercise("09.top_p", name="top_p", apply=True, test=_test_top_p,
                 lambda probs, p: torch.where(probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p, probs.sort(descending=True).values, 0.),
                 lambda probs, p: torch.zeros_like(probs).scatter(0, probs.sort(descending=True).indices[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p], probs.sort(descending=True).values[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p])])
 
-# %% ../../nbs/09_generation.ipynb #e7d5a70e
+# %% ../../nbs/09_generation.ipynb #18d59bb7
 def _test_trigram_counts(f):
     ids = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 1])
     got = f(ids, 3)
@@ -163,3 +163,15 @@ exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trig
          hint="section 2's bigram_counts with one more index: three slices of ids, each one position further along",
          wrong=[lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[1:-1], ids[2:]), torch.ones(len(ids) - 2)),
                 lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[2:], ids[1:-1]), torch.ones(len(ids) - 2), accumulate=True)])
+
+# %% ../../nbs/09_generation.ipynb #0993c2a4
+# salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
+exercise("09.q_uniform_bits", number=True, digest='892e5e44f1833017cde8', hint="how many yes/no questions pin down one of 32 equally likely symbols?")
+exercise("09.q_detach", options=yes_no(yes=["it does", "still", "the state is kept", "the values are kept", "kept", "only the gradient stops", "the gradient is cut, not the state"],
+                                       no=["it doesn't", "it does not", "reset", "the state is reset", "starts from zero", "from scratch", "forgotten"]),
+         digest='b8d7ab18239ef9422e3d', why={'34ee4dda1310c6275562': "detach cuts the computation graph: what happens to the numbers themselves?"},
+         hint="what does detach remove from a tensor, and what does it leave?")
+exercise("09.q_forget", options={"the forget gate": ["forget", "forget gate", "f", "the f gate"], "the input gate": ["input", "input gate", "i"], "the output gate": ["output", "output gate", "o"]},
+         digest='8d0a02a94a1691f3e220', why={'973d4946836e3c31185e': "the input gate scales what is added to the cell, not what is kept of it",
+                                             '9cdc9b877b830fb2e947': "the output gate decides how much of the cell becomes the hidden state, not what the cell keeps"},
+         hint="which gate multiplies the old cell state itself?")
