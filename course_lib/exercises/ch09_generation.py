@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../../nbs/09_generation.ipynb #83a732ba
+# %% ../../nbs/09_generation.ipynb #823bf3af
 import math
 import torch
 from torch import nn
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ..checks import NotYet, exercise, yes_no
 from ..generation import *
 
-# %% ../../nbs/09_generation.ipynb #8f6e94d2
+# %% ../../nbs/09_generation.ipynb #63e2aae0
 def _test_bigram_bpc(f):
     counts = torch.tensor([[0., 2., 1.], [3., 0., 0.], [1., 1., 0.]])
     ids = torch.tensor([0, 1, 0, 2, 2])
@@ -37,7 +37,7 @@ exercise("09.bigram_bpc", name="bigram_bpc", test=_test_bigram_bpc, reference=bi
                 lambda c, i, k=0.1: float(-torch.log2(c / c.sum(1, keepdim=True))[i[:-1], i[1:]].mean()),
                 lambda c, i, k=0.1: float(-torch.log2((c + k) / (c + k).sum(1, keepdim=True))[i[:-1], i[1:]].sum())])
 
-# %% ../../nbs/09_generation.ipynb #4f1596ad
+# %% ../../nbs/09_generation.ipynb #26507a12
 def _lstm_variant(cell):
     "An LSTM step that makes the cell state with `cell(i, f, g, c)` (the gates before their sigmoids)."
     def step(x, h, c, W_ih, W_hh, b_ih, b_hh):
@@ -72,7 +72,7 @@ exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_
          hint="two products added: a gate times the old cell, another gate times the squashed candidate; which chunk is which gate?",
          wrong=list(_lstm_slips.values()))
 
-# %% ../../nbs/09_generation.ipynb #a8d07088
+# %% ../../nbs/09_generation.ipynb #d1a1561d
 def _attn(score):
     def f(q, k, v, causal=True):
         s = score(q, k)
@@ -104,7 +104,7 @@ exercise("09.attention", name="attention", test=_test_attention, reference=atten
          hint="a matrix product of the queries with the keys turned on their side, then a division that keeps the scores' size steady as the length grows",
          wrong=list(_attn_slips.values()))
 
-# %% ../../nbs/09_generation.ipynb #ab576924
+# %% ../../nbs/09_generation.ipynb #678576ee
 def _test_window_mask(f):
     got = f(6, 3)
     if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor")
@@ -125,7 +125,7 @@ exercise("09.window_mask", name="window_mask", apply=True, test=_test_window_mas
                 lambda T, w: ~((torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] <= torch.arange(T)[:, None] - w)),
                 lambda T, w: (torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] < torch.arange(T)[:, None] - w)])
 
-# %% ../../nbs/09_generation.ipynb #86561dec
+# %% ../../nbs/09_generation.ipynb #a705665a
 def _test_top_p(f):
     probs = torch.tensor([0.05, 0.5, 0.1, 0.2, 0.15])
     got = f(probs.clone(), 0.8)
@@ -148,7 +148,7 @@ exercise("09.top_p", name="top_p", apply=True, test=_test_top_p,
                 lambda probs, p: torch.where(probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p, probs.sort(descending=True).values, 0.),
                 lambda probs, p: torch.zeros_like(probs).scatter(0, probs.sort(descending=True).indices[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p], probs.sort(descending=True).values[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p])])
 
-# %% ../../nbs/09_generation.ipynb #6a8e1ff9
+# %% ../../nbs/09_generation.ipynb #71e06b8b
 def _test_trigram_counts(f):
     ids = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 1])
     got = f(ids, 3)
@@ -164,7 +164,7 @@ exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trig
          wrong=[lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[1:-1], ids[2:]), torch.ones(len(ids) - 2)),
                 lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[2:], ids[1:-1]), torch.ones(len(ids) - 2), accumulate=True)])
 
-# %% ../../nbs/09_generation.ipynb #50679118
+# %% ../../nbs/09_generation.ipynb #8381996e
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 exercise("09.q_uniform_bits", number=True, digest='892e5e44f1833017cde8', hint="how many yes/no questions pin down one of 32 equally likely symbols?")
 exercise("09.q_detach", options=yes_no(yes=["it does", "still", "the state is kept", "the values are kept", "kept", "only the gradient stops", "the gradient is cut, not the state"],
