@@ -108,3 +108,16 @@ def test_generate_repeats_with_a_seed_and_temperature_sharpens():
     cold = G.generate(Fixed(), "a", 400, stoi, itos, temperature=0.25, seed=1)
     assert 0.65 < a.count("a") / len(a) < 0.85 and cold.count("a") / len(cold) > 0.97
     assert set(G.generate(Fixed(), "a", 50, stoi, itos, top_k=1, seed=2)) == {"a"}
+
+def test_generate_rereads_a_transformers_window():
+    "A model without a recurrent state (a transformer) is given its last `T` symbols again at every step, not one alone."
+    itos = list("ab"); stoi = {c: i for i, c in enumerate(itos)}
+    class FirstOfWindow(nn.Module):  # predicts the first symbol of what it is shown, for every position
+        T = 3
+        def forward(self, x, state=None):
+            assert x.shape[1] <= self.T, "it was shown more than its window"
+            return F.one_hot(x[:, :1], 2).float().expand(-1, x.shape[1], -1) * 10, None
+    got = G.generate(FirstOfWindow(), "abb", 6, stoi, itos, top_k=1)
+    want = "abb"
+    for _ in range(6): want += want[-3:][0]
+    assert got == want, (got, want)

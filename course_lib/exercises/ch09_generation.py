@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../../nbs/09_generation.ipynb #823bf3af
+# %% ../../nbs/09_generation.ipynb #5b2e775f
 import math
 import torch
 from torch import nn
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ..checks import NotYet, exercise, yes_no
 from ..generation import *
 
-# %% ../../nbs/09_generation.ipynb #63e2aae0
+# %% ../../nbs/09_generation.ipynb #e56e961d
 def _test_bigram_bpc(f):
     counts = torch.tensor([[0., 2., 1.], [3., 0., 0.], [1., 1., 0.]])
     ids = torch.tensor([0, 1, 0, 2, 2])
@@ -37,7 +37,7 @@ exercise("09.bigram_bpc", name="bigram_bpc", test=_test_bigram_bpc, reference=bi
                 lambda c, i, k=0.1: float(-torch.log2(c / c.sum(1, keepdim=True))[i[:-1], i[1:]].mean()),
                 lambda c, i, k=0.1: float(-torch.log2((c + k) / (c + k).sum(1, keepdim=True))[i[:-1], i[1:]].sum())])
 
-# %% ../../nbs/09_generation.ipynb #26507a12
+# %% ../../nbs/09_generation.ipynb #c53a9abf
 def _lstm_variant(cell):
     "An LSTM step that makes the cell state with `cell(i, f, g, c)` (the gates before their sigmoids)."
     def step(x, h, c, W_ih, W_hh, b_ih, b_hh):
@@ -72,7 +72,7 @@ exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_
          hint="two products added: a gate times the old cell, another gate times the squashed candidate; which chunk is which gate?",
          wrong=list(_lstm_slips.values()))
 
-# %% ../../nbs/09_generation.ipynb #d1a1561d
+# %% ../../nbs/09_generation.ipynb #cc6ebd62
 def _attn(score):
     def f(q, k, v, causal=True):
         s = score(q, k)
@@ -90,21 +90,24 @@ _attn_slips = {
 def _test_attention(f):
     torch.manual_seed(2)
     q, k, v = torch.randn(3, 2, 5, 16).unbind(0)  # 2 rows, 5 positions, keys of length 16
-    for causal in (True, False):
+    cases = [(q, k, v, c) for c in (True, False)]
+    q4, k4 = torch.randn(2, 2, 3, 7, 32).unbind(0)  # 2 rows, 3 heads, 7 positions, keys of length 32, as in Block
+    cases.append((q4, k4, torch.randn(2, 3, 7, 8), True))  # values of another length than the keys
+    for q, k, v, causal in cases:
         try: got = f(q, k, v, causal=causal)
         except RuntimeError as e: raise NotYet(f"it raised {e}: a query (5 × 16) times the keys needs the keys transposed (16 × 5)") from None
         want = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-        if tuple(got.shape) != (2, 5, 16): raise NotYet(f"its output has shape {tuple(got.shape)}; expected (2, 5, 16): one value-mixture per query")
+        if got.shape != q.shape[:-1] + v.shape[-1:]: raise NotYet(f"for queries of shape {tuple(q.shape)} and values of shape {tuple(v.shape)} its output has shape {tuple(got.shape)}: one mixture of values per query")
         if not torch.allclose(got, want, atol=1e-5):
             for why, wrong in _attn_slips.items():
                 if torch.allclose(got, wrong(q, k, v, causal), atol=1e-5): raise NotYet(why)
-            raise NotYet(f"with causal={causal} it differs from F.scaled_dot_product_attention on the same queries, keys and values")
+            raise NotYet(f"with causal={causal}, queries of shape {tuple(q.shape)} and values of shape {tuple(v.shape)} it differs from F.scaled_dot_product_attention on the same inputs (transpose the keys' last two dimensions, whatever comes before them; scale by the keys' length)")
 
-exercise("09.attention", name="attention", test=_test_attention, reference=attention,
+exercise("09.attention", name="attention", test=_test_attention, reference=attention, builds=("scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"),
          hint="a matrix product of the queries with the keys turned on their side, then a division that keeps the scores' size steady as the length grows",
          wrong=list(_attn_slips.values()))
 
-# %% ../../nbs/09_generation.ipynb #678576ee
+# %% ../../nbs/09_generation.ipynb #9ed0082e
 def _test_window_mask(f):
     got = f(6, 3)
     if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor")
@@ -125,51 +128,54 @@ exercise("09.window_mask", name="window_mask", apply=True, test=_test_window_mas
                 lambda T, w: ~((torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] <= torch.arange(T)[:, None] - w)),
                 lambda T, w: (torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] < torch.arange(T)[:, None] - w)])
 
-# %% ../../nbs/09_generation.ipynb #a705665a
+# %% ../../nbs/09_generation.ipynb #4fd46a7c
 def _test_top_p(f):
     probs = torch.tensor([0.05, 0.5, 0.1, 0.2, 0.15])
     got = f(probs.clone(), 0.8)
     if not isinstance(got, torch.Tensor) or got.shape != probs.shape: raise NotYet("it should return a tensor of the same shape: one probability per symbol")
+    got = got.float()
     want = torch.tensor([0., 0.5, 0., 0.2, 0.15]) / 0.85
     if torch.allclose(got, torch.tensor([0., 0.5, 0., 0.2, 0.15])): raise NotYet("the kept probabilities add up to 0.85: scale them to add up to 1")
     if torch.allclose(got, torch.tensor([0., 0.5, 0., 0.2, 0.]) / 0.7): raise NotYet("it stops before the total reaches p (0.5 + 0.2 = 0.7 < 0.8): keep the symbol that takes it to p or past")
     if torch.allclose(got, torch.sort(want, descending=True).values): raise NotYet("its probabilities are in sorted order: each must stay at its symbol's position")
     if not torch.allclose(got, want, atol=1e-6): raise NotYet(f"for {probs.tolist()} and p = 0.8 it gave {got.tolist()}")
     if not torch.allclose(f(probs.clone(), 1.0), probs / probs.sum(), atol=1e-6): raise NotYet("with p = 1 every symbol should be kept")
-    one = f(probs.clone(), 0.3)
+    tied = f(torch.tensor([0.4, 0.3, 0.3]), 0.5).float()
+    if (tied > 0).sum() != 2 or tied[0] == 0: raise NotYet(f"for [0.4, 0.3, 0.3] and p = 0.5 it kept {tied.tolist()}: 0.4 and one 0.3 reach 0.5, so the smallest set has two symbols, even when two are tied")
+    one = f(probs.clone(), 0.3).float()
     if not torch.allclose(one, torch.tensor([0., 1., 0., 0., 0.])): raise NotYet("with p = 0.3 the likeliest symbol alone (0.5) reaches it: only it is kept")
 
 def _top_p_strict(probs, p):
     s, o = probs.sort(descending=True); keep = s.cumsum(0) < p
     out = torch.zeros_like(probs).scatter(0, o[keep], s[keep]); return out / out.sum()
 exercise("09.top_p", name="top_p", apply=True, test=_test_top_p,
-         hint="sort the probabilities from the largest, add them up as you go, and keep each symbol whose running total *before* it was still short of p",
+         hint="order the symbols from the likeliest; which of them are needed before the total first reaches p? Then put what is kept back where it came from",
          wrong=[_top_p_strict,
                 lambda probs, p: torch.where(probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p, probs.sort(descending=True).values, 0.),
                 lambda probs, p: torch.zeros_like(probs).scatter(0, probs.sort(descending=True).indices[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p], probs.sort(descending=True).values[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p])])
 
-# %% ../../nbs/09_generation.ipynb #71e06b8b
+# %% ../../nbs/09_generation.ipynb #d57e2c4f
 def _test_trigram_counts(f):
     ids = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 1])
     got = f(ids, 3)
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != (3, 3, 3): raise NotYet(f"for 3 symbols it should return a 3 × 3 × 3 tensor of counts")
     want = torch.zeros(3, 3, 3)
     for a, b, c in zip(ids[:-2].tolist(), ids[1:-1].tolist(), ids[2:].tolist()): want[a, b, c] += 1
-    if torch.equal(got, (want > 0).float()): raise NotYet("each triple counts once however often it occurs: index_put_ needs accumulate=True to add up repeats")
+    if torch.equal(got.float(), (want > 0).float()): raise NotYet("each triple counts once however often it occurs: a triple seen twice must count 2")
     if got.sum() == len(ids) - 1: raise NotYet("it counts one triple too many: a text of n symbols has n - 2 triples")
-    if not torch.equal(got.float(), want): raise NotYet(f"for {ids.tolist()} its counts differ: [0, 1, 2] should be 2, [1, 2, 0] 2, [2, 0, 1] 2, [0, 1, 1] 1")
+    if not torch.equal(got.float(), want): raise NotYet(f"for {ids.tolist()} its counts differ from the triples in the text: {int(got.sum())} counted in all, {int(want.sum())} triples there")
 
 exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trigram_counts,
-         hint="section 2's bigram_counts with one more index: three slices of ids, each one position further along",
+         hint="a triple is three neighbouring symbols: three views of ids, each starting one position further along, and a count that adds up repeats",
          wrong=[lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[1:-1], ids[2:]), torch.ones(len(ids) - 2)),
                 lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[2:], ids[1:-1]), torch.ones(len(ids) - 2), accumulate=True)])
 
-# %% ../../nbs/09_generation.ipynb #8381996e
+# %% ../../nbs/09_generation.ipynb #656f126c
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 exercise("09.q_uniform_bits", number=True, digest='892e5e44f1833017cde8', hint="how many yes/no questions pin down one of 32 equally likely symbols?")
-exercise("09.q_detach", options=yes_no(yes=["it does", "still", "the state is kept", "the values are kept", "kept", "only the gradient stops", "the gradient is cut, not the state"],
-                                       no=["it doesn't", "it does not", "reset", "the state is reset", "starts from zero", "from scratch", "forgotten"]),
-         digest='b8d7ab18239ef9422e3d', why={'34ee4dda1310c6275562': "detach cuts the computation graph: what happens to the numbers themselves?"},
+exercise("09.q_detach_values", options=yes_no(yes=["it does", "changes them", "reset", "zeroed", "set to zero", "it resets them", "they are lost"],
+                                              no=["it doesn't", "it does not", "unchanged", "the same numbers", "same values", "only the graph", "only the gradient", "the values stay", "they stay the same", "keeps the values"]),
+         digest='fd6ac9ae22294f896337', why={'d33dd17045f3db3c8e8e': "detach cuts the tensor off from the graph that made it: what happens to the numbers themselves?"},
          hint="what does detach remove from a tensor, and what does it leave?")
 exercise("09.q_forget", options={"the forget gate": ["forget", "forget gate", "f", "the f gate"], "the input gate": ["input", "input gate", "i"], "the output gate": ["output", "output gate", "o"]},
          digest='8d0a02a94a1691f3e220', why={'973d4946836e3c31185e': "the input gate scales what is added to the cell, not what is kept of it",
