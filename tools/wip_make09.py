@@ -141,6 +141,8 @@ train_ids, valid_ids, test_ids = map(encode, (train_text, valid_text, test_text)
 print(f"training {len(train_ids):,} characters, validation {len(valid_ids):,}, test {len(test_ids):,}; {V} symbols")
 """),
 md("""
+<a id="q-lm-measure"></a>
+
 ## 2. The measure: bits per character
 
 A language model gives, at each position, a probability to every symbol. Its loss is the cross-entropy chapter 4 built from scratch: minus the log of the probability it gave to the symbol that came. Measured with base-2 logarithms and averaged over a text, it is the **bits per character** (bpc): how many yes/no questions, on average, the model still needs to pin down each next character. Perplexity is the same number as 2 to its power: "as unsure as a fair choice among that many". Lower is better.
@@ -306,6 +308,11 @@ def fit_numbers(model, train:list, valid:list, epochs:int=15, lr:float=1e-2, see
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     model.reset(); model.eval()
     with torch.no_grad(): return sum(int((model(x).argmax(-1) == y).sum()) for x, y in valid) / sum(y.numel() for _, y in valid)
+"""),
+md("""
+<a id="q-lm-state"></a>
+
+Four recurrent networks on the same streams, 15 epochs each: the state reset at every batch, kept, a second layer, and a second layer with twice the units:
 """),
 code("""
 cut = int(len(num_ids) * 0.8)  # fastbook's split: the first 80% to train, the last numbers to validate
@@ -498,6 +505,8 @@ def generate(model, prompt:str, n:int, stoi:dict, itos:list, temperature:float=1
     return prompt + "".join(itos[i] for i in ids[0, len(prompt):].tolist())
 """),
 md("""
+<a id="q-lm-sampling"></a>
+
 **Predict, then run.** The next cell writes 250 characters after `PROSPERO:` twice, at temperature 0.5 and at 1.0. Which of the two will repeat the commonest words ("the", "and") more, and which will invent more words that don't exist? Write your guess down, then run it.
 """),
 code("""
@@ -599,6 +608,11 @@ class TinyGPT(nn.Module):
     def forward(self, x, state=None):
         x = self.tok(x) + self.pos(torch.arange(x.shape[1], device=x.device))
         return self.out(self.ln(self.blocks(x))), None
+"""),
+md("""
+<a id="q-lm-transformer"></a>
+
+The transformer trains exactly as the LSTM did: the same data, windows of 64 characters, Adam at 0.01, and on this CPU about the same six seconds, which buys it 150 steps.
 """),
 code("""
 torch.manual_seed(0); gpt = TinyGPT(V, T=64)
@@ -745,7 +759,7 @@ md("""
 - A **recurrent network** is a loop: the same weights update a hidden state from each token. Keeping the state from one batch to the next (text laid out in parallel streams) lets it remember across batches; **detaching** it keeps the gradient to the last few steps (**truncated backpropagation through time**).
 - An **LSTM** adds a cell state changed only through gates, so what it holds survives many steps: on Human Numbers two LSTM layers reached 0.736 next-word accuracy where two RNN layers with as many weights reached 0.618.
 - **Sampling** turns a model into a writer; **temperature** and **top-k** trade variety for safety.
-- **Self-attention** lets every position look at every earlier one directly (a **causal mask** hides the future); stacked in blocks with MLPs it is a **transformer**, the architecture of chapter 8's pretrained model and of today's large language models.
+- **Self-attention** lets every position look at every earlier one directly (a **causal mask** hides the future); stacked in blocks with MLPs it is a **transformer**: chapter 8's pretrained model is one (an encoder, whose attention sees both ways), and today's large language models are causal ones like this chapter's, much larger.
 
 ## Questionnaire
 """),
