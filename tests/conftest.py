@@ -1,6 +1,8 @@
 """Every test run keeps `check`'s progress file (course_lib.checks.progress) in a temporary folder, never in the home
-directory. Under pytest-xdist (the README's command runs two workers) each worker gets its share of the CPU's threads."""
-import os, tempfile
+directory. Under pytest-xdist (the README's command runs two workers) each worker gets its share of the CPU's threads.
+Each notebook's IPython shell is let go when its test ends."""
+import atexit, os, tempfile
+import pytest
 
 def pytest_configure(config):
     os.environ["COURSE_PROGRESS"] = os.path.join(tempfile.mkdtemp(prefix="course_progress_"), "progress.json")
@@ -22,3 +24,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if rank(item) < len(first): item.add_marker(pytest.mark.xdist_group(item.nodeid.split("[", 1)[1].rstrip("]")))
     items.sort(key=rank)  # stable: the rest keep their order
+
+_shells = []  # the notebook shells made during the current test
+
+def pytest_sessionstart(session):
+    "Note each shell nbdev's runner (execnb's `CaptureShell`) makes, so that the test's end can let it go."
+    from execnb.shell import CaptureShell
+    init = CaptureShell.__init__
+    def noted(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        _shells.append(self)
+    CaptureShell.__init__ = noted
+
+@pytest.fixture(autouse=True)
+def _let_shells_go():
+    """IPython registers every shell to run at exit, which keeps each notebook's variables (models, data) alive for the
+    rest of the worker, and made the workers' exit take about ten seconds: unregister each shell and stop its loop."""
+    yield
+    while _shells:
+        sh = _shells.pop()
+        atexit.unregister(sh.atexit_operations)
+        sh.loop.call_soon_threadsafe(sh.loop.stop)
