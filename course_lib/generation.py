@@ -49,7 +49,9 @@ def plays_markdown(wheel) -> dict:
 # %% ../nbs/09_generation.ipynb #17334113
 def play_text(md:str) -> str:
     "A play's Markdown as plain text: each speech as `NAME:` then its lines; headings and stage directions left out."
-    md = re.sub(r"^(#.*|_.*_|\*[^*].*\*)[ ]*$\n?", "", md, flags=re.M)  # headings, stage directions (_…_, or *…* in a few plays)
+    md = re.sub(r"^(#.*|_.*_|_[^_]*_|\*[^*]+\*)[ ]*$\n?", "", md, flags=re.M)  # headings; stage directions in _…_ (or *…*), on one line or several
+    md = re.sub(r"[ ]*_{0,2}\\?\[[^\]\n]*\]_", "", md)  # directions inside a speech: _\[Aside]_
+    md = re.sub(r"\\(.)", r"\1", md)  # Markdown's escapes: \- is -
     md = re.sub(r"^\*\*(.+?)\*\*[ ]*$", lambda m: "\n" + m[1].upper() + ":", md, flags=re.M)  # speakers
     return re.sub(r"\n{2,}", "\n", re.sub(r"[ ]+$", "", md, flags=re.M)).strip().replace("\n\n", "\n") + "\n"
 

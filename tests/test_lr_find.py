@@ -320,7 +320,7 @@ def _tabular_learner(tmp):
     df = df.assign(Log_Price=np.log(df.Sale_Price))
     to = TabularPandas(df, procs=[Categorify, FillMissing, Normalize], cat_names=["Neighborhood", "House_Style"],
                        cont_names=["Gr_Liv_Area", "Lot_Area", "Year_Built"], y_names="Log_Price", splits=(list(range(500)), list(range(500, 600))))
-    return tabular_learner(to.dataloaders(bs=32), layers=[20, 10], loss_func=nn.functional.mse_loss, path=tmp)
+    return tabular_learner(to.dataloaders(bs=32, num_workers=0), layers=[20, 10], loss_func=nn.functional.mse_loss, path=tmp)
 
 def _collab_learner(tmp):
     "Chapter 6's kind: fastai's collab_learner on (user, movie) pairs."
@@ -335,7 +335,7 @@ def _vision_learner(tmp):
     from course_lib.bird import bird_block
     from course_lib.photos import make_standins
     make_standins(tmp / "pics", n=12, size=40, broken=False)
-    learn = vision_learner(bird_block(32).dataloaders(tmp / "pics", bs=8), "tf_efficientnet_lite0", pretrained=False, ps=0., path=tmp)
+    learn = vision_learner(bird_block(32).dataloaders(tmp / "pics", bs=8, num_workers=0), "tf_efficientnet_lite0", pretrained=False, ps=0., path=tmp)
     learn.freeze()  # as a pretrained one comes: the range test trains the new head only
     return learn
 

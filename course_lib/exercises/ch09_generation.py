@@ -69,7 +69,7 @@ _lstm_slips = {
 }
 
 exercise("09.lstm_cell", name="lstm_cell", test=_test_lstm_cell, reference=lstm_cell, builds=("LSTMCell", "LSTM", "_VF", "lstm_cell"),
-         hint="two products added: a gate times the old cell, another gate times the squashed candidate; which chunk is which gate?",
+         hint="re-read what each gate decides, then find its chunk in PyTorch's order; a gate is a sigmoid of its chunk",
          wrong=list(_lstm_slips.values()))
 
 # %% ../../nbs/09_generation.ipynb #bd1348f8
@@ -82,17 +82,17 @@ def _attn(score):
     return f
 
 _attn_slips = {
-    "it doesn't scale the scores: divide by the square root of the keys' length, or the softmax saturates as the length grows": _attn(lambda q, k: q @ k.transpose(-2, -1)),
-    "it divides by the length itself: the scale is its square root": _attn(lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1]),
+    "it doesn't scale the scores: divide by the square root of the keys' dimension (their last axis), or the softmax saturates as the dimension grows": _attn(lambda q, k: q @ k.transpose(-2, -1)),
+    "it divides by the dimension itself: the scale is its square root": _attn(lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1]),
     "it multiplies keys by queries (k @ q^T): the score of query i on key j must sit in row i, column j": _attn(lambda q, k: k @ q.transpose(-2, -1) / math.sqrt(q.shape[-1])),
 }
 
 def _test_attention(f):
     torch.manual_seed(2)
-    q, k, v = torch.randn(3, 2, 5, 16).unbind(0)  # 2 rows, 5 positions, keys of length 16
+    q, k, v = torch.randn(3, 2, 5, 16).unbind(0)  # 2 rows, 5 positions, keys of dimension 16
     cases = [(q, k, v, c) for c in (True, False)]
-    q4, k4 = torch.randn(2, 2, 3, 7, 32).unbind(0)  # 2 rows, 3 heads, 7 positions, keys of length 32, as in Block
-    cases.append((q4, k4, torch.randn(2, 3, 7, 8), True))  # values of another length than the keys
+    q4, k4 = torch.randn(2, 2, 3, 7, 32).unbind(0)  # 2 rows, 3 heads, 7 positions, keys of dimension 32, as in Block
+    cases.append((q4, k4, torch.randn(2, 3, 7, 8), True))  # values of another dimension than the keys
     for q, k, v, causal in cases:
         try: got = f(q, k, v, causal=causal)
         except RuntimeError as e: raise NotYet(f"for queries of shape {tuple(q.shape)} it raised {e}: transpose the keys' last two dimensions (k.transpose(-2, -1)), whatever dimensions come before them") from None
@@ -101,10 +101,10 @@ def _test_attention(f):
         if not torch.allclose(got, want, atol=1e-5):
             for why, wrong in _attn_slips.items():
                 if torch.allclose(got, wrong(q, k, v, causal), atol=1e-5): raise NotYet(why)
-            raise NotYet(f"with causal={causal}, queries of shape {tuple(q.shape)} and values of shape {tuple(v.shape)} it differs from F.scaled_dot_product_attention on the same inputs (transpose the keys' last two dimensions, whatever comes before them; scale by the keys' length)")
+            raise NotYet(f"with causal={causal}, queries of shape {tuple(q.shape)} and values of shape {tuple(v.shape)} it differs from F.scaled_dot_product_attention on the same inputs (transpose the keys' last two dimensions, whatever comes before them; divide by the square root of the keys' dimension, not of the number of positions)")
 
 exercise("09.attention", name="attention", test=_test_attention, reference=attention, builds=("scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"),
-         hint="a matrix product of the queries with the keys turned on their side, then a division that keeps the scores' size steady as the length grows",
+         hint="a matrix product of the queries with the keys turned on their side, then a division that keeps the scores' spread steady as the keys' dimension grows",
          wrong=list(_attn_slips.values()))
 
 # %% ../../nbs/09_generation.ipynb #f8a162c3
@@ -142,15 +142,20 @@ def _test_top_p(f):
     if not torch.allclose(f(probs.clone(), 1.0), probs / probs.sum(), atol=1e-6): raise NotYet("with p = 1 every symbol should be kept")
     tied = f(torch.tensor([0.4, 0.3, 0.3]), 0.5).float()
     if (tied > 0).sum() != 2 or tied[0] == 0: raise NotYet(f"for [0.4, 0.3, 0.3] and p = 0.5 it kept {tied.tolist()}: 0.4 and one 0.3 reach 0.5, so the smallest set has two symbols, even when two are tied")
+    edge = f(torch.tensor([0.5, 0.25, 0.25]), 0.75).float()  # sums exact in binary: a total equal to p
+    if (edge > 0).sum() != 2: raise NotYet(f"for [0.5, 0.25, 0.25] and p = 0.75 it kept {edge.tolist()}: 0.5 and 0.25 already reach 0.75 (reaching p is enough), so the smallest set has two symbols")
     one = f(probs.clone(), 0.3).float()
     if not torch.allclose(one, torch.tensor([0., 1., 0., 0., 0.])): raise NotYet("with p = 0.3 the likeliest symbol alone (0.5) reaches it: only it is kept")
 
 def _top_p_strict(probs, p):
     s, o = probs.sort(descending=True); keep = s.cumsum(0) < p
     out = torch.zeros_like(probs).scatter(0, o[keep], s[keep]); return out / out.sum()
+def _top_p_past(probs, p):  # keeps going while the total before is p or less: one too many when a total equals p
+    s, o = probs.sort(descending=True); keep = s.cumsum(0) - s <= p
+    out = torch.zeros_like(probs).scatter(0, o[keep], s[keep]); return out / out.sum()
 exercise("09.top_p", name="top_p", apply=True, test=_test_top_p,
          hint="order the symbols from the likeliest; which of them are needed before the total first reaches p? Then put what is kept back where it came from",
-         wrong=[_top_p_strict,
+         wrong=[_top_p_strict, _top_p_past,
                 lambda probs, p: torch.where(probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p, probs.sort(descending=True).values, 0.),
                 lambda probs, p: torch.zeros_like(probs).scatter(0, probs.sort(descending=True).indices[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p], probs.sort(descending=True).values[probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values < p])])
 
@@ -173,7 +178,7 @@ exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trig
 
 # %% ../../nbs/09_generation.ipynb #0babd897
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
-exercise("09.q_uniform_bits", number=True, digest='892e5e44f1833017cde8', hint="how many yes/no questions pin down one of 32 equally likely symbols?")
+exercise("09.q_perplexity", number=True, digest='6697458565b96a6fe43e', hint="bits count yes/no questions: among how many equally likely symbols do three of them pick one?")
 exercise("09.q_detach_values", options=yes_no(yes=["it does", "changes them", "reset", "zeroed", "set to zero", "it resets them", "they are lost"],
                                               no=["it doesn't", "it does not", "unchanged", "the same numbers", "same values", "only the graph", "only the gradient", "the values stay", "they stay the same", "keeps the values"]),
          digest='fd6ac9ae22294f896337', why={'d33dd17045f3db3c8e8e': "detach cuts the tensor off from the graph that made it: what happens to the numbers themselves?"},
