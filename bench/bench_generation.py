@@ -30,7 +30,7 @@ def lstm_by_hand(lstm, x):
 
 if __name__ == "__main__":
     torch.manual_seed(0)
-    lstm, x = nn.LSTM(64, 192, batch_first=True), torch.randn(32, 128, 64)  # the chapter's batch: 32 windows of 128
+    lstm, x = nn.LSTM(64, 192, batch_first=True), torch.randn(32, 128, 64)  # train_lm's default batch (the dropout experiment's): 32 windows of 128
     def fb(f):
         def run():
             lstm.zero_grad(); f().sum().backward()
@@ -53,6 +53,6 @@ if __name__ == "__main__":
 
     itos = [chr(i) for i in range(32, 32 + 82)]; stoi = {c: i for i, c in enumerate(itos)}
     for name, model in (("CharLSTM", CharLSTM(82)), ("TinyGPT", TinyGPT(82))):
-        n = 500 if name == "CharLSTM" else 120  # TinyGPT's window is 128 positions: it can't write past it
+        n = 500 if name == "CharLSTM" else 120  # the transformer rereads its whole window for every character: fewer keep the run short
         s = timed(lambda: generate(model, "A", n, stoi, itos), n=3)
         print(f"generate with {name}: {n / s:,.0f} characters per second")

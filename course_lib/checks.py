@@ -192,7 +192,7 @@ def _fraction_of(t:str) -> float|None:
     return None
 
 def _prepare(text) -> str:
-    "`text` lower-cased, in one spelling: '80,000' and '63_000' without separators, '½' as 1/2, '10⁻²' and 'ten to the power of -2' with ^, '√' for a square root, \"it's\" as 'it is'."
+    "`text` lower-cased, in one spelling: '80,000' and '63_000' without separators, '½' as 1/2, '10⁻²', 'ten to the power of -2', '2 cubed' and 'two to the 3rd' with ^, '√' for a square root, \"it's\" as 'it is'."
     t = " ".join(str(text).lower().replace("×", "x").replace("÷", "/").replace("−", "-").replace("–", " – ").replace("’", "'").replace("**", "^").split()).rstrip(" .!?")  # ".5" keeps its point
     t = re.sub(r"(?<=\d)[, _](?=\d{3}\b)", "", re.sub(r"(?<=\d)_(?=\d)", "", t))  # 80,000, 80 000 and 63_000
     t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)
@@ -200,6 +200,11 @@ def _prepare(text) -> str:
     t = re.sub(r"(\d?)([%s])" % "".join(_vulgar), lambda m: m[1] + ("+" if m[1] else "") + _vulgar[m[2]], t)  # "½", "1½"
     t = re.sub(r"[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+", lambda m: "^" + m[0].translate(_sup), t.replace("⁄", "/"))  # "10⁻²", "2⁵"
     t = re.sub(r"\s*\bto the (?:power (?:of )?)?(?=[-+\d]|minus)", "^", t).replace("^minus ", "^-")  # "10 to the power of -2"
+    t = re.sub(r"\s*\bto the (?:power (?:of )?)?(one|two|three|four|five|six|seven|eight|nine|ten)\b", r"^\1", t)  # "two to the power three"
+    t = re.sub(r"\^(\d+)(?:st|nd|rd|th)(?: power)?\b", r"^\1", t)  # "2 to the 3rd"
+    t = re.sub(r"\s+(squared|cubed)\b", lambda m: "^2" if m[1] == "squared" else "^3", t)  # "2 cubed"
+    t = re.sub(r"\b(one|two|three|four|five|six|seven|eight|nine|ten)\s*(?=\^)|(?<=\^)(one|two|three|four|five|six|seven|eight|nine|ten)\b",
+               lambda m: str(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"].index(m[1] or m[2]) + 1), t)  # "two^three"
     t = re.sub(r"\b(?:the )?(?:square root of|sqrt(?: of)?)\s*", "√", t)  # "√4", "sqrt(2/512)", "the square root of 4"
     t = re.sub(r"\b(it|that|this|there|here|what|which|answer)'s\b", r"\1 is", t)  # "it's 0"
     return re.sub(r"(?:\s*,?\s*(?:or so|or thereabouts|give or take)|(?<=\d)-?ish)$", "", t)  # "50 or so", "50ish": an approximation

@@ -383,7 +383,7 @@ def test_exercises_are_registered_checked_and_reject_wrong_answers(full):
     ("a quarter star", 0.25), ("1920 (64 images × 30 units)", 1920), ("64 × 30 = 1920", 1920), ("they go to zero", 0),
     ("63 thousand", 63000), ("one hundredth", 0.01), ("at iteration 55", 55), ("80 000", 80000), ("one linear layer", 1),
     ("3 + 1", 4), ("512*37 + 37", 18981), ("(512+1)*37", 18981), ("300 - 60", 240), ("193 + 1", 194), ("1/(1+1)", 0.5), ("½", 0.5),
-    ("1½", 1.5), ("√4", 2), ("square root of 4", 2), ("sqrt(2/512)", 0.0625), ("10⁻²", 0.01), ("10 to the power of -2", 0.01),
+    ("1½", 1.5), ("√4", 2), ("square root of 4", 2), ("sqrt(2/512)", 0.0625), ("10⁻²", 0.01), ("10 to the power of -2", 0.01), ("2 cubed", 8), ("two to the power three", 8), ("2 to the 3rd", 8), ("three squared", 9),
     ("it's zero", 0), ("it’s 0", 0), ("50 or so", 50), ("A-Z: 26", 26), ("one per letter, 26", 26), ("26: one per letter", 26),
     ("15 per epoch, 45 in all", 45), ("3 epochs of 15, so 45", 45), ("roughly halves it", 2), ("reduces it by half", 2),
     ("1 1/4", 1.25), ("one and a quarter", 1.25), ("two and a half", 2.5)])

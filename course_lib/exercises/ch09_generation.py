@@ -95,13 +95,13 @@ def _test_attention(f):
     cases.append((q4, k4, torch.randn(2, 3, 7, 8), True))  # values of another dimension than the keys
     for q, k, v, causal in cases:
         try: got = f(q, k, v, causal=causal)
-        except RuntimeError as e: raise NotYet(f"for queries of shape {tuple(q.shape)} it raised {e}: transpose the keys' last two dimensions (k.transpose(-2, -1)), whatever dimensions come before them") from None
+        except RuntimeError as e: raise NotYet(f"for queries of shape {tuple(q.shape)} it raised {e}: the product must work for any dimensions before the last two (rows, heads)") from None
         want = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         if got.shape != q.shape[:-1] + v.shape[-1:]: raise NotYet(f"for queries of shape {tuple(q.shape)} and values of shape {tuple(v.shape)} its output has shape {tuple(got.shape)}: one mixture of values per query")
         if not torch.allclose(got, want, atol=1e-5):
             for why, wrong in _attn_slips.items():
                 if torch.allclose(got, wrong(q, k, v, causal), atol=1e-5): raise NotYet(why)
-            raise NotYet(f"with causal={causal}, queries of shape {tuple(q.shape)} and values of shape {tuple(v.shape)} it differs from F.scaled_dot_product_attention on the same inputs (transpose the keys' last two dimensions, whatever comes before them; divide by the square root of the keys' dimension, not of the number of positions)")
+            raise NotYet(f"with causal={causal}, queries of shape {tuple(q.shape)} and values of shape {tuple(v.shape)} it differs from F.scaled_dot_product_attention on the same inputs: check which of the keys' axes the product runs over, and what the scores are divided by")
 
 exercise("09.attention", name="attention", test=_test_attention, reference=attention, builds=("scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward"),
          hint="a matrix product of the queries with the keys turned on their side, then a division that keeps the scores' spread steady as the keys' dimension grows",
@@ -179,10 +179,11 @@ exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trig
 # %% ../../nbs/09_generation.ipynb #0babd897
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 exercise("09.q_perplexity", number=True, digest='6697458565b96a6fe43e', hint="bits count yes/no questions: among how many equally likely symbols do three of them pick one?")
-exercise("09.q_detach_values", options=yes_no(yes=["it does", "changes them", "reset", "zeroed", "set to zero", "it resets them", "they are lost"],
-                                              no=["it doesn't", "it does not", "unchanged", "the same numbers", "same values", "only the graph", "only the gradient", "the values stay", "they stay the same", "keeps the values"]),
-         digest='fd6ac9ae22294f896337', why={'d33dd17045f3db3c8e8e': "detach cuts the tensor off from the graph that made it: what happens to the numbers themselves?"},
-         hint="what does detach remove from a tensor, and what does it leave?")
+exercise("09.q_detach_values", options={"its graph": ["graph", "the graph", "history", "gradient history", "grad_fn", "autograd", "how it was computed", "the operations that made it", "gradients", "gradient"],
+                                        "its numbers": ["numbers", "values", "the values", "its values", "data", "the numbers"], "both": ["both", "everything", "both of them"]},
+         digest='20254dad1a3f4d81343f', why={'8cb49c55c824974b90d3': "detach leaves the numbers exactly as they were: what does it cut?",
+                                             'e5750cc85d1f9305d93d': "print h before and after: are its numbers any different?"},
+         hint="print a tensor that came out of a layer, then its detach(): which part of what PyTorch prints is gone?")
 exercise("09.q_forget", options={"the forget gate": ["forget", "forget gate", "f", "the f gate"], "the input gate": ["input", "input gate", "i"], "the output gate": ["output", "output gate", "o"]},
          digest='8d0a02a94a1691f3e220', why={'973d4946836e3c31185e': "the input gate scales what is added to the cell, not what is kept of it",
                                              '9cdc9b877b830fb2e947': "the output gate decides how much of the cell becomes the hidden state, not what the cell keeps"},
