@@ -79,11 +79,12 @@ class Exercise:
     sig: int = None  # for a number that is "about" something: compare it rounded to this many significant figures
     apply: bool = False  # an apply-it exercise: the chapter's idea on a case it didn't show, so retyping the chapter can't pass it
     number: bool = False  # a short answer that is a number: read as people write them ("sixty-three thousand", "63k")
-    options: dict = None  # a choice: each option the question lists -> other phrases meaning it (`yes_no()` for yes/no)
+    options: dict = None  # a choice: each option the question lists -> other phrases meaning it (`yes_no()` for yes/no); under the key None, phrases that name none ("the same numbers", asked what changes)
     why: dict = None  # a choice: digest of each wrong option -> why it is wrong, shown when it is chosen
     expect: str = ""  # what kind of short answer is expected, said when one is rejected
     bound: str = None  # a number asked for as a limit: "below" (<, "must stay below what value?"), "at most" (≤), "above" (>) or "at least" (≥); a bound of that kind ("less than 0.125") reads as its number
     builds: tuple = ()  # names of the library's version of what the exercise builds (`cross_entropy`): an answer calling one is told so
+    percent: bool = True  # a number: a percentage ('8%') may mean its number (8) as well as its share (0.08); False where only the share can (a count)
 
 exercises = {}
 _kinds = {"below": "below", "at most": "below", "above": "above", "at least": "above"}  # each kind of bound, and its side: "below" and "above" leave the limit out, "at most" and "at least" take it in
@@ -302,7 +303,7 @@ def _value(t:str) -> list[float]:
     if (m := re.fullmatch(rf"\(?\s*({_num})\s*,\s*({_num})\s*\)?", t) or re.fullmatch(rf"({_num})\s*(?:[a-z]+\s+)?(?:and|by|x)\s+({_num})(?:\s+[a-z]+){{0,2}}", t)) and float(m[1]) == float(m[2]):
         return [float(m[1])]  # a square's side: "(25, 25)", "25 rows and 25 columns"
     t = re.sub(r"^(?:x|times)\s*(?=\d)", "", t)  # "x2": a factor
-    t = re.sub(r"^(?:a single|single|one|an?)\s+(?=[a-z]{2})", "1 ", t)  # "one linear layer", "a single one"
+    if not re.search(r"\d", t): t = re.sub(r"^(?:a single|single|one|an?)\s+(?=[a-z]{2})", "1 ", t)  # "one linear layer", "a single one" (not "a choice among 8")
     t = re.sub(rf"^({'|'.join(k for k in _small if ' ' not in k)})\s+(?=[a-z])", lambda m: f"{_small[m[1]]:g} ", t)  # "two layers"
     if t in _small: return [float(_small[t])]
     if m := re.fullmatch(r"(\d+)\s+(?:and\s+)?(?:(\d+)\s*/\s*([1-9]\d*)|(?:a|one|1)\s+(half|quarter|third))", t):  # a mixed number: "1 1/4", "one and a quarter"
@@ -321,7 +322,7 @@ def _value(t:str) -> list[float]:
     if m := re.fullmatch(rf"({_num})\s*(k|m|b|thousand|million|billion)(?:\s+[a-z ]+)?", t): return [float(m[1]) * _scale[m[2]]]
     if m := re.fullmatch(rf"({_num})(?:st|nd|rd|th)?\s*(?:x|times|fold)?", t): return [float(m[1])]
     if m := re.fullmatch(r"([^,;:=→]*(?:[\d%]|\d(?:st|nd|rd|th|k|x)))\s+[a-z]+(?:\s+[a-z]+){0,4}", t): return numbers_in(m[1])  # a unit after it: "24 doublings", "13 pixels wide", "55 iterations after the drop"
-    if m := re.fullmatch(r"(?:[a-z']+\s+){1,3}(\S*\d\S*)((?:\s+[a-z]+){0,4})", t):  # words before it: "at iteration 55", "they go to 0", "it adds 0.06 to it"
+    if m := re.fullmatch(r"(?:[a-z']+\s+){1,4}(\S*\d\S*)((?:\s+[a-z]+){0,4})", t):  # words before it: "at iteration 55", "they go to 0", "it adds 0.06 to it", "a fair choice among 8 symbols"
         if not _neg & set(t.split()): return _numbers(m[1])
     return []
 
@@ -354,7 +355,7 @@ def _clauses(text) -> list[int]:
 
 def _spans(w:list, options:dict) -> list[tuple]:
     "Where each option's phrases (its name among them) occur in words `w`, as (start, end, option); a phrase inside a longer one of another option is part of that one: 'off the diagonal' holds 'diagonal', 'no change' holds 'no'."
-    spans = [(i, i + len(_words(p)), o) for o, ps in options.items() for p in (o, *ps) for i in _starts(w, p)]
+    spans = [(i, i + len(_words(p)), o) for o, ps in options.items() for p in ((o, *ps) if o is not None else ps) for i in _starts(w, p)]
     return sorted({(i, e, o) for i, e, o in spans if not any(o2 != o and i2 <= i and e <= e2 and e2 - i2 > e - i for i2, e2, o2 in spans)})
 
 def _negation(w:list, cl:list, i:int, e:int, words:set) -> int|None:
@@ -415,7 +416,9 @@ def pick(options:dict, answer):
     hit = {o for i, e, o in said}
     part = {o for i, e, o in said if i and w[i - 1] in ("including", "incl", "even", "plus") or e < len(w) and w[e] in ("included", "too", "also")}
     if hit - part: hit -= part  # "all three, including fastai": fastai is part of the one named
-    if not hit and len(options) == 2 and len(no := {o for *_, o in found}) == 1: return next(o for o in options if o not in no)  # "not the metric": of two, the other
+    hit.discard(None)  # "the same numbers": a phrase that names none of them
+    named = [o for o in options if o is not None]
+    if not hit and len(named) == 2 and len(no := {o for *_, o in found} - {None}) == 1: return next(o for o in named if o not in no)  # "not the metric": of two, the other
     return hit.pop() if len(hit) == 1 else None
 
 def _starts(words:list, phrase:str) -> list[int]:
@@ -605,16 +608,17 @@ def _short_answer(ex:Exercise, answer):
     digests = ex.digest if isinstance(ex.digest, tuple) else (ex.digest,)
     if ex.options:
         opt = pick(ex.options, answer)
-        names = " or ".join(f"“{o}”" for o in ex.options)
+        names = " or ".join(f"“{o}”" for o in ex.options if o is not None)
         if opt is None and isinstance(answer, str) and _unsure.search(answer.lower().replace("’", "'")) and len(_words(_unsure.sub(" ", answer.lower().replace("’", "'")))) < 3:
             raise NotYet(f"{answer!r} doesn't choose yet: say {names} (a guess is fine: check tells you whether it is right)")
         if opt is None: raise NotYet(f"expected one of {names} (in your own words is fine); {answer!r} names {'none of them' if not isinstance(answer, str) or not answer.strip() else 'none, or more than one, of them'}")
         if answer_digest(ex.id, opt) in digests: return
         why = (ex.why or {}).get(answer_digest(ex.id, opt))
         raise NotYet(f"{answer!r} reads as “{opt}”: " + (why or "not this one — re-read the question, then choose again"))
-    forms = answer_forms(answer, ex.sig, ex.bound)
+    read = re.sub(r"(?<=\d)\s*(?:%|percent\b|per cent\b)", "/100", answer, flags=re.I) if not ex.percent and isinstance(answer, str) else answer  # "8%" as 0.08 only
+    forms = answer_forms(read, ex.sig, ex.bound)
     if any(answer_digest(ex.id, f) in digests for f in forms): return
-    got, kind = _reading(answer, ex.bound, near=bool(ex.sig)) if isinstance(answer, str) else ([], "")
+    got, kind = _reading(read, ex.bound, near=bool(ex.sig)) if isinstance(read, str) else ([], "")
     if kind == "range" and ex.sig and (ends := _range(_prepare(answer))) and all(any(answer_digest(ex.id, f) in digests for f in answer_forms(x, ex.sig)) for x in ends):
         return  # "1.9 to 2": every number in it is close enough
     nums = [f for f in forms if isinstance(f, (int, float)) and not isinstance(f, bool)]

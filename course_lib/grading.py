@@ -148,6 +148,23 @@ def _unimport(src:str, yours:dict) -> str:
         return f"# everything but {', '.join(sorted(skip))}: those you write below\n{body}"
     return re.sub(r"^from course_lib\.(\w+) import \*[ \t]*$", spelled, src, flags=re.M)
 
+def _drop_empty_heads(cells:list) -> list:
+    "`cells` without the headings the twin left with nothing under them: a section of prose only ('## Recap') just before the next one."
+    level = lambda l: len(l) - len(l.lstrip("#")) if l.startswith("#") else 0
+    out, nxt = [], ""  # nxt: the first line after the one looked at
+    for c in reversed(cells):
+        lines = c["source"].splitlines() if c["cell_type"] == "markdown" else []
+        if lines and all(map(level, lines)):
+            kept = []
+            for l in reversed(lines):
+                if not 0 < level(nxt) <= level(l): kept.insert(0, l); nxt = l
+            if not kept: continue
+            lines = kept
+            c = {**c, "source": "\n".join(lines)}
+        out.insert(0, c)
+        nxt = (c["source"].splitlines() or [""])[0] if c["cell_type"] == "markdown" else "x"
+    return out
+
 def make_clean(full:dict,  # a full chapter notebook, as read by `read_nb`
                blank:bool=True,  # blank the solutions (False: keep them, as a learner who got everything right)
               ) -> dict:
@@ -169,6 +186,7 @@ def make_clean(full:dict,  # a full chapter notebook, as read by `read_nb`
         src = "\n".join(l for l in src.splitlines() if not (_dir.match(l) and _dir.match(l)[1].rstrip(":") in ("export", "exports", "default_exp")))
         src = blank_source(src) if blank else strip_markers(src)
         cells.append(dict(cell_type="code", id=c["id"], metadata={}, source=src, outputs=[], execution_count=None))
+    cells = _drop_empty_heads(cells)
     yours = _written_first(cells, yours)
     for c in cells:
         if c["cell_type"] == "code": c["source"] = _unimport(c["source"], yours)

@@ -386,7 +386,7 @@ def test_exercises_are_registered_checked_and_reject_wrong_answers(full):
     ("1½", 1.5), ("√4", 2), ("square root of 4", 2), ("sqrt(2/512)", 0.0625), ("10⁻²", 0.01), ("10 to the power of -2", 0.01), ("2 cubed", 8), ("two to the power three", 8), ("2 to the 3rd", 8), ("three squared", 9),
     ("it's zero", 0), ("it’s 0", 0), ("50 or so", 50), ("A-Z: 26", 26), ("one per letter, 26", 26), ("26: one per letter", 26),
     ("15 per epoch, 45 in all", 45), ("3 epochs of 15, so 45", 45), ("roughly halves it", 2), ("reduces it by half", 2),
-    ("1 1/4", 1.25), ("one and a quarter", 1.25), ("two and a half", 2.5)])
+    ("1 1/4", 1.25), ("one and a quarter", 1.25), ("two and a half", 2.5), ("a fair choice among 8 symbols", 8), ("a choice among 8", 8)])
 def test_numbers_read_as_people_write_them(text, want):
     assert want in C.numbers_in(text), (text, C.numbers_in(text))
 
@@ -539,6 +539,20 @@ def test_of_two_options_a_negated_one_means_the_other_and_a_denied_one_is_not_na
     for a in ("neither the loss nor the metric", "not the loss and not the metric"): assert C.pick(opts, a) is None, a
     assert C.pick({**opts, "both": []}, "not the metric") is None  # of three, a negated one doesn't say which
     assert C.pick({"random": [], "latest": []}, "not random") == "latest"
+
+def test_phrases_under_none_name_no_option_and_hold_the_options_inside_them():
+    opts = {"its graph": ["graph", "no graph"], "its numbers": ["numbers"], "both": [], None: ["same numbers", "the numbers stay the same"]}
+    assert C.pick(opts, "same numbers, no graph") == "its graph" and C.pick(opts, "the numbers stay the same; no graph") == "its graph"
+    assert C.pick(opts, "same numbers") is None and C.pick(opts, "its numbers") == "its numbers"
+    assert C.pick({"random": [], "latest": [], None: ["same"]}, "not random") == "latest"  # of two named options, still the other
+
+def test_a_count_reads_a_percentage_as_its_share_only():
+    exercise("99.count", number=True, percent=False, digest=answer_digest("99.count", 8))
+    exercise("99.share", number=True, digest=answer_digest("99.share", 8))
+    try:
+        assert not check("99.count", "8%").ok and not check("99.count", "8 percent").ok and check("99.count", "8").ok
+        assert check("99.share", "8%").ok  # "what percentage": 8% may mean 8
+    finally: [exercises.pop(k) for k in ("99.count", "99.share")]
 
 def test_an_option_said_to_be_included_in_another_is_not_named_apart():
     opts = {"all": ["all three", "all of them"], "fastai": [], "PyTorch": []}

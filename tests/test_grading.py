@@ -38,12 +38,12 @@ def test_blank_blocks_and_markers():
     exec(blank_source(src).replace("z = ____", ""), ns)
     assert is_blank(ns["f"])
 
-def _nb(cells):
+def _chapter(cells):
     return {"cells": [dict(cell_type=t, id=f"c{i}", metadata={}, source=s, **({"outputs": [{"output_type": "stream", "name": "stdout", "text": "hi"}], "execution_count": 1} if t == "code" else {}))
                       for i, (t, s) in enumerate(cells)], "metadata": {"kernelspec": {"name": "python3", "display_name": "python3"}},
             "nbformat": 4, "nbformat_minor": 5}
 
-FULL = _nb([("markdown", "# Title\n\n> summary\n\nSome prose."), ("code", "#| default_exp thing"),
+FULL = _chapter([("markdown", "# Title\n\n> summary\n\nSome prose."), ("code", "#| default_exp thing"),
             ("markdown", "Just prose, dropped."), ("markdown", "## Section\nprose under it"),
             ("code", "#| export\ndef f(x):\n    return x * 2  # SOLUTION"), ("code", "#| export\n#| hide\nexercise('99.f')"),
             ("markdown", "**Exercise** (`99.f`): write f, all of this stays."), ("code", "check('99.f')")])
@@ -56,6 +56,12 @@ def test_make_clean_keeps_headings_code_and_exercises_in_order():
     assert src["c4"] == "def f(x):\n    return ____" and src["c6"] == FULL["cells"][6]["source"]
     assert all(c.get("outputs", []) == [] for c in nb["cells"])
     assert make_clean(FULL, blank=False)["cells"][2]["source"] == "def f(x):\n    return x * 2"
+
+def test_make_clean_drops_a_heading_left_with_nothing_under_it():
+    nb = make_clean(_chapter([("markdown", "# Title\n\nprose"), ("markdown", "## Recap\nprose only"), ("markdown", "## Questionnaire\n**Questionnaire.** Answer each."),
+                         ("markdown", "## Section\nprose"), ("markdown", "### Sub\nprose"), ("code", "x = 1"), ("markdown", "## Last\nprose")]))
+    heads = [c["source"] for c in nb["cells"] if c["cell_type"] == "markdown"][1:]
+    assert heads == ["## Questionnaire\n**Questionnaire.** Answer each.", "## Section", "### Sub", "## Last"]  # "## Recap" had prose only; "## Section" holds "### Sub"
 
 def test_regenerating_never_overwrites_a_learners_edits(tmp_path, capsys):
     full, clean = tmp_path / "01_x.ipynb", tmp_path / "clean" / "01_x.ipynb"

@@ -180,9 +180,12 @@ exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trig
 
 # %% ../../nbs/09_generation.ipynb #0babd897
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
-exercise("09.q_perplexity", number=True, digest='6697458565b96a6fe43e', hint="bits count yes/no questions: among how many equally likely symbols do three of them pick one?")
-exercise("09.q_detach_values", options={"its graph": ["graph", "the graph", "history", "gradient history", "grad_fn", "autograd", "how it was computed", "the operations that made it", "record of operations", "record of the operations", "no longer tracks", "requires_grad"],
-                                        "its numbers": ["numbers", "values", "the values", "its values", "data", "the numbers"], "both": ["both", "everything", "both of them"]},
+exercise("09.q_perplexity", number=True, percent=False, digest='6697458565b96a6fe43e', hint="bits count yes/no questions: among how many equally likely symbols do three of them pick one?")
+exercise("09.q_detach_values", options={"its graph": ["graph", "the graph", "history", "gradient history", "grad_fn", "autograd", "how it was computed", "the operations that made it", "record of operations", "record of the operations", "no longer tracks", "requires_grad",
+                                                      "no graph", "without a graph", "without its graph", "loses its graph", "no grad_fn", "no history"],
+                                        "its numbers": ["numbers", "values", "the values", "its values", "data", "the numbers"], "both": ["both", "everything", "both of them"],
+                                        None: ["same numbers", "same values", "numbers unchanged", "values unchanged", "keeps its numbers", "keeps its values",
+                                               *(f"{t}{x} {v} the same" for t in ("", "the ", "its ") for x in ("numbers", "values") for v in ("stay", "are", "remain"))]},
          digest='20254dad1a3f4d81343f', why={'8cb49c55c824974b90d3': "detach leaves the numbers exactly as they were: what does it cut?",
                                              'e5750cc85d1f9305d93d': "print h before and after: are its numbers any different?"},
          hint="print a tensor that came out of a layer, then its detach(): which part of what PyTorch prints is gone?")
