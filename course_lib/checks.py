@@ -85,6 +85,7 @@ class Exercise:
     bound: str = None  # a number asked for as a limit: "below" (<, "must stay below what value?"), "at most" (≤), "above" (>) or "at least" (≥); a bound of that kind ("less than 0.125") reads as its number
     builds: tuple = ()  # names of the library's version of what the exercise builds (`cross_entropy`): an answer calling one is told so
     percent: bool = True  # a number: a percentage ('8%') may mean its number (8) as well as its share (0.08); False where only the share can (a count)
+    other_units: tuple = ()  # a number: units of another quantity ('bits' where a count of symbols is asked): the answer's number said in one is rejected
 
 exercises = {}
 _kinds = {"below": "below", "at most": "below", "above": "above", "at least": "above"}  # each kind of bound, and its side: "below" and "above" leave the limit out, "at most" and "at least" take it in
@@ -603,6 +604,12 @@ def _slip(e:Exception) -> str|None:
         return "its result is cut off from the gradients (detached, or built from .data, .item() or NumPy): compute it from the tensors themselves"
     return None
 
+def _in_units(answer:str, forms:list, units:tuple) -> str|None:
+    "Which of `units` the number `answer` reads as (one of `forms`) is said in: '8 bits', not '8 (3 bits)'."
+    for m in re.finditer(rf"(\S+)\s*({'|'.join(map(re.escape, units))})\b", answer.lower()):
+        if set(numbers_in(m[1])) & {f for f in forms if isinstance(f, (int, float))}: return m[2]
+    return None
+
 def _short_answer(ex:Exercise, answer):
     "Raise `NotYet`, saying what kind of answer is expected, unless `answer` is a way of saying the right one."
     digests = ex.digest if isinstance(ex.digest, tuple) else (ex.digest,)
@@ -617,6 +624,8 @@ def _short_answer(ex:Exercise, answer):
         raise NotYet(f"{answer!r} reads as “{opt}”: " + (why or "not this one — re-read the question, then choose again"))
     read = re.sub(r"(?<=\d)\s*(?:%|percent\b|per cent\b)", "/100", answer, flags=re.I) if not ex.percent and isinstance(answer, str) else answer  # "8%" as 0.08 only
     forms = answer_forms(read, ex.sig, ex.bound)
+    if ex.other_units and isinstance(answer, str) and (unit := _in_units(answer, forms, ex.other_units)):
+        raise NotYet(f"{answer!r} is in {unit}: the question asks for another quantity")
     if any(answer_digest(ex.id, f) in digests for f in forms): return
     got, kind = _reading(read, ex.bound, near=bool(ex.sig)) if isinstance(read, str) else ([], "")
     if kind == "range" and ex.sig and (ends := _range(_prepare(answer))) and all(any(answer_digest(ex.id, f) in digests for f in answer_forms(x, ex.sig)) for x in ends):

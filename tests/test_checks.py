@@ -554,6 +554,13 @@ def test_a_count_reads_a_percentage_as_its_share_only():
         assert check("99.share", "8%").ok  # "what percentage": 8% may mean 8
     finally: [exercises.pop(k) for k in ("99.count", "99.share")]
 
+def test_a_number_said_in_another_quantitys_units_is_rejected_as_such():
+    exercise("99.count", number=True, other_units=("bits",), digest=answer_digest("99.count", 8))
+    try:
+        r = check("99.count", "8 bits")
+        assert not r.ok and "bits" in r.message and check("99.count", "8 (3 bits)").ok and check("99.count", "eight").ok
+    finally: exercises.pop("99.count")
+
 def test_an_option_said_to_be_included_in_another_is_not_named_apart():
     opts = {"all": ["all three", "all of them"], "fastai": [], "PyTorch": []}
     for a in ("all three, including fastai", "in all three, fastai included", "all of them, even fastai", "all three, fastai too"):

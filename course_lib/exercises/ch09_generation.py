@@ -129,6 +129,8 @@ exercise("09.window_mask", name="window_mask", apply=True, test=_test_window_mas
                 lambda T, w: (torch.arange(T)[None] > torch.arange(T)[:, None]) | (torch.arange(T)[None] < torch.arange(T)[:, None] - w)])
 
 # %% ../../nbs/09_generation.ipynb #e21cbdbf
+def _show(t): return [round(x, 3) for x in t.tolist()]  # 0.05, not float32's 0.05000000074505806
+
 def _test_top_p(f):
     probs = torch.tensor([0.05, 0.5, 0.1, 0.2, 0.15])
     got = f(probs.clone(), 0.8)
@@ -138,12 +140,12 @@ def _test_top_p(f):
     if torch.allclose(got, torch.tensor([0., 0.5, 0., 0.2, 0.15])): raise NotYet("the kept probabilities add up to 0.85: scale them to add up to 1")
     if torch.allclose(got, torch.tensor([0., 0.5, 0., 0.2, 0.]) / 0.7): raise NotYet("it stops before the total reaches p (0.5 + 0.2 = 0.7 < 0.8): keep the symbol that takes it to p or past")
     if torch.allclose(got, torch.sort(want, descending=True).values): raise NotYet("its probabilities are in sorted order: each must stay at its symbol's position")
-    if not torch.allclose(got, want, atol=1e-6): raise NotYet(f"for {probs.tolist()} and p = 0.8 it gave {got.tolist()}")
+    if not torch.allclose(got, want, atol=1e-6): raise NotYet(f"for {_show(probs)} and p = 0.8 it gave {_show(got)}")
     if not torch.allclose(f(probs.clone(), 1.0).float(), probs / probs.sum(), atol=1e-6): raise NotYet("with p = 1 every symbol should be kept")
     tied = f(torch.tensor([0.4, 0.3, 0.3]), 0.5).float()
-    if (tied > 0).sum() != 2 or tied[0] == 0: raise NotYet(f"for [0.4, 0.3, 0.3] and p = 0.5 it kept {tied.tolist()}: 0.4 and one 0.3 reach 0.5, so the smallest set has two symbols, even when two are tied")
+    if (tied > 0).sum() != 2 or tied[0] == 0: raise NotYet(f"for [0.4, 0.3, 0.3] and p = 0.5 it kept {_show(tied)}: 0.4 and one 0.3 reach 0.5, so the smallest set has two symbols, even when two are tied")
     edge = f(torch.tensor([0.5, 0.25, 0.25]), 0.75).float()  # sums exact in binary: a total equal to p
-    if (edge > 0).sum() != 2: raise NotYet(f"for [0.5, 0.25, 0.25] and p = 0.75 it kept {edge.tolist()}: 0.5 and 0.25 already reach 0.75 (reaching p is enough), so the smallest set has two symbols")
+    if (edge > 0).sum() != 2: raise NotYet(f"for [0.5, 0.25, 0.25] and p = 0.75 it kept {_show(edge)}: 0.5 and 0.25 already reach 0.75 (reaching p is enough), so the smallest set has two symbols")
     one = f(probs.clone(), 0.3).float()
     if not torch.allclose(one, torch.tensor([0., 1., 0., 0., 0.])): raise NotYet("with p = 0.3 the likeliest symbol alone (0.5) reaches it: only it is kept")
 
@@ -180,17 +182,23 @@ exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trig
 
 # %% ../../nbs/09_generation.ipynb #0babd897
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
-exercise("09.q_perplexity", number=True, percent=False, digest='6697458565b96a6fe43e', hint="bits count yes/no questions: among how many equally likely symbols do three of them pick one?")
+exercise("09.q_perplexity", number=True, percent=False, other_units=("bits", "bit", "nats", "nat"), digest='6697458565b96a6fe43e', hint="bits count yes/no questions: among how many equally likely symbols do three of them pick one?")
 exercise("09.q_detach_values", options={"its graph": ["graph", "the graph", "history", "gradient history", "grad_fn", "autograd", "how it was computed", "the operations that made it", "record of operations", "record of the operations", "no longer tracks", "requires_grad",
-                                                      "no graph", "without a graph", "without its graph", "loses its graph", "no grad_fn", "no history"],
+                                                      "no graph", "without a graph", "without its graph", "loses its graph", "no grad_fn", "no history", "no longer requires grad",
+                                                      "no gradient flows", "gradients stop", "gradient stops", "stops gradients", "stops the gradients", "blocks gradients", "blocks the gradients"],
                                         "its numbers": ["numbers", "values", "the values", "its values", "data", "the numbers"], "both": ["both", "everything", "both of them"],
-                                        None: ["same numbers", "same values", "numbers unchanged", "values unchanged", "keeps its numbers", "keeps its values",
-                                               *(f"{t}{x} {v} the same" for t in ("", "the ", "its ") for x in ("numbers", "values") for v in ("stay", "are", "remain"))]},
+                                        None: ["same numbers", "same values", "same graph", *(f"keeps {t}{x}" for t in ("its ", "the ") for x in ("numbers", "values", "graph", "grad_fn", "history")),  # says what stays, not what changes
+                                               *(f"{t}{x} {v}" for t in ("", "the ", "its ") for x in ("numbers", "values") for v in ("stay", "stay the same", "are the same", "remain", "remain the same", "are unchanged", "unchanged", "do not change", "don't change")),
+                                               *(f"{t}{x} {v}" for t in ("", "the ", "its ") for x in ("graph", "grad_fn", "history") for v in ("stays", "stays the same", "is the same", "remains", "is unchanged", "unchanged", "is kept", "does not change", "doesn't change"))]},
          digest='20254dad1a3f4d81343f', why={'8cb49c55c824974b90d3': "detach leaves the numbers exactly as they were: what does it cut?",
                                              'e5750cc85d1f9305d93d': "print h before and after: are its numbers any different?"},
          hint="print a tensor that came out of a layer, then its detach(): which part of what PyTorch prints is gone?")
-exercise("09.q_forget", options={"none of it": ["none", "nothing", "none of it", "erased", "forgotten", "wiped", "zero", "0", "all gone", "gone"],
-                                 "all of it": ["all", "everything", "all of it", "the whole cell"], "half of it": ["half", "half of it", "50%"]},
-         digest='37aa2f362259bf3ea5c0', why={'bbfb1bce986d67926d60': "the forget gate multiplies the old cell: what does a fully shut gate let through?",
-                                             '526727506aeffdae66e8': "the gate's value multiplies the old cell, and here that value is the lowest a gate can take"},
-         hint="the new cell is the old one times the forget gate, plus what the input gate lets in: what does a fully shut gate keep of the old one?")
+_lost, _forget = ("is forgotten", "gets forgotten", "forgotten", "is lost", "gets lost", "lost", "is erased", "gets erased", "erased", "is wiped", "gets wiped", "wiped", "is gone", "gone", "is dropped", "dropped"), ("forgets", "erases", "wipes", "loses", "drops")
+exercise("09.q_forget", options={"none of it": ["none", "nothing", "none of it", "no part", "no part of it", "erased", "forgotten", "wiped", "zero", "0", "all gone", "gone", "reset",
+                                                *(f"{s} {v}" for s in ("everything", "all", "all of it", "it all", "the whole cell", "the old cell") for v in _lost), *(f"{v} {o}" for v in _forget for o in ("everything", "all", "all of it", "it all", "the whole cell"))],
+                                 "all of it": ["all", "everything", "all of it", "the whole cell",  # "nothing is forgotten": all of it is kept
+                                               *(f"{s} {v}" for s in ("nothing", "none", "none of it", "no part of it") for v in _lost), *(f"{v} {o}" for v in _forget for o in ("nothing", "none of it"))],
+                                 "half of it": ["half", "half of it", "50%"]},
+         digest='37aa2f362259bf3ea5c0', why={'bbfb1bce986d67926d60': "that is what a fully open gate (1) does: this one is fully shut",
+                                             '526727506aeffdae66e8': "that would take a gate of 0.5: this one is at the lowest value a gate can take"},
+         hint="a gate scales what passes through it, from its lowest value to its highest: what is left of the old cell when the forget gate is at its lowest?")
