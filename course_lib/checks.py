@@ -135,7 +135,7 @@ _bound_before = re.compile(rf"(?P<pre>[^\d<>≤≥]*?)(?P<neg>\b(?:not|no|never|
 _bound_after = re.compile(r"(?P<rest>[^<>≤≥]*?\S)\s*,?\s*(?:or (?:(?P<atmost>less|lower|fewer|below|under|smaller)|(?P<atleast>more|higher|greater|above|over|larger|bigger))|"
                           r"(?P<atmost2>at (?:the )?most|max(?:imum)?|tops)|(?P<atleast2>at (?:the )?least|minimum|and (?:up|above|over|more|beyond)|\+)|"
                           r"(?:(?P<atmost3>>=|=>|≥)|(?P<below3>>)|(?P<atleast3><=|=<|≤)|(?P<above3><))\s*[a-z_][\w.]*)")  # "0.125 > lr": lr is below 0.125
-_not_it = re.compile(r"\b(?:not|non|never|no|nor|except|excluding|besides|but|other than|unlike|apart from|isn't|aren't|doesn't|don't|can't|cannot|won't)\b|≠|!=|"
+_not_it = re.compile(r"\b(?:not|non|never|no|nor|except|excluding|besides|but|other than|unlike|apart from|isn't|aren't|doesn't|don't|can't|cannot|won't|wrong|incorrect)\b|≠|!=|"
                      r"\b(?:or|either)\b")  # "non zero", "anything but 0", "zero or infinite": not (only) that number
 _halving = re.compile(r"\b(?:halves|halve|halved|halving)\b|\b(?:in|by|to) (?:a |one )?half\b")  # "it halves", "cuts it by half": divides by 2
 _arith = re.compile(r"[\d.\s()+\-*/^x√e]*(?:[\de)]\s*(?:[-+*/^x]|//)\s*[-+]?[\d(√.e]|√)[\d.\s()+\-*/^x√e]*")

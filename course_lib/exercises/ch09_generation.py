@@ -183,22 +183,5 @@ exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trig
 # %% ../../nbs/09_generation.ipynb #0babd897
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 exercise("09.q_perplexity", number=True, percent=False, other_units=("bits", "bit", "nats", "nat"), digest='6697458565b96a6fe43e', hint="bits count yes/no questions: among how many equally likely symbols do three of them pick one?")
-exercise("09.q_detach_values", options={"its graph": ["graph", "the graph", "history", "gradient history", "grad_fn", "autograd", "how it was computed", "the operations that made it", "record of operations", "record of the operations", "no longer tracks", "requires_grad",
-                                                      "no graph", "without a graph", "without its graph", "loses its graph", "no grad_fn", "no history", "no longer requires grad",
-                                                      "no gradient flows", "gradients stop", "gradient stops", "stops gradients", "stops the gradients", "blocks gradients", "blocks the gradients"],
-                                        "its numbers": ["numbers", "values", "the values", "its values", "data", "the numbers"], "both": ["both", "everything", "both of them"],
-                                        None: ["same numbers", "same values", "same graph", *(f"keeps {t}{x}" for t in ("its ", "the ") for x in ("numbers", "values", "graph", "grad_fn", "history")),  # says what stays, not what changes
-                                               *(f"{t}{x} {v}" for t in ("", "the ", "its ") for x in ("numbers", "values") for v in ("stay", "stay the same", "are the same", "remain", "remain the same", "are unchanged", "unchanged", "do not change", "don't change")),
-                                               *(f"{t}{x} {v}" for t in ("", "the ", "its ") for x in ("graph", "grad_fn", "history") for v in ("stays", "stays the same", "is the same", "remains", "is unchanged", "unchanged", "is kept", "does not change", "doesn't change"))]},
-         digest='20254dad1a3f4d81343f', why={'8cb49c55c824974b90d3': "detach leaves the numbers exactly as they were: what does it cut?",
-                                             'e5750cc85d1f9305d93d': "print h before and after: are its numbers any different?"},
-         hint="print a tensor that came out of a layer, then its detach(): which part of what PyTorch prints is gone?")
-_lost, _forget = ("is forgotten", "gets forgotten", "forgotten", "is lost", "gets lost", "lost", "is erased", "gets erased", "erased", "is wiped", "gets wiped", "wiped", "is gone", "gone", "is dropped", "dropped"), ("forgets", "erases", "wipes", "loses", "drops")
-exercise("09.q_forget", options={"none of it": ["none", "nothing", "none of it", "no part", "no part of it", "erased", "forgotten", "wiped", "zero", "0", "all gone", "gone", "reset",
-                                                *(f"{s} {v}" for s in ("everything", "all", "all of it", "it all", "the whole cell", "the old cell") for v in _lost), *(f"{v} {o}" for v in _forget for o in ("everything", "all", "all of it", "it all", "the whole cell"))],
-                                 "all of it": ["all", "everything", "all of it", "the whole cell",  # "nothing is forgotten": all of it is kept
-                                               *(f"{s} {v}" for s in ("nothing", "none", "none of it", "no part of it") for v in _lost), *(f"{v} {o}" for v in _forget for o in ("nothing", "none of it"))],
-                                 "half of it": ["half", "half of it", "50%"]},
-         digest='37aa2f362259bf3ea5c0', why={'bbfb1bce986d67926d60': "that is what a fully open gate (1) does: this one is fully shut",
-                                             '526727506aeffdae66e8': "that would take a gate of 0.5: this one is at the lowest value a gate can take"},
-         hint="a gate scales what passes through it, from its lowest value to its highest: what is left of the old cell when the forget gate is at its lowest?")
+exercise("09.q_detach_values", number=True, percent=False, digest='1b8a053b3c38f6d5af6a', hint="make a tensor with requires_grad=True, compute something from it, then print that result and its detach(): compare what they hold")
+exercise("09.q_forget", number=True, percent=False, digest='9f51ba20998ded3b3754', hint="a gate scales what passes through it, unit by unit; an input gate that is shut lets none of the candidate in")
