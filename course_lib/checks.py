@@ -155,6 +155,9 @@ def numbers_in(text:str, bound:str=None, near:bool=False) -> list[float]:
 
 def _reading(text, bound:str=None, near:bool=False) -> tuple[list, str]:
     "`numbers_in(text, bound, near)`, and what `text` is: 'number', 'bound' (a number after 'less than', 'at least', '<'…), 'range' ('1.9 to 2'), or '' (none)."
+    if isinstance(text, str) and (m := re.fullmatch(r"(.*\d.*?)[,;:\s-]+(?:no wait|wait|actually|sorry|i mean|or rather|no|but)\b[,;:\s-]*(.*\d.*)", text.lower(), re.S)):
+        return _reading(m[2], bound, near)  # second thoughts: "0, no wait, 4096", "2 - no, 6", "not 6 but 2" mean what comes after
+    if isinstance(text, str) and re.search(r"\(\s*or\b", text.lower()): return [], ""  # "8 (or 3)": a hedge names no one number
     if isinstance(text, str) and (head := _head(text, bound, near)): return head
     got, kind = _read(text, bound, near)
     if got or kind or not isinstance(text, str): return got, kind
@@ -323,7 +326,7 @@ def _value(t:str) -> list[float]:
     if m := re.fullmatch(rf"({_num})\s*(k|m|b|thousand|million|billion)(?:\s+[a-z ]+)?", t): return [float(m[1]) * _scale[m[2]]]
     if m := re.fullmatch(rf"({_num})(?:st|nd|rd|th)?\s*(?:x|times|fold)?", t): return [float(m[1])]
     if m := re.fullmatch(r"([^,;:=→]*(?:[\d%]|\d(?:st|nd|rd|th|k|x)))\s+[a-z]+(?:\s+[a-z]+){0,4}", t): return numbers_in(m[1])  # a unit after it: "24 doublings", "13 pixels wide", "55 iterations after the drop"
-    if m := re.fullmatch(r"(?:[a-z']+\s+){1,4}(\S*\d\S*)((?:\s+[a-z]+){0,4})", t):  # words before it: "at iteration 55", "they go to 0", "it adds 0.06 to it", "a fair choice among 8 symbols"
+    if m := re.fullmatch(r"(?:[a-z']+\s+){1,7}(\S*\d\S*)((?:\s+[a-z]+){0,4})", t):  # words before it: "at iteration 55", "they go to 0", "it adds 0.06 to it", "a fair choice among 8 symbols"
         if not _neg & set(t.split()): return _numbers(m[1])
     return []
 
@@ -604,11 +607,10 @@ def _slip(e:Exception) -> str|None:
         return "its result is cut off from the gradients (detached, or built from .data, .item() or NumPy): compute it from the tensors themselves"
     return None
 
-def _in_units(answer:str, forms:list, units:tuple) -> str|None:
-    "Which of `units` the number `answer` reads as (one of `forms`) is said in: '8 bits', not '8 (3 bits)'."
-    for m in re.finditer(rf"(\S+)\s*({'|'.join(map(re.escape, units))})\b", answer.lower()):
-        if set(numbers_in(m[1])) & {f for f in forms if isinstance(f, (int, float))}: return m[2]
-    return None
+def _in_units(answer:str, units:tuple) -> str|None:
+    "Which of `units` `answer` gives its number in, when it gives every number in one of them: '8 bits', not '8, i.e. 3 bits'."
+    said = re.findall(rf"\d\s*({'|'.join(map(re.escape, units))})\b", answer.lower())
+    return said[0] if said and len(said) == len(re.findall(r"\d+(?:\.\d+)?", answer)) else None
 
 def _short_answer(ex:Exercise, answer):
     "Raise `NotYet`, saying what kind of answer is expected, unless `answer` is a way of saying the right one."
@@ -624,7 +626,7 @@ def _short_answer(ex:Exercise, answer):
         raise NotYet(f"{answer!r} reads as “{opt}”: " + (why or "not this one — re-read the question, then choose again"))
     read = re.sub(r"(?<=\d)\s*(?:%|percent\b|per cent\b)", "/100", answer, flags=re.I) if not ex.percent and isinstance(answer, str) else answer  # "8%" as 0.08 only
     forms = answer_forms(read, ex.sig, ex.bound)
-    if ex.other_units and isinstance(answer, str) and (unit := _in_units(answer, forms, ex.other_units)):
+    if ex.other_units and isinstance(answer, str) and (unit := _in_units(answer, ex.other_units)):
         raise NotYet(f"{answer!r} is in {unit}: the question asks for another quantity")
     if any(answer_digest(ex.id, f) in digests for f in forms): return
     got, kind = _reading(read, ex.bound, near=bool(ex.sig)) if isinstance(read, str) else ([], "")
