@@ -86,6 +86,7 @@ class Exercise:
     builds: tuple = ()  # names of the library's version of what the exercise builds (`cross_entropy`): an answer calling one is told so
     percent: bool = True  # a number: a percentage ('8%') may mean its number (8) as well as its share (0.08); False where only the share can (a count)
     other_units: tuple = ()  # a number: units of another quantity ('bits' where a count of symbols is asked): the answer's number said in one is rejected
+    traps: tuple = ()  # a number: what the misconceptions give; a right number beside one of them ('1024 before, 0 after') is not taken
 
 exercises = {}
 _kinds = {"below": "below", "at most": "below", "above": "above", "at least": "above"}  # each kind of bound, and its side: "below" and "above" leave the limit out, "at most" and "at least" take it in
@@ -153,10 +154,14 @@ def numbers_in(text:str, bound:str=None, near:bool=False) -> list[float]:
     "The numbers a short answer written as text may mean: '63,000', 'sixty-three thousand', '63k', '~50', '1/8', 'one eighth', '10^-2', '50%' (0.5, or 50), '13x13' (13), '64 x 30' (1920), '3 + 1', '√4', '24 doublings', '1920 (64 × 30)', '1.5/6 = 0.25', '15 per epoch, 45 in all' (45). A bound ('less than 0.125', 'x > 0.5') means none, unless it is one on the side `bound` ('below' or 'above') names; one said to be close ('just under 2') means its number where `near`."
     return _reading(text, bound, near)[0]
 
+def _last_thought(text:str) -> str:
+    "What `text` settles on after second thoughts: '0, no wait, 4096', '2 - no, 6', 'not 6 but 2' mean what comes after (a number must)."
+    m = re.fullmatch(r"(.*\d.*?)[,;:\s-]+(?:no wait|wait|actually|sorry|i mean|or rather|no|but)\b[,;:\s-]*(.*\d.*)", text.lower(), re.S)
+    return m[2] if m else text
+
 def _reading(text, bound:str=None, near:bool=False) -> tuple[list, str]:
     "`numbers_in(text, bound, near)`, and what `text` is: 'number', 'bound' (a number after 'less than', 'at least', '<'…), 'range' ('1.9 to 2'), or '' (none)."
-    if isinstance(text, str) and (m := re.fullmatch(r"(.*\d.*?)[,;:\s-]+(?:no wait|wait|actually|sorry|i mean|or rather|no|but)\b[,;:\s-]*(.*\d.*)", text.lower(), re.S)):
-        return _reading(m[2], bound, near)  # second thoughts: "0, no wait, 4096", "2 - no, 6", "not 6 but 2" mean what comes after
+    if isinstance(text, str) and (last := _last_thought(text)) != text: return _reading(last, bound, near)
     if isinstance(text, str) and re.search(r"\(\s*or\b", text.lower()): return [], ""  # "8 (or 3)": a hedge names no one number
     if isinstance(text, str) and (head := _head(text, bound, near)): return head
     got, kind = _read(text, bound, near)
@@ -275,6 +280,7 @@ def _read(text, bound:str=None, near:bool=False) -> tuple[list, str]:
     if len(t) > 200: return [], ""  # a short answer is short: an essay names no one number
     t = re.split(r"=|≈", t)[-1].strip() if re.search(r"[\de)]\s*[=≈](?![<>=])\s*\S", t) else t  # "64 x 30 = 1920", "1/e ≈ 0.37": what it comes to
     t = _working(t)
+    if re.search(r"\b(?:log\d*|ln|exp|tanh|sigmoid|sin|cos|softmax)\b", t): return [], ""  # "log 8", "tanh 2.2": a function of a number, not the number
     if (b := _bound(t)) and not _bound(b[1]) and (got := _read(b[1])[0]): return (got if b[0] == bound or b[0] == "near" and near else []), "bound"
     if _range(t): return [], "range"
     if _not_it.search(t): return [], ""
@@ -287,7 +293,7 @@ _factor = r"(?:\d+(?:\.\d+)?\s*|[a-z]+\s+)(?:x|times|fold)\s+(?:less|smaller|low
 def _working(t:str) -> str:
     "Prepared text `t` without the working said in words around its answer: 'one layer instead of two', 'two can be replaced by one', 'rounded up to 194', '0.03, i.e. 10x less' (a factor after a number is working, not the answer)."
     if m := re.fullmatch(r"(.+?)\s+(?:instead of|in place of)\s+.+", t): t = m[1]
-    if m := re.fullmatch(r".*?\b(?:(?:replaced|substituted) (?:by|with)|(?:merged|collapsed|combined|folded|turned|turns?) into|becomes?|rounded(?: up| down)? to)\s+(.+)", t): t = m[1]
+    if m := re.fullmatch(r".*?\b(?:(?:replaced|substituted) (?:by|with)|(?:merged|collapsed|combined|folded|turned|turns?) into|becomes?|rounded(?: up| down)? to|(?:adds?|added|sums?|summed|comes?|came|totals?) up to)\s+(.+)", t): t = m[1]  # "they add up to 1024" is no bound
     if m := re.fullmatch(rf"(.*?\d[%\w]*)\s*(?:[,;(—–-]\s*)?(?:(?:i\.e\.|that is|so|or|about|roughly),?\s*)?{_factor}", t): t = m[1]
     return t
 
@@ -319,6 +325,7 @@ def _value(t:str) -> list[float]:
         try: return [float(m[1]) ** float(m[2])]
         except (OverflowError, ZeroDivisionError): return []
     if m := re.fullmatch(rf"({_num})\s*/\s*({_num})", t): return [float(m[1]) / float(m[2])] if float(m[2]) else []
+    if (m := re.fullmatch(rf"({_num})\s+of\s+({_num})", t)) and float(m[1]) < 1: return [float(m[1]) * float(m[2])]  # a share of it: "0.25 of 4096"
     if m := re.fullmatch(rf"({_num})\s+(?:in|out of|of)\s+({_num})", t): return [float(m[1]) / float(m[2])] if float(m[2]) else []  # "one in three", "8 out of 24", "8 of 24"
     if (x := _calc(t)) is not None: return [x]  # "3 + 1", "(512+1)*37", "√4"
     if m := re.fullmatch(r"(?:one|a|an|1)\s+(\d+)(?:st|nd|rd|th)s?", t): return [1 / float(m[1])] if float(m[1]) else []  # one eighth
@@ -608,9 +615,17 @@ def _slip(e:Exception) -> str|None:
     return None
 
 def _in_units(answer:str, units:tuple) -> str|None:
-    "Which of `units` `answer` gives its number in, when it gives every number in one of them: '8 bits', not '8, i.e. 3 bits'."
-    said = re.findall(rf"\d\s*({'|'.join(map(re.escape, units))})\b", answer.lower())
-    return said[0] if said and len(said) == len(re.findall(r"\d+(?:\.\d+)?", answer)) else None
+    "Which of `units` `answer` ends by giving its number in: '8 bits', '2^3 bits per character', not '3 bits: 8 symbols' or '8 (3 bits)'."
+    m = re.search(rf"[\w)]\s*({'|'.join(map(re.escape, units))})(?:\s+(?:per|a|an|each)\s+\w+)?\W*$", re.sub(r"\([^()]*\)", " ", answer.lower()))
+    return m[1] if m else None
+
+def _beside(text:str, traps:tuple) -> float|None:
+    "The first of `traps` that a stretch of `text` (between commas, arrows, 'so', 'then', brackets…) reads as, not negated; None if none does."
+    bits = re.split(r"[,;:→()]|->|=|\b(?:so|then|and|but|i\.e\.|that is|which is|before|after|now|was|is)\b", _last_thought(text))
+    for b in bits:
+        for x in _read(b)[0] if b.strip() else []:
+            if any(abs(x - t) <= 1e-9 * max(1, abs(t)) for t in traps): return x
+    return None
 
 def _short_answer(ex:Exercise, answer):
     "Raise `NotYet`, saying what kind of answer is expected, unless `answer` is a way of saying the right one."
@@ -624,11 +639,14 @@ def _short_answer(ex:Exercise, answer):
         if answer_digest(ex.id, opt) in digests: return
         why = (ex.why or {}).get(answer_digest(ex.id, opt))
         raise NotYet(f"{answer!r} reads as “{opt}”: " + (why or "not this one — re-read the question, then choose again"))
-    read = re.sub(r"(?<=\d)\s*(?:%|percent\b|per cent\b)", "/100", answer, flags=re.I) if not ex.percent and isinstance(answer, str) else answer  # "8%" as 0.08 only
+    read = re.sub(r"(?<=\d)\s*(?:%|percent\b|per cent\b)", "/100", _digits(answer.lower()), flags=re.I) if not ex.percent and isinstance(answer, str) and re.search(r"%|\bper ?cent\b", answer.lower()) else answer  # "8%", "eight percent" as 0.08 only
     forms = answer_forms(read, ex.sig, ex.bound)
     if ex.other_units and isinstance(answer, str) and (unit := _in_units(answer, ex.other_units)):
         raise NotYet(f"{answer!r} is in {unit}: the question asks for another quantity")
-    if any(answer_digest(ex.id, f) in digests for f in forms): return
+    if any(answer_digest(ex.id, f) in digests for f in forms):
+        if ex.traps and isinstance(answer, str) and (trap := _beside(read, ex.traps)) is not None:
+            raise NotYet(f"{answer!r} also gives {trap:g}: give one number, the answer")
+        return
     got, kind = _reading(read, ex.bound, near=bool(ex.sig)) if isinstance(read, str) else ([], "")
     if kind == "range" and ex.sig and (ends := _range(_prepare(answer))) and all(any(answer_digest(ex.id, f) in digests for f in answer_forms(x, ex.sig)) for x in ends):
         return  # "1.9 to 2": every number in it is close enough

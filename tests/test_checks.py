@@ -385,7 +385,7 @@ def test_exercises_are_registered_checked_and_reject_wrong_answers(full):
     ("3 + 1", 4), ("512*37 + 37", 18981), ("(512+1)*37", 18981), ("300 - 60", 240), ("193 + 1", 194), ("1/(1+1)", 0.5), ("½", 0.5),
     ("1½", 1.5), ("√4", 2), ("square root of 4", 2), ("sqrt(2/512)", 0.0625), ("10⁻²", 0.01), ("10 to the power of -2", 0.01), ("2 cubed", 8), ("two to the power three", 8), ("2 to the 3rd", 8), ("three squared", 9),
     ("it's zero", 0), ("it’s 0", 0), ("50 or so", 50), ("A-Z: 26", 26), ("one per letter, 26", 26), ("26: one per letter", 26),
-    ("15 per epoch, 45 in all", 45), ("3 is wrong, 8", 8), ("3 epochs of 15, so 45", 45), ("roughly halves it", 2), ("reduces it by half", 2),
+    ("15 per epoch, 45 in all", 45), ("3 is wrong, 8", 8), ("2 - no, 6", 6), ("not 6 but 2", 2), ("0, no wait, 4096", 4096), ("they add up to 1024", 1024), ("0.25 of 4096", 1024), ("3 epochs of 15, so 45", 45), ("roughly halves it", 2), ("reduces it by half", 2),
     ("1 1/4", 1.25), ("one and a quarter", 1.25), ("two and a half", 2.5), ("a fair choice among 8 symbols", 8), ("a choice among 8", 8)])
 def test_numbers_read_as_people_write_them(text, want):
     assert want in C.numbers_in(text), (text, C.numbers_in(text))
@@ -560,6 +560,18 @@ def test_a_number_said_in_another_quantitys_units_is_rejected_as_such():
         r = check("99.count", "8 bits")
         assert not r.ok and "bits" in r.message and check("99.count", "8 (3 bits)").ok and check("99.count", "eight").ok
     finally: exercises.pop("99.count")
+
+@pytest.mark.parametrize("text", ["log 8", "tanh 2.2", "8 (or 3)", "the sigmoid of 2"])
+def test_a_function_of_a_number_or_a_hedge_is_no_number(text): assert C.numbers_in(text) == [], (text, C.numbers_in(text))
+
+def test_a_right_number_beside_a_misconceptions_is_not_taken():
+    exercise("99.sum", number=True, traps=(0,), digest=answer_digest("99.sum", 1024))
+    exercise("99.pct", number=True, percent=False, digest=answer_digest("99.pct", 8))
+    try:
+        for a in ("1024 before, 0 after", "it was 1024, now 0", "0, i.e. the 1024 is gone"): assert not check("99.sum", a).ok, a
+        for a in ("1024", "4096 x 0.25 = 1024", "0, no wait, 1024", "not 0 but 1024"): assert check("99.sum", a).ok, a
+        assert not check("99.pct", "eight percent").ok and check("99.pct", "eight").ok
+    finally: [exercises.pop(k) for k in ("99.sum", "99.pct")]
 
 def test_an_option_said_to_be_included_in_another_is_not_named_apart():
     opts = {"all": ["all three", "all of them"], "fastai": [], "PyTorch": []}
