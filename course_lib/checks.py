@@ -87,6 +87,8 @@ class Exercise:
     percent: bool = True  # a number: a percentage ('8%') may mean its number (8) as well as its share (0.08); False where only the share can (a count)
     other_units: tuple = ()  # a number: units of another quantity ('bits' where a count of symbols is asked): the answer's number said in one is rejected
     traps: tuple = ()  # a number: what the misconceptions give; a right number beside one of them ('1024 before, 0 after') is not taken
+    plain: bool = False  # a number alone, or arithmetic that comes to it ('4096 x 0.25 = 1024'): no sentence, since an explanation beside a number can't be checked
+    units: tuple = ()  # words a plain number may carry ('symbols')
 
 exercises = {}
 _kinds = {"below": "below", "at most": "below", "above": "above", "at least": "above"}  # each kind of bound, and its side: "below" and "above" leave the limit out, "at most" and "at least" take it in
@@ -153,6 +155,21 @@ def _digits(t:str) -> str:
 def numbers_in(text:str, bound:str=None, near:bool=False) -> list[float]:
     "The numbers a short answer written as text may mean: '63,000', 'sixty-three thousand', '63k', '~50', '1/8', 'one eighth', '10^-2', '50%' (0.5, or 50), '13x13' (13), '64 x 30' (1920), '3 + 1', '√4', '24 doublings', '1920 (64 × 30)', '1.5/6 = 0.25', '15 per epoch, 45 in all' (45). A bound ('less than 0.125', 'x > 0.5') means none, unless it is one on the side `bound` ('below' or 'above') names; one said to be close ('just under 2') means its number where `near`."
     return _reading(text, bound, near)[0]
+
+def _plain(text:str, units:tuple=()) -> tuple[list, str]:
+    "A number alone, or arithmetic that comes to it ('4096 x 0.25 = 1024', '2^3'), perhaps with 'about' or one of `units`: (its readings, ''); ([], 'words') for anything more, ([], 'working') for arithmetic that doesn't come to its result."
+    t = _digits(_prepare(text))
+    if units: t = re.sub(rf"\b(?:{'|'.join(map(re.escape, units))})\b", " ", t)
+    near = bool(re.search(r"≈|~|\b(?:about|around|roughly|approximately|approx)\b", t))
+    t = re.sub(r"\b(?:about|around|roughly|approximately|approx|exactly|just|precisely)\b|~", " ", t).strip()
+    vals = []
+    for s in (s.strip() for s in re.split(r"=|≈", t)):
+        if not s or re.search(r"[a-z]", re.sub(r"(?<=\d)(?:k|e-?\d+)\b|(?<=[\d)])\s*x\s*(?=[\d(])|\be\b", " ", s)): return [], "words"
+        got = [c] if (c := _calc(s)) is not None else _value(s)
+        if not got: return [], "words"
+        vals.append(got)
+    if any(all(abs(v - w) > (0.02 if near else 1e-9) * max(1, abs(w)) for v in vs for w in vals[-1]) for vs in vals[:-1]): return [], "working"
+    return vals[-1], ""
 
 def _last_thought(text:str) -> str:
     "What `text` settles on after second thoughts: '0, no wait, 4096', '2 - no, 6', 'not 6 but 2' mean what comes after (a number must)."
@@ -640,6 +657,11 @@ def _short_answer(ex:Exercise, answer):
         why = (ex.why or {}).get(answer_digest(ex.id, opt))
         raise NotYet(f"{answer!r} reads as “{opt}”: " + (why or "not this one — re-read the question, then choose again"))
     read = re.sub(r"(?<=\d)\s*(?:%|percent\b|per cent\b)", "/100", _digits(answer.lower()), flags=re.I) if not ex.percent and isinstance(answer, str) and re.search(r"%|\bper ?cent\b", answer.lower()) else answer  # "8%", "eight percent" as 0.08 only
+    if ex.plain and isinstance(read, str):
+        got, why = _plain(read, ex.units)
+        if why == "words": raise NotYet(f"{answer!r}: give the number alone (digits, words, or arithmetic such as 64 x 30): this check reads a number, not an explanation")
+        if why == "working": raise NotYet(f"{answer!r}: its arithmetic doesn't come to the number after its '=': check the working")
+        read = got[0] if len(got) == 1 else read
     forms = answer_forms(read, ex.sig, ex.bound)
     if ex.other_units and isinstance(answer, str) and (unit := _in_units(answer, ex.other_units)):
         raise NotYet(f"{answer!r} is in {unit}: the question asks for another quantity")
