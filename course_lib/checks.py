@@ -156,19 +156,22 @@ def numbers_in(text:str, bound:str=None, near:bool=False) -> list[float]:
     "The numbers a short answer written as text may mean: '63,000', 'sixty-three thousand', '63k', '~50', '1/8', 'one eighth', '10^-2', '50%' (0.5, or 50), '13x13' (13), '64 x 30' (1920), '3 + 1', '√4', '24 doublings', '1920 (64 × 30)', '1.5/6 = 0.25', '15 per epoch, 45 in all' (45). A bound ('less than 0.125', 'x > 0.5') means none, unless it is one on the side `bound` ('below' or 'above') names; one said to be close ('just under 2') means its number where `near`."
     return _reading(text, bound, near)[0]
 
-def _plain(text:str, units:tuple=()) -> tuple[list, str]:
-    "A number alone, or arithmetic that comes to it ('4096 x 0.25 = 1024', '2^3'), perhaps with 'about' or one of `units`: (its readings, ''); ([], 'words') for anything more, ([], 'working') for arithmetic that doesn't come to its result."
+def _plain(text:str, units:tuple=(), percent:bool=True) -> tuple[list, str]:
+    "A number alone, or arithmetic that comes to it exactly ('4096 x 0.25 = 1024', '2^3', '8 (2^3)'), perhaps with 'about' or one of `units`: (its readings, ''); ([], 'words') for anything more, ([], 'working') for arithmetic that doesn't come to its result."
     t = _digits(_prepare(text))
     if units: t = re.sub(rf"\b(?:{'|'.join(map(re.escape, units))})\b", " ", t)
-    near = bool(re.search(r"≈|~|\b(?:about|around|roughly|approximately|approx)\b", t))
-    t = re.sub(r"\b(?:about|around|roughly|approximately|approx|exactly|just|precisely)\b|~", " ", t).strip()
+    t = re.sub(r"\b(?:about|around|roughly|approximately|approx|exactly|just|precisely)\b|~", " ", t).strip().lstrip("≈=").strip()
+    if not percent and re.search(r"%|\bper ?cent\b", t): return [], "words"  # "800%" is no count
+    if (m := re.fullmatch(r"(.+?)\s*\(([^()]+)\)", t)) and not re.search(r"[-+*/^x]\s*$", m[1]):  # "8 (2^3)": the working in brackets
+        a, b = _plain(m[1], units, percent), _plain(m[2], units, percent)
+        return (a if a[0] and b[0] and set(a[0]) & set(b[0]) else ([], "working" if a[0] and b[0] else "words"))
     vals = []
     for s in (s.strip() for s in re.split(r"=|≈", t)):
-        if not s or re.search(r"[a-z]", re.sub(r"(?<=\d)(?:k|e-?\d+)\b|(?<=[\d)])\s*x\s*(?=[\d(])|\be\b", " ", s)): return [], "words"
+        if not s or re.search(r"[a-z]", re.sub(r"(?<=\d)(?:k|e-?\d+)\b|(?<=[\d)])\s*x\s*(?=[\d(.])|\be\b", " ", s)): return [], "words"
         got = [c] if (c := _calc(s)) is not None else _value(s)
         if not got: return [], "words"
         vals.append(got)
-    if any(all(abs(v - w) > (0.02 if near else 1e-9) * max(1, abs(w)) for v in vs for w in vals[-1]) for vs in vals[:-1]): return [], "working"
+    if any(all(abs(v - w) > 1e-9 * max(1, abs(w)) for v in vs for w in vals[-1]) for vs in vals[:-1]): return [], "working"  # exact: "2.19 ≈ 2.2" is another number
     return vals[-1], ""
 
 def _last_thought(text:str) -> str:
@@ -220,7 +223,7 @@ def _fraction_of(t:str) -> float|None:
 
 def _prepare(text) -> str:
     "`text` lower-cased, in one spelling: '80,000' and '63_000' without separators, '½' as 1/2, '10⁻²', 'ten to the power of -2', '2 cubed' and 'two to the 3rd' with ^, '√' for a square root, \"it's\" as 'it is'."
-    t = " ".join(str(text).lower().replace("×", "x").replace("÷", "/").replace("−", "-").replace("–", " – ").replace("’", "'").replace("**", "^").split()).rstrip(" .!?")  # ".5" keeps its point
+    t = " ".join(str(text).lower().replace("×", "x").replace("·", "x").replace("⋅", "x").replace("÷", "/").replace("−", "-").replace("–", " – ").replace("’", "'").replace("**", "^").split()).rstrip(" .!?")  # ".5" keeps its point
     t = re.sub(r"(?<=\d)[, _](?=\d{3}\b)", "", re.sub(r"(?<=\d)_(?=\d)", "", t))  # 80,000, 80 000 and 63_000
     t = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", t)
     t = re.sub(r"(?<=\d)(px|pixels?)\b", r" \1", t)  # "13px wide"
@@ -269,7 +272,7 @@ def _calc(t:str) -> float|None:
     "The value of plain arithmetic in `t` ('512*37 + 37', '(512+1)*37', '1/(1+1)', '2^5', '√4', '250 // 16 * 3', '1/e'): numbers, the constant e, + - * / // ^, √ and brackets only, never a name."
     import ast, math, operator as op
     if len(t) > 80 or not _arith.fullmatch(t): return None
-    s = re.sub(r"(?<=[\d)])\s*x\s*(?=[\d(√])", "*", t).replace("^", "**")
+    s = re.sub(r"(?<=[\d)])\s*x\s*(?=[\d(√.])", "*", t).replace("^", "**")
     s = re.sub(r"√\s*(\d+\.?\d*|\.\d+|\()", lambda m: "_sqrt(" if m[1] == "(" else f"_sqrt({m[1]})", s)
     s = re.sub(r"(?<![\w.])e(?!\w)", "_e", s)  # e on its own is the constant ("1/e", "e^-1"); in 1e-3 it is part of the number
     ops = {ast.Add: op.add, ast.Sub: op.sub, ast.Mult: op.mul, ast.Div: op.truediv, ast.FloorDiv: op.floordiv, ast.Pow: op.pow, ast.USub: op.neg, ast.UAdd: op.pos}
@@ -656,9 +659,9 @@ def _short_answer(ex:Exercise, answer):
         if answer_digest(ex.id, opt) in digests: return
         why = (ex.why or {}).get(answer_digest(ex.id, opt))
         raise NotYet(f"{answer!r} reads as “{opt}”: " + (why or "not this one — re-read the question, then choose again"))
-    read = re.sub(r"(?<=\d)\s*(?:%|percent\b|per cent\b)", "/100", _digits(answer.lower()), flags=re.I) if not ex.percent and isinstance(answer, str) and re.search(r"%|\bper ?cent\b", answer.lower()) else answer  # "8%", "eight percent" as 0.08 only
+    read = re.sub(r"(?<=\d)\s*(?:%|percent\b|per cent\b)", "/100", _digits(answer.lower()), flags=re.I) if not ex.percent and not ex.plain and isinstance(answer, str) and re.search(r"%|\bper ?cent\b", answer.lower()) else answer  # "8%", "eight percent" as 0.08 only
     if ex.plain and isinstance(read, str):
-        got, why = _plain(read, ex.units)
+        got, why = _plain(read, ex.units, ex.percent)
         if why == "words": raise NotYet(f"{answer!r}: give the number alone (digits, words, or arithmetic such as 64 x 30): this check reads a number, not an explanation")
         if why == "working": raise NotYet(f"{answer!r}: its arithmetic doesn't come to the number after its '=': check the working")
         read = got[0] if len(got) == 1 else read

@@ -574,10 +574,11 @@ def test_a_right_number_beside_a_misconceptions_is_not_taken():
     finally: [exercises.pop(k) for k in ("99.sum", "99.pct")]
 
 def test_a_plain_number_question_takes_a_number_or_arithmetic_and_nothing_beside_it():
-    exercise("99.plain", number=True, plain=True, units=("symbols",), digest=answer_digest("99.plain", 8))
+    exercise("99.plain", number=True, plain=True, percent=False, units=("symbols",), digest=answer_digest("99.plain", 8))
     try:
         for a in ("8", "eight", "8 symbols", "2^3", "2 cubed", "2 x 4 = 8", "about 8"): assert check("99.plain", a).ok, a
-        for a in ("8, or maybe 3", "8 bits", "h = 8", "8 (it was 3 before)", "2 x 3 = 8", "among 8"):
+        assert check("99.plain", "8 (2^3)").ok and check("99.plain", "≈ 8").ok and check("99.plain", "32 x .25").ok
+        for a in ("8, or maybe 3", "8 bits", "h = 8", "8 (it was 3 before)", "2 x 3 = 8", "among 8", "7.9 ≈ 8", "800%", "8 (2^4)"):
             r = check("99.plain", a)
             assert not r.ok and ("number alone" in r.message or "arithmetic" in r.message), (a, r)
     finally: exercises.pop("99.plain")

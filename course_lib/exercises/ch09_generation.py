@@ -183,6 +183,6 @@ exercise("09.trigram_counts", name="trigram_counts", apply=True, test=_test_trig
 # %% ../../nbs/09_generation.ipynb #0babd897
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 # plain: a number or arithmetic alone, since the reasoning written beside a number ("1024, then it is reset") can't be checked and would be passed with it
-exercise("09.q_perplexity", number=True, plain=True, percent=False, units=("symbols", "choices"), digest='6697458565b96a6fe43e', hint="bits count yes/no questions: among how many equally likely symbols do three of them pick one?")
+exercise("09.q_perplexity", number=True, plain=True, percent=False, units=("symbols", "choices", "options"), digest='6697458565b96a6fe43e', hint="bits count yes/no questions: among how many equally likely symbols do three of them pick one?")
 exercise("09.q_detach_values", number=True, plain=True, percent=False, digest='a0cf6ebb830683102447', hint="make a tensor with requires_grad=True, compute something from it, then print that result and its detach(): compare what they hold")
-exercise("09.q_forget", number=True, plain=True, percent=False, digest='850590f636e1cbb4c187', hint="each gate is a share, between its lowest and highest value, of what it guards: which gate guards the old cell state, and which the candidate?")
+exercise("09.q_forget", number=True, plain=True, percent=False, digest='7370fb148f3c707ff76e', hint="each gate is a share, between its lowest and highest value, of what it guards: which gate guards the old cell state, and which the candidate?")
