@@ -159,7 +159,8 @@ def numbers_in(text:str, bound:str=None, near:bool=False) -> list[float]:
 def _plain(text:str, units:tuple=(), percent:bool=True) -> tuple[list, str]:
     "A number alone, or arithmetic that comes to it exactly ('4096 x 0.25 = 1024', '2^3', '8 (2^3)'), perhaps with 'about' or one of `units`: (its readings, ''); ([], 'words') for anything more, ([], 'working') for arithmetic that doesn't come to its result."
     t = _digits(_prepare(text))
-    if units: t = re.sub(rf"\b(?:{'|'.join(map(re.escape, units))})\b", " ", t)
+    if units: t = re.sub(rf"\s*\b(?:{'|'.join(map(re.escape, units))})\s*$", "", t)  # "8 symbols"; not "3 choices^2 - 1"
+    t = re.sub(r"\s+(?:times|multiplied by)\s+", " x ", re.sub(r"\s+divided by\s+", " / ", re.sub(r"\s+plus\s+", " + ", re.sub(r"\s+minus\s+", " - ", t))))  # "4096 times 0.25"
     t = re.sub(r"\b(?:about|around|roughly|approximately|approx|exactly|just|precisely)\b|~", " ", t).strip().lstrip("≈=").strip()
     if not percent and re.search(r"%|\bper ?cent\b", t): return [], "words"  # "800%" is no count
     if (m := re.fullmatch(r"(.+?)\s*\(([^()]+)\)", t)) and not re.search(r"[-+*/^x]\s*$", m[1]):  # "8 (2^3)": the working in brackets
