@@ -679,7 +679,7 @@ def _short_answer(ex:Exercise, answer):
     nums = [f for f in forms if isinstance(f, (int, float)) and not isinstance(f, bool)]
     if ex.number:
         figs = {1: "one significant figure", 2: "two significant figures", 3: "three significant figures"}.get(ex.sig, f"{ex.sig} significant figures")
-        tol = (f"; it counts when it agrees with the answer to {figs}" if ex.sig else "; it must be exact")
+        tol = (f"; it counts when it agrees with the answer to {figs}" if ex.sig else "; it must be exact, to six significant figures")
         if kind == "bound" and not got and ex.bound and (said := _said_bound(answer)) in _kinds and said != ex.bound and _kinds[said] == _kinds[ex.bound]:
             if said in ("at most", "at least"):
                 raise NotYet(f"{answer!r} includes the limit itself: does the limit itself work? If not, say “{ex.bound} …” ({'<' if ex.bound == 'below' else '>'} …)")
