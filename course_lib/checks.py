@@ -79,14 +79,12 @@ class Exercise:
     sig: int = None  # for a number that is "about" something: compare it rounded to this many significant figures
     apply: bool = False  # an apply-it exercise: the chapter's idea on a case it didn't show, so retyping the chapter can't pass it
     number: bool = False  # a short answer that is a number: read as people write them ("sixty-three thousand", "63k")
-    options: dict = None  # a choice: each option the question lists -> other phrases meaning it (`yes_no()` for yes/no); under the key None, phrases that name none ("the same numbers", asked what changes)
+    options: dict = None  # a choice: each option the question lists -> other phrases meaning it (`yes_no()` for yes/no)
     why: dict = None  # a choice: digest of each wrong option -> why it is wrong, shown when it is chosen
     expect: str = ""  # what kind of short answer is expected, said when one is rejected
     bound: str = None  # a number asked for as a limit: "below" (<, "must stay below what value?"), "at most" (≤), "above" (>) or "at least" (≥); a bound of that kind ("less than 0.125") reads as its number
     builds: tuple = ()  # names of the library's version of what the exercise builds (`cross_entropy`): an answer calling one is told so
     percent: bool = True  # a number: a percentage ('8%') may mean its number (8) as well as its share (0.08); False where only the share can (a count)
-    other_units: tuple = ()  # a number: units of another quantity ('bits' where a count of symbols is asked): the answer's number said in one is rejected
-    traps: tuple = ()  # a number: what the misconceptions give; a right number beside one of them ('1024 before, 0 after') is not taken
     plain: bool = False  # a number alone, or arithmetic that comes to it ('4096 x 0.25 = 1024'): no sentence, since an explanation beside a number can't be checked
     units: tuple = ()  # words a plain number may carry ('symbols')
 
@@ -387,7 +385,7 @@ def _clauses(text) -> list[int]:
 
 def _spans(w:list, options:dict) -> list[tuple]:
     "Where each option's phrases (its name among them) occur in words `w`, as (start, end, option); a phrase inside a longer one of another option is part of that one: 'off the diagonal' holds 'diagonal', 'no change' holds 'no'."
-    spans = [(i, i + len(_words(p)), o) for o, ps in options.items() for p in ((o, *ps) if o is not None else ps) for i in _starts(w, p)]
+    spans = [(i, i + len(_words(p)), o) for o, ps in options.items() for p in (o, *ps) for i in _starts(w, p)]
     return sorted({(i, e, o) for i, e, o in spans if not any(o2 != o and i2 <= i and e <= e2 and e2 - i2 > e - i for i2, e2, o2 in spans)})
 
 def _negation(w:list, cl:list, i:int, e:int, words:set) -> int|None:
@@ -448,9 +446,7 @@ def pick(options:dict, answer):
     hit = {o for i, e, o in said}
     part = {o for i, e, o in said if i and w[i - 1] in ("including", "incl", "even", "plus") or e < len(w) and w[e] in ("included", "too", "also")}
     if hit - part: hit -= part  # "all three, including fastai": fastai is part of the one named
-    hit.discard(None)  # "the same numbers": a phrase that names none of them
-    named = [o for o in options if o is not None]
-    if not hit and len(named) == 2 and len(no := {o for *_, o in found} - {None}) == 1: return next(o for o in named if o not in no)  # "not the metric": of two, the other
+    if not hit and len(options) == 2 and len(no := {o for *_, o in found}) == 1: return next(o for o in options if o not in no)  # "not the metric": of two, the other
     return hit.pop() if len(hit) == 1 else None
 
 def _starts(words:list, phrase:str) -> list[int]:
@@ -635,25 +631,12 @@ def _slip(e:Exception) -> str|None:
         return "its result is cut off from the gradients (detached, or built from .data, .item() or NumPy): compute it from the tensors themselves"
     return None
 
-def _in_units(answer:str, units:tuple) -> str|None:
-    "Which of `units` `answer` ends by giving its number in: '8 bits', '2^3 bits per character', not '3 bits: 8 symbols' or '8 (3 bits)'."
-    m = re.search(rf"[\w)]\s*({'|'.join(map(re.escape, units))})(?:\s+(?:per|a|an|each)\s+\w+)?\W*$", re.sub(r"\([^()]*\)", " ", answer.lower()))
-    return m[1] if m else None
-
-def _beside(text:str, traps:tuple) -> float|None:
-    "The first of `traps` that a stretch of `text` (between commas, arrows, 'so', 'then', brackets…) reads as, not negated; None if none does."
-    bits = re.split(r"[,;:→()]|->|=|\b(?:so|then|and|but|i\.e\.|that is|which is|before|after|now|was|is)\b", _last_thought(text))
-    for b in bits:
-        for x in _read(b)[0] if b.strip() else []:
-            if any(abs(x - t) <= 1e-9 * max(1, abs(t)) for t in traps): return x
-    return None
-
 def _short_answer(ex:Exercise, answer):
     "Raise `NotYet`, saying what kind of answer is expected, unless `answer` is a way of saying the right one."
     digests = ex.digest if isinstance(ex.digest, tuple) else (ex.digest,)
     if ex.options:
         opt = pick(ex.options, answer)
-        names = " or ".join(f"“{o}”" for o in ex.options if o is not None)
+        names = " or ".join(f"“{o}”" for o in ex.options)
         if opt is None and isinstance(answer, str) and _unsure.search(answer.lower().replace("’", "'")) and len(_words(_unsure.sub(" ", answer.lower().replace("’", "'")))) < 3:
             raise NotYet(f"{answer!r} doesn't choose yet: say {names} (a guess is fine: check tells you whether it is right)")
         if opt is None: raise NotYet(f"expected one of {names} (in your own words is fine); {answer!r} names {'none of them' if not isinstance(answer, str) or not answer.strip() else 'none, or more than one, of them'}")
@@ -667,12 +650,7 @@ def _short_answer(ex:Exercise, answer):
         if why == "working": raise NotYet(f"{answer!r}: its arithmetic doesn't come to the number after its '=': check the working")
         read = got[0] if len(got) == 1 else read
     forms = answer_forms(read, ex.sig, ex.bound)
-    if ex.other_units and isinstance(answer, str) and (unit := _in_units(answer, ex.other_units)):
-        raise NotYet(f"{answer!r} is in {unit}: the question asks for another quantity")
-    if any(answer_digest(ex.id, f) in digests for f in forms):
-        if ex.traps and isinstance(answer, str) and (trap := _beside(read, ex.traps)) is not None:
-            raise NotYet(f"{answer!r} also gives {trap:g}: give one number, the answer")
-        return
+    if any(answer_digest(ex.id, f) in digests for f in forms): return
     got, kind = _reading(read, ex.bound, near=bool(ex.sig)) if isinstance(read, str) else ([], "")
     if kind == "range" and ex.sig and (ends := _range(_prepare(answer))) and all(any(answer_digest(ex.id, f) in digests for f in answer_forms(x, ex.sig)) for x in ends):
         return  # "1.9 to 2": every number in it is close enough

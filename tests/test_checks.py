@@ -540,45 +540,23 @@ def test_of_two_options_a_negated_one_means_the_other_and_a_denied_one_is_not_na
     assert C.pick({**opts, "both": []}, "not the metric") is None  # of three, a negated one doesn't say which
     assert C.pick({"random": [], "latest": []}, "not random") == "latest"
 
-def test_phrases_under_none_name_no_option_and_hold_the_options_inside_them():
-    opts = {"its graph": ["graph", "no graph"], "its numbers": ["numbers"], "both": [], None: ["same numbers", "the numbers stay the same"]}
-    assert C.pick(opts, "same numbers, no graph") == "its graph" and C.pick(opts, "the numbers stay the same; no graph") == "its graph"
-    assert C.pick(opts, "same numbers") is None and C.pick(opts, "its numbers") == "its numbers"
-    assert C.pick({"random": [], "latest": [], None: ["same"]}, "not random") == "latest"  # of two named options, still the other
-
 def test_a_count_reads_a_percentage_as_its_share_only():
     exercise("99.count", number=True, percent=False, digest=answer_digest("99.count", 8))
     exercise("99.share", number=True, digest=answer_digest("99.share", 8))
     try:
-        assert not check("99.count", "8%").ok and not check("99.count", "8 percent").ok and check("99.count", "8").ok
+        assert not check("99.count", "8%").ok and not check("99.count", "8 percent").ok and not check("99.count", "eight percent").ok and check("99.count", "8").ok
         assert check("99.share", "8%").ok  # "what percentage": 8% may mean 8
     finally: [exercises.pop(k) for k in ("99.count", "99.share")]
 
-def test_a_number_said_in_another_quantitys_units_is_rejected_as_such():
-    exercise("99.count", number=True, other_units=("bits",), digest=answer_digest("99.count", 8))
-    try:
-        r = check("99.count", "8 bits")
-        assert not r.ok and "bits" in r.message and check("99.count", "8 (3 bits)").ok and check("99.count", "eight").ok
-    finally: exercises.pop("99.count")
-
 @pytest.mark.parametrize("text", ["log 8", "tanh 2.2", "8 (or 3)", "the sigmoid of 2"])
 def test_a_function_of_a_number_or_a_hedge_is_no_number(text): assert C.numbers_in(text) == [], (text, C.numbers_in(text))
-
-def test_a_right_number_beside_a_misconceptions_is_not_taken():
-    exercise("99.sum", number=True, traps=(0,), digest=answer_digest("99.sum", 1024))
-    exercise("99.pct", number=True, percent=False, digest=answer_digest("99.pct", 8))
-    try:
-        for a in ("1024 before, 0 after", "it was 1024, now 0", "0, i.e. the 1024 is gone"): assert not check("99.sum", a).ok, a
-        for a in ("1024", "4096 x 0.25 = 1024", "0, no wait, 1024", "not 0 but 1024"): assert check("99.sum", a).ok, a
-        assert not check("99.pct", "eight percent").ok and check("99.pct", "eight").ok
-    finally: [exercises.pop(k) for k in ("99.sum", "99.pct")]
 
 def test_a_plain_number_question_takes_a_number_or_arithmetic_and_nothing_beside_it():
     exercise("99.plain", number=True, plain=True, percent=False, units=("symbols",), digest=answer_digest("99.plain", 8))
     try:
         for a in ("8", "eight", "8 symbols", "2^3", "2 cubed", "2 x 4 = 8", "about 8"): assert check("99.plain", a).ok, a
         assert check("99.plain", "8 (2^3)").ok and check("99.plain", "≈ 8").ok and check("99.plain", "32 x .25").ok
-        for a in ("8, or maybe 3", "8 bits", "h = 8", "8 (it was 3 before)", "2 x 3 = 8", "among 8", "7.9 ≈ 8", "800%", "8 (2^4)"):
+        for a in ("8, or maybe 3", "8 bits", "h = 8", "8 (it was 3 before)", "2 x 3 = 8", "among 8", "7.9 ≈ 8", "800%", "8 (2^4)", "8 before, 0 after", "8, i.e. 3 bits"):
             r = check("99.plain", a)
             assert not r.ok and ("number alone" in r.message or "arithmetic" in r.message), (a, r)
     finally: exercises.pop("99.plain")
