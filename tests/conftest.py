@@ -16,7 +16,7 @@ def pytest_collection_modifyitems(config, items):
     command) the two workers start on different chapters, and the rest, a test module at a time, goes to whichever
     worker is free."""
     import pytest
-    first = ("08_", "09_", "01_", "04_", "05_", "06_", "07_", "03_", "02_")  # measured longest first (chapter 8 fine-tunes a transformer): the last to start are short
+    first = ("08_", "09_", "10_", "01_", "04_", "05_", "06_", "07_", "03_", "02_")  # measured longest first (chapter 8 fine-tunes a transformer): the last to start are short
     def rank(item):
         if not item.nodeid.startswith("tests/test_notebooks.py::test_notebook_runs["): return len(first) + 1
         name = item.nodeid.split("[", 1)[1]

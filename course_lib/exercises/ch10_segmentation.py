@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../../nbs/10_segmentation.ipynb #feed1e46
+# %% ../../nbs/10_segmentation.ipynb #fa32542c
 import math
 import torch
 from torch import nn
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ..checks import NotYet, exercise
 from ..segmentation import *
 
-# %% ../../nbs/10_segmentation.ipynb #b6741ae4
+# %% ../../nbs/10_segmentation.ipynb #ee7904c6
 def _test_dice(f):
     targ = torch.tensor([[[0, 1, 1, 0], [0, 1, 1, 0]], [[0, 0, 0, 0], [1, 1, 0, 0]]])
     pred = torch.tensor([[[0, 1, 1, 1], [0, 0, 1, 0]], [[0, 0, 0, 0], [1, 0, 0, 0]]])
@@ -34,7 +34,7 @@ exercise("10.dice", name="dice", test=_test_dice, reference=dice, builds=("Dice"
                 lambda pred, targ, cls=1: float(((pred == cls) & (targ == cls)).sum() / ((pred == cls).sum() + (targ == cls).sum())),
                 lambda pred, targ, cls=1: float(2 * ((pred == 1) & (targ == 1)).sum() / ((pred == 1).sum() + (targ == 1).sum()))])
 
-# %% ../../nbs/10_segmentation.ipynb #c8f70dee
+# %% ../../nbs/10_segmentation.ipynb #390cd5cf
 def _iou_c(p, t, c): return float(((p == c) & (t == c)).sum() / ((p == c) | (t == c)).sum())
 
 def _test_mean_iou(f):
@@ -60,7 +60,7 @@ exercise("10.mean_iou", name="mean_iou", apply=True, test=_test_mean_iou,
                 lambda pred, targ, n: sum(_iou_c(pred, targ, c) for c in range(1, n) if ((pred == c) | (targ == c)).any()) / max(1, sum(1 for c in range(1, n) if ((pred == c) | (targ == c)).any())),
                 lambda pred, targ, n: sum(_iou_c(pred, targ, c) if ((pred == c) | (targ == c)).any() else 0. for c in range(n)) / n])
 
-# %% ../../nbs/10_segmentation.ipynb #8d607ebe
+# %% ../../nbs/10_segmentation.ipynb #6ac32655
 def _sd(p, t): return 1 - 2 * (p * t).sum() / (p.sum() + t.sum())
 
 def _test_soft_dice_loss(f):
@@ -89,7 +89,7 @@ exercise("10.soft_dice_loss", name="soft_dice_loss", apply=True, test=_test_soft
                 lambda logits, targ: _sd(torch.sigmoid(logits[:, 1]), targ.float()),
                 lambda logits, targ: 2 * (logits.softmax(1)[:, 1] * targ).sum() / (logits.softmax(1)[:, 1].sum() + targ.sum())])
 
-# %% ../../nbs/10_segmentation.ipynb #538c5052
+# %% ../../nbs/10_segmentation.ipynb #9158202b
 def _test_upsample_nearest(f):
     x = torch.arange(12.).view(1, 2, 2, 3)
     got = f(x.clone(), 2)
@@ -106,7 +106,7 @@ exercise("10.upsample_nearest", name="upsample_nearest", apply=True, test=_test_
          hint="repeat each row k times in place, then each column: PyTorch has a method that repeats each element rather than the whole tensor",
          wrong=[lambda x, k: x.repeat(1, 1, k, k), lambda x, k: x.repeat_interleave(k, 2).repeat(1, 1, 1, k)])
 
-# %% ../../nbs/10_segmentation.ipynb #89692059
+# %% ../../nbs/10_segmentation.ipynb #82980aa2
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 exercise("10.q_pixel_acc", number=True, plain=True, digest='8d46c2b4f2c80a91dc99', hint="which pixels does the model get right, and what share of all the pixels are they?")
 exercise("10.q_dice", number=True, plain=True, sig=2, percent=False, digest='945b66c8a1d173218136', hint="write the overlap as I and the union as U = I + (the pixels only one mask has); the two areas added are I + U. Then use IoU = I / U")
