@@ -166,7 +166,7 @@ def predict_masks(model:nn.Module, *inputs, bs:int=64) -> torch.Tensor:
 
 # %% ../nbs/10_segmentation.ipynb #8227ba28
 def pretrained_body(pretrained:bool=True) -> nn.Module:
-    "EfficientNet-Lite0 (ImageNet weights from the course's package) as timm's feature extractor: maps at 1/4, 1/8, 1/16 and 1/32 of its input's size."
+    "EfficientNet-Lite0 (ImageNet weights from the course's package) as timm's feature extractor: maps at four levels, the first a quarter of its input's size, each next one half the one before."
     import timm
     from course_lib.toolbox import imagenet_weights
     import logging
