@@ -33,7 +33,9 @@ if __name__ == "__main__":
     x, y = normalized(torch.rand(16, 3, 48, 48)), (torch.rand(16, 48, 48) < 0.1).long()
     ours = UNet().train()
     dls = DataLoaders(DataLoader(list(zip(x, y)), bs=16), DataLoader(list(zip(x, y)), bs=16))
-    theirs = unet_learner(dls, lite0_body, cut=lambda m: m, n_out=2, normalize=False, loss_func=CrossEntropyLossFlat(axis=1)).model.train()
+    learn = unet_learner(dls, lite0_body, cut=lambda m: m, n_out=2, normalize=False, loss_func=CrossEntropyLossFlat(axis=1))
+    learn.unfreeze()  # fine_tune's second phase: the body trains too
+    theirs = learn.model.train()
     body = pretrained_body()
     maps = body_maps(body, x)
     dec = Decoder(body.feature_info.channels()).train()
