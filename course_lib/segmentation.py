@@ -13,16 +13,17 @@ from torch import nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['IMAGENET_STATS', 'stamps_by_kind', 'sample_photos', 'paste', 'composite', 'composites', 'show_masks',
-           'pixel_accuracy', 'iou', 'dice', 'fastai_metric', 'conv', 'UNet', 'normalized', 'seg_learner',
-           'predict_masks', 'pretrained_body', 'Decoder', 'body_maps', 'lite0_body', 'outline', 'train_shard']
+__all__ = ['stamps_by_kind', 'sample_photos', 'paste', 'composite', 'composites', 'show_masks', 'pixel_accuracy', 'iou', 'dice',
+           'fastai_metric', 'conv', 'UNet', 'normalized', 'seg_learner', 'predict_masks', 'pretrained_body', 'Decoder',
+           'body_maps', 'lite0_body', 'outline', 'train_shard']
 
 # %% ../nbs/10_segmentation.ipynb #8a881ea8
 def stamps_by_kind(stamps=None, longest:int=160) -> dict:
     "Tux Paint's photographs cut out along their outlines (its drawings left out), by kind, as RGBA arrays no larger than `longest`: {'animals': [...], 'plants': [...]}."
     from PIL import Image
     from course_lib.photos import fetch_tuxpaint, _is_photo
-    stamps = Path(stamps or fetch_tuxpaint())
+    try: stamps = Path(stamps or fetch_tuxpaint())
+    except RuntimeError as e: raise RuntimeError(f"chapter 10 makes its pictures from Tux Paint's photos and could not get them ({e}); it has no stand-ins: run it where apt-get works (Colab, Kaggle, Debian, Ubuntu)") from None
     out = {}
     for kind in ("animals", "plants"):
         out[kind] = []
@@ -118,7 +119,7 @@ def fastai_metric(metric, logits:torch.Tensor, targ:torch.Tensor, bs:int=16) -> 
 
 # %% ../nbs/10_segmentation.ipynb #70ba45d2
 def conv(ni:int, nf:int, stride:int=1) -> nn.Sequential:
-    "A 3×3 convolution, batchnorm and ReLU: chapter 7's block."
+    "A 3×3 convolution, batchnorm and ReLU."
     return nn.Sequential(nn.Conv2d(ni, nf, 3, stride, 1, bias=False), nn.BatchNorm2d(nf), nn.ReLU())
 
 class UNet(nn.Module):
@@ -140,12 +141,9 @@ class UNet(nn.Module):
         return self.head(x)
 
 # %% ../nbs/10_segmentation.ipynb #c1485b16
-IMAGENET_STATS = (torch.tensor([0.485, 0.456, 0.406])[:, None, None], torch.tensor([0.229, 0.224, 0.225])[:, None, None])
-
 def normalized(x:torch.Tensor) -> torch.Tensor:
-    "Pictures with values from 0 to 1, normalised with ImageNet's mean and standard deviation per channel."
-    mean, std = IMAGENET_STATS
-    return (x - mean) / std
+    "Pictures with values from 0 to 1, shifted by 0.5 and divided by 0.5 (from -1 to 1): how EfficientNet-Lite0 was trained (chapter 1)."
+    return (x - 0.5) / 0.5
 
 def seg_learner(model:nn.Module, train:tuple, valid:tuple, bs:int=16, device=None):
     "A fastai `Learner` for `model` on tensors `train` and `valid` (inputs..., masks): per-pixel cross-entropy, Dice and IoU."
@@ -205,7 +203,7 @@ def lite0_body(pretrained:bool=True) -> nn.Module:
     from course_lib.toolbox import imagenet_weights
     kw = dict(pretrained_cfg_overlay=dict(file=str(imagenet_weights()))) if pretrained else {}
     m = timm.create_model("tf_efficientnet_lite0", pretrained=pretrained, **kw)
-    return nn.Sequential(m.conv_stem, m.bn1, *m.blocks)  # the 1,280-channel head left out: 82 M parameters with it, 9 M without
+    return nn.Sequential(m.conv_stem, m.bn1, *m.blocks)  # the 1,280-channel head left out: a decoder grown on it would be many times larger
 
 # %% ../nbs/10_segmentation.ipynb #9fa179b3
 def outline(mask:torch.Tensor) -> torch.Tensor:
@@ -220,7 +218,8 @@ def train_shard(x:torch.Tensor, y:torch.Tensor, out:str, epochs:int=1, bs:int=16
     import json
     from accelerate import Accelerator
     from torch.utils.data import DataLoader, TensorDataset
-    if cpu: torch.set_num_threads(1)  # a forked process can't use the thread pool its parent started (GNU OpenMP hangs): one thread each
+    import os
+    if cpu and "LOCAL_RANK" in os.environ: torch.set_num_threads(1)  # a forked process can't use its parent's thread pool (GNU OpenMP hangs): one thread each
     acc = Accelerator(cpu=cpu)  # on GPUs: cpu=False, one GPU per process
     torch.manual_seed(0)  # every process builds the same starting weights
     model = UNet((8, 16, 32))

@@ -24,7 +24,7 @@ def _test_dice(f):
     if math.isclose(got, 4 / 7, rel_tol=1e-5): raise NotYet("that is the IoU (overlap over the union): Dice divides twice the overlap by the two areas added")
     if math.isclose(got, 4 / 11, rel_tol=1e-5): raise NotYet("the overlap counts twice in Dice: 2 × overlap over (predicted + true)")
     if math.isclose(got, 4 / 5, rel_tol=1e-5) or math.isclose(got, 4 / 6, rel_tol=1e-5): raise NotYet("it divides by one of the areas: Dice divides twice the overlap by both areas added")
-    if math.isclose(got, 12 / 16, rel_tol=1e-5): raise NotYet("it counts every pixel: Dice counts only the pixels of class `cls` (the background is left out)")
+    if math.isclose(got, 13 / 16, rel_tol=1e-5): raise NotYet("that is the share of pixels right (pixel accuracy): Dice counts only the pixels of class `cls`")
     if not math.isclose(got, 8 / 11, rel_tol=1e-5): raise NotYet(f"for two small masks with 4 animal pixels in common, 5 predicted and 6 true, it gave {got:.4f}")
     if not math.isclose(float(f(pred, targ, 0)), 18 / 21, rel_tol=1e-5): raise NotYet("with cls=0 it should measure the background class: use `cls`, not 1")
 
@@ -39,20 +39,26 @@ def _iou_c(p, t, c): return float(((p == c) & (t == c)).sum() / ((p == c) | (t =
 
 def _test_mean_iou(f):
     targ = torch.tensor([[0, 0, 1, 1], [0, 2, 2, 1], [0, 0, 2, 2]])
-    pred = torch.tensor([[0, 1, 1, 1], [0, 2, 1, 1], [0, 0, 0, 2]])
+    pred = torch.tensor([[0, 1, 1, 1], [0, 2, 2, 1], [0, 0, 0, 2]])
     want = sum(_iou_c(pred, targ, c) for c in range(3)) / 3
     got = f(pred, targ, 3)
     try: got = float(got)
     except (TypeError, ValueError): raise NotYet(f"it returned a {type(got).__name__}; expected one number")
     if math.isclose(got, float((pred == targ).float().mean()), rel_tol=1e-5): raise NotYet("that is the pixel accuracy: each class's IoU is its overlap over its union")
-    if math.isclose(got, _iou_c(pred, targ, 1), rel_tol=1e-5): raise NotYet("that is class 1's IoU alone: average every class's")
-    if math.isclose(got, (_iou_c(pred, targ, 1) + _iou_c(pred, targ, 2)) / 2, rel_tol=1e-5): raise NotYet("it leaves out class 0: the background is a class too")
+    pooled = sum(float(((pred == c) & (targ == c)).sum()) for c in range(3)) / sum(float(((pred == c) | (targ == c)).sum()) for c in range(3))
+    if math.isclose(got, pooled, rel_tol=1e-5): raise NotYet("it adds the classes' overlaps and unions up before dividing: take each class's IoU, then their mean")
+    if math.isclose(got, (_iou_c(pred, targ, 1) + _iou_c(pred, targ, 2)) / 2, rel_tol=1e-5): raise NotYet("it leaves out class 0 (the background is a class too), or takes one class alone: average every class's IoU")
     per_image = sum(sum(_iou_c(pred[i], targ[i], c) for c in range(3) if ((pred[i] == c) | (targ[i] == c)).any()) / sum(1 for c in range(3) if ((pred[i] == c) | (targ[i] == c)).any()) for i in range(3)) / 3
     if math.isclose(got, per_image, rel_tol=1e-5): raise NotYet("it treats each row as an image of its own: count each class's overlap and union over all the pixels at once")
     if not math.isclose(got, want, rel_tol=1e-5): raise NotYet(f"for a 3 × 4 mask of 3 classes it gave {got:.4f}")
     four = f(pred, targ, 4)
     if isinstance(four, float) and math.isnan(four) or (hasattr(four, "isnan") and bool(four.isnan())): raise NotYet("with n_classes=4, class 3 is in neither mask: its IoU is 0/0; leave it out of the mean")
     if not math.isclose(float(four), want, rel_tol=1e-5): raise NotYet(f"with n_classes=4 (class 3 in neither mask) it gave {float(four):.4f}: a class absent from both is left out, not counted as 0")
+    stray = pred.clone(); stray[0, 0] = 3  # the model predicts a class the truth lacks: its IoU is 0, and it counts
+    want = sum(_iou_c(stray, targ, c) for c in range(4)) / 4
+    got = float(f(stray, targ, 4))
+    if math.isclose(got, sum(_iou_c(stray, targ, c) for c in range(3)) / 3, rel_tol=1e-5): raise NotYet("it leaves out a class the model predicts but the truth lacks: its IoU is 0, and it counts (only a class in neither mask is left out)")
+    if not math.isclose(got, want, rel_tol=1e-5): raise NotYet(f"when the model predicts class 3 at one pixel and the truth has none, it gave {got:.4f}")
 
 exercise("10.mean_iou", name="mean_iou", apply=True, test=_test_mean_iou,
          hint="loop over the classes: for each, its own intersection and union over all the pixels; skip a class whose union is empty, then average the rest",
@@ -109,5 +115,5 @@ exercise("10.upsample_nearest", name="upsample_nearest", apply=True, test=_test_
 # %% ../../nbs/10_segmentation.ipynb #82980aa2
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 exercise("10.q_pixel_acc", number=True, plain=True, digest='8d46c2b4f2c80a91dc99', hint="which pixels does the model get right, and what share of all the pixels are they?")
-exercise("10.q_dice", number=True, plain=True, sig=2, percent=False, digest='945b66c8a1d173218136', hint="write the overlap as I and the union as U = I + (the pixels only one mask has); the two areas added are I + U. Then use IoU = I / U")
-exercise("10.q_ddp_steps", number=True, plain=True, percent=False, units=("steps",), digest='a6b5445945f478c0d889', hint="how many pictures does each process see in one epoch, and how many does it take per step?")
+exercise("10.q_dice", number=True, plain=True, sig=2, digest='945b66c8a1d173218136', hint="write the overlap as I and the union as U = I + (the pixels only one mask has); the two areas added are I + U. Then use IoU = I / U")
+exercise("10.q_ddp_steps", number=True, plain=True, percent=False, units=("steps", "optimiser steps", "optimizer steps", "steps each", "each", "per process", "steps per process", "batches"), digest='a6b5445945f478c0d889', hint="how many pictures does each process see in one epoch, and how many does it take per step?")
