@@ -221,19 +221,25 @@ def train_shard(x:torch.Tensor, y:torch.Tensor, out:str, epochs:int=1, bs:int=16
     import os
     if cpu and "LOCAL_RANK" in os.environ: torch.set_num_threads(1)  # a forked process can't use its parent's thread pool (GNU OpenMP hangs): one thread each
     acc = Accelerator(cpu=cpu)  # on GPUs: cpu=False, one GPU per process
-    torch.manual_seed(0)  # every process builds the same starting weights
-    model = UNet((8, 16, 32))
-    opt = torch.optim.Adam(model.parameters(), lr)
-    model, opt, dl = acc.prepare(model, opt, DataLoader(TensorDataset(x, y), batch_size=bs, shuffle=True))
-    pictures = steps = 0
-    for _ in range(epochs):
-        for xb, yb in dl:
-            loss = F.cross_entropy(model(xb), yb)
-            acc.backward(loss)  # the gradients, averaged across the processes
-            opt.step(); opt.zero_grad()
-            pictures, steps = pictures + len(xb), steps + 1
-    weights = acc.unwrap_model(model).state_dict()
-    seen = dict(process=acc.process_index, processes=acc.num_processes, pictures=pictures, steps=steps,
-                checksum=float(sum(v.double().sum() for k, v in weights.items() if "running" not in k and "num_batches" not in k)))
-    Path(out, f"rank{acc.process_index}.json").write_text(json.dumps(seen))
-    if acc.is_main_process: torch.save(weights, Path(out) / "unet.pth")  # one process saves
+    try:
+        torch.manual_seed(0)  # every process builds the same starting weights
+        model = UNet((8, 16, 32))
+        opt = torch.optim.Adam(model.parameters(), lr)
+        model, opt, dl = acc.prepare(model, opt, DataLoader(TensorDataset(x, y), batch_size=bs, shuffle=True))
+        pictures = steps = 0
+        for _ in range(epochs):
+            for xb, yb in dl:
+                loss = F.cross_entropy(model(xb), yb)
+                acc.backward(loss)  # the gradients, averaged across the processes
+                opt.step(); opt.zero_grad()
+                pictures, steps = pictures + len(xb), steps + 1
+        weights = acc.unwrap_model(model).state_dict()
+        seen = dict(process=acc.process_index, processes=acc.num_processes, pictures=pictures, steps=steps,
+                    checksum=float(sum(v.double().sum() for k, v in weights.items() if "running" not in k and "num_batches" not in k)))
+        Path(out, f"rank{acc.process_index}.json").write_text(json.dumps(seen))
+        if acc.is_main_process: torch.save(weights, Path(out) / "unet.pth")  # one process saves
+    finally:
+        if "LOCAL_RANK" not in os.environ:  # run in this very process (Colab runs it so): leave no state behind, or a later launch from this notebook refuses to start
+            from accelerate.state import AcceleratorState
+            AcceleratorState._reset_state(reset_partial_state=True)
+

@@ -115,5 +115,5 @@ exercise("10.upsample_nearest", name="upsample_nearest", apply=True, test=_test_
 # %% ../../nbs/10_segmentation.ipynb #82980aa2
 # salted digests, not answers; each hint a nudge of its own: the clean twin keeps no prose to point at
 exercise("10.q_pixel_acc", number=True, plain=True, digest='8d46c2b4f2c80a91dc99', hint="which pixels does the model get right, and what share of all the pixels are they?")
-exercise("10.q_dice", number=True, plain=True, sig=2, digest='945b66c8a1d173218136', hint="call the overlap I and the pixels only one of the masks has J: write IoU and Dice each as a fraction of I and J")
+exercise("10.q_dice", number=True, plain=True, sig=2, digest='b44d50cd65801dbdcd5e', hint="call the overlap I and the pixels only one of the masks has J: write IoU and Dice each as a fraction of I and J")
 exercise("10.q_ddp_steps", number=True, plain=True, percent=False, units=("steps", "optimiser steps", "optimizer steps", "steps each", "each", "per process", "steps per process", "batches"), digest='a6b5445945f478c0d889', hint="how many pictures does each process see in one epoch, and how many does it take per step?")
